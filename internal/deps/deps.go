@@ -1,0 +1,27 @@
+package deps
+
+import (
+	_ "github.com/emiago/sipgo"
+	_ "github.com/emiago/sipgo/sip"
+	_ "github.com/icholy/digest"
+	_ "github.com/pion/rtcp"
+	_ "github.com/pion/rtp"
+	_ "github.com/pion/sdp/v3"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/collectors"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "github.com/prometheus/client_golang/prometheus/testutil"
+	_ "github.com/zaf/g711"
+	_ "go.yaml.in/yaml/v3"
+	_ "mellium.im/sasl"
+	_ "mellium.im/xmlstream"
+	_ "mellium.im/xmpp"
+	_ "mellium.im/xmpp/component"
+	_ "mellium.im/xmpp/disco"
+	_ "mellium.im/xmpp/form"
+	_ "mellium.im/xmpp/jid"
+	_ "mellium.im/xmpp/muc"
+	_ "mellium.im/xmpp/mux"
+	_ "mellium.im/xmpp/stanza"
+	_ "modernc.org/sqlite"
+)
