@@ -1,0 +1,114 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	if cfg.SIP.Domain != "localhost" || cfg.RTP.Ports != "10000-20000" || cfg.SIP.NotifyInterval.D() != time.Second {
+		t.Fatalf("unexpected defaults: %+v", cfg)
+	}
+}
+
+func TestParseOverridesDefaults(t *testing.T) {
+	cfg, err := Parse(strings.NewReader(`
+sip:
+  listen: ["udp:127.0.0.1:5070"]
+  domain: example.com
+  notify_interval: 250ms
+  auth:
+    accounts:
+      - {user: alice, password: secret}
+rtp:
+  ports: "30000-30010"
+rooms:
+  - name: team
+    subject: Weekly sync
+    moderators: ["sip:alice@example.com"]
+    pin: "1234"
+    max_participants: 3
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SIP.Listen[0] != "udp:127.0.0.1:5070" || cfg.SIP.Domain != "example.com" || cfg.SIP.NotifyInterval.D() != 250*time.Millisecond {
+		t.Errorf("sip not applied: %+v", cfg.SIP)
+	}
+	if cfg.SIP.Auth.Realm != "localhost" {
+		t.Errorf("default realm lost: %q", cfg.SIP.Auth.Realm)
+	}
+	if len(cfg.Rooms) != 1 || cfg.Rooms[0].MaxParticipants != 3 || cfg.Rooms[0].PIN != "1234" {
+		t.Errorf("rooms not applied: %+v", cfg.Rooms)
+	}
+	if cfg.XMPP.Domain != "conference.localhost" {
+		t.Errorf("xmpp default lost: %q", cfg.XMPP.Domain)
+	}
+}
+
+func TestValidationNamesTheKey(t *testing.T) {
+	cases := []struct {
+		yaml, key string
+	}{
+		{"sip: {listen: [\"sctp:1.2.3.4:5060\"]}", "sip.listen[0]"},
+		{"sip: {listen: [\"udp:localhost:5060\"]}", "sip.listen[0]"},
+		{"sip: {listen: []}", "sip.listen"},
+		{"sip: {domain: \"a b\"}", "sip.domain"},
+		{"sip: {advertised_ip: nope}", "sip.advertised_ip"},
+		{"sip: {subscribe_policy: everybody}", "sip.subscribe_policy"},
+		{"sip: {subscription_expires: 10s}", "sip.subscription_expires"},
+		{"sip: {auth: {accounts: [{user: \"\", password: x}]}}", "sip.auth.accounts[0].user"},
+		{"sip: {auth: {accounts: [{user: a, password: \"\"}]}}", "sip.auth.accounts[0].password"},
+		{"sip: {auth: {accounts: [{user: a, password: x}, {user: a, password: y}]}}", "sip.auth.accounts[1].user"},
+		{"rtp: {ports: \"20000-10000\"}", "rtp.ports"},
+		{"rtp: {ports: \"abc\"}", "rtp.ports"},
+		{"rtp: {ports: \"10001-10001\"}", "rtp.ports"},
+		{"rtp: {bind_ip: x}", "rtp.bind_ip"},
+		{"xmpp: {mode: embedded}", "xmpp.mode"},
+		{"xmpp: {server: nohost}", "xmpp.server"},
+		{"xmpp: {room_creation: some}", "xmpp.room_creation"},
+		{"admin: {listen: 8080}", "admin.listen"},
+		{"log: {level: loud}", "log.level"},
+		{"rooms: [{name: Team}]", "rooms[0].name"},
+		{"rooms: [{name: a}, {name: a}]", "rooms[1].name"},
+		{"rooms: [{name: a, moderators: [alice]}]", "rooms[0].moderators[0]"},
+		{"rooms: [{name: a, pin: 12ab}]", "rooms[0].pin"},
+		{"rooms: [{name: a, max_participants: -1}]", "rooms[0].max_participants"},
+	}
+	for _, c := range cases {
+		_, err := Parse(strings.NewReader(c.yaml))
+		var fe *FieldError
+		if !errors.As(err, &fe) {
+			t.Errorf("%s: got %v, want a FieldError", c.yaml, err)
+			continue
+		}
+		if fe.Key != c.key {
+			t.Errorf("%s: error names %q, want %q (%v)", c.yaml, fe.Key, c.key, err)
+		}
+		if !strings.Contains(err.Error(), c.key) {
+			t.Errorf("%s: message %q does not name the key", c.yaml, err)
+		}
+	}
+}
+
+func TestUnknownKeyAndBadSyntax(t *testing.T) {
+	for _, in := range []string{"sip: {lisen: []}", "rtp: [", "sip: {notify_interval: soon}"} {
+		if _, err := Parse(strings.NewReader(in)); err == nil {
+			t.Errorf("%q: accepted", in)
+		}
+	}
+}
+
+func TestValidRoomName(t *testing.T) {
+	for name, ok := range map[string]bool{"team": true, "a.b_c-1": true, "": false, "Team": false, "a b": false, strings.Repeat("a", 65): false, strings.Repeat("a", 64): true} {
+		if ValidRoomName(name) != ok {
+			t.Errorf("ValidRoomName(%q) != %v", name, ok)
+		}
+	}
+}
