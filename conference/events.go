@@ -1,0 +1,148 @@
+package conference
+
+import (
+	"sync"
+	"time"
+)
+
+// Kind is the kind of an Event.
+type Kind int
+
+// Event kinds. Each state change of a conference is emitted once, as one of
+// these.
+const (
+	// ConferenceCreated: a conference came into existence (first use).
+	ConferenceCreated Kind = iota + 1
+	// ConferenceEnded: a conference is gone (last participant left a
+	// temporary room, or the owner destroyed it). Reason carries the
+	// destroy reason, if any.
+	ConferenceEnded
+	// Joined: Participant entered. Others holds the participants already
+	// present, in join order, for adapters that must list them first.
+	Joined
+	// Left: Participant left by itself; Participant.Left says how.
+	Left
+	// Kicked: a moderator removed Participant (307 / BYE, booted).
+	Kicked
+	// Banned: Identity became outcast; Participant is set when one was
+	// present and has been removed (301 / BYE, booted).
+	Banned
+	// AffiliationChanged: Identity's affiliation changed from Old to
+	// Affiliation (not outcast; that is Banned). Participant is set for
+	// each present participant the change applies to.
+	AffiliationChanged
+	// Muted and Unmuted: Participant's audio is dropped from / taken back
+	// into the mix. Participant.Role is the role the MUC shows.
+	Muted
+	Unmuted
+	// RoleChanged: moderator granted or revoked; Old is the previous role.
+	RoleChanged
+	// NickChanged: Old is the previous nick.
+	NickChanged
+	// MediaChanged: hold, resume, codec or SSRC of the audio leg changed.
+	MediaChanged
+	// Speaking: the energy gate opened or closed (Participant.Speaking).
+	Speaking
+	// DTMF: Digit was received from Participant's audio leg.
+	DTMF
+	// SubjectChanged: Subject was set by Actor.
+	SubjectChanged
+	// ConfigChanged: the room configuration changed (Config in Snapshot).
+	ConfigChanged
+	// MessagePosted: a groupchat Message was accepted and stored.
+	MessagePosted
+)
+
+var kindNames = [...]string{
+	ConferenceCreated: "conference-created", ConferenceEnded: "conference-ended", Joined: "joined", Left: "left",
+	Kicked: "kicked", Banned: "banned", AffiliationChanged: "affiliation-changed", Muted: "muted", Unmuted: "unmuted",
+	RoleChanged: "role-changed", NickChanged: "nick-changed", MediaChanged: "media-changed", Speaking: "speaking",
+	DTMF: "dtmf", SubjectChanged: "subject-changed", ConfigChanged: "config-changed", MessagePosted: "message-posted",
+}
+
+func (k Kind) String() string {
+	if k > 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Event is one state change. Participant and the other values are copies.
+type Event struct {
+	Seq         uint64 // registry-wide, strictly increasing
+	Kind        Kind
+	Conference  string
+	Participant Participant
+	Others      []Participant // Joined only
+	Actor       Actor
+	Origin      Origin
+	Reason      string
+	Old         string // previous nick, role or affiliation
+	Identity    string // affiliation events: bare JID or SIP URI
+	Affiliation Affiliation
+	Subject     string
+	Message     *Message
+	Digit       rune
+	At          time.Time
+}
+
+// Stream is one subscriber's view of the event stream. Events are queued
+// without bound, so emitting never blocks the core and nothing is dropped;
+// a subscriber that stops reading must Close its stream.
+type Stream struct {
+	c      chan Event
+	mu     sync.Mutex
+	queue  []Event
+	wake   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+	filter string
+	owner  *Registry
+}
+
+// C delivers the events in order. It is closed after Close.
+func (s *Stream) C() <-chan Event { return s.c }
+
+// Close stops the stream and releases it from the registry.
+func (s *Stream) Close() {
+	s.once.Do(func() {
+		s.owner.unsubscribe(s)
+		close(s.done)
+	})
+}
+
+func (s *Stream) push(ev Event) {
+	if s.filter != "" && ev.Conference != s.filter {
+		return
+	}
+	s.mu.Lock()
+	s.queue = append(s.queue, ev)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Stream) pump() {
+	defer close(s.c)
+	var batch []Event
+	for {
+		s.mu.Lock()
+		batch, s.queue = s.queue, batch[:0]
+		s.mu.Unlock()
+		for _, ev := range batch {
+			select {
+			case s.c <- ev:
+			case <-s.done:
+				return
+			}
+		}
+		clear(batch)
+		select {
+		case <-s.wake:
+		case <-s.done:
+			return
+		}
+	}
+}

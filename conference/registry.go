@@ -1,0 +1,311 @@
+package conference
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"cusax.dev/bridge/store"
+)
+
+// roomNameRE is the room-name rule of DESIGN.md §2. (config keeps a copy for
+// validating the file, since it may not import this package.)
+var roomNameRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
+
+// ValidName reports whether name is a valid room name: 1–64 of a-z 0-9 . _ -.
+func ValidName(name string) bool { return roomNameRE.MatchString(name) }
+
+// NormalizeName folds a SIP user part or JID localpart to a room name and
+// reports whether the result is valid.
+func NormalizeName(s string) (string, bool) {
+	n := strings.ToLower(s)
+	return n, ValidName(n)
+}
+
+// RoomSpec pre-declares a room from the configuration file.
+type RoomSpec struct {
+	Name            string
+	Subject         string
+	Moderators      []string
+	PIN             string
+	MaxParticipants int
+}
+
+// Options configure a Registry.
+type Options struct {
+	// Store persists rooms, affiliations, subjects and history. Nil means
+	// an in-memory store.
+	Store  store.Store
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rooms are pre-declared rooms.
+	Rooms []RoomSpec
+	// Creators, when non-nil, restricts creating rooms from XMPP to these
+	// bare JIDs (xmpp.room_creation: listed). SIP callers may always create
+	// a room by calling a valid name.
+	Creators []string
+	// HistoryLength is the default number of messages a room keeps.
+	HistoryLength int
+	// KeepDeparted is how many departed participants a snapshot lists as
+	// disconnected (RFC 4575 disconnection info). Default 16.
+	KeepDeparted int
+}
+
+// Registry holds every conference. It is safe for concurrent use.
+type Registry struct {
+	opts  Options
+	log   *slog.Logger
+	store store.Store
+	now   func() time.Time
+
+	mu     sync.Mutex
+	confs  map[string]*Conference
+	closed bool
+	nextID uint64
+
+	emitMu sync.Mutex
+	seq    uint64
+	subs   map[*Stream]struct{}
+}
+
+// NewRegistry returns a registry using opts.
+func NewRegistry(opts Options) *Registry {
+	if opts.Store == nil {
+		opts.Store = store.NewMemory()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.KeepDeparted == 0 {
+		opts.KeepDeparted = 16
+	}
+	if opts.HistoryLength == 0 {
+		opts.HistoryLength = 50
+	}
+	return &Registry{
+		opts:  opts,
+		log:   opts.Logger,
+		store: opts.Store,
+		now:   opts.Now,
+		confs: map[string]*Conference{},
+		subs:  map[*Stream]struct{}{},
+	}
+}
+
+// Subscribe returns a stream of every event of every conference.
+func (r *Registry) Subscribe() *Stream { return r.subscribe("") }
+
+// SubscribeConference returns a stream of one conference's events.
+func (r *Registry) SubscribeConference(name string) *Stream { return r.subscribe(name) }
+
+func (r *Registry) subscribe(filter string) *Stream {
+	s := &Stream{c: make(chan Event), wake: make(chan struct{}, 1), done: make(chan struct{}), filter: filter, owner: r}
+	r.emitMu.Lock()
+	r.subs[s] = struct{}{}
+	r.emitMu.Unlock()
+	go s.pump()
+	return s
+}
+
+func (r *Registry) unsubscribe(s *Stream) {
+	r.emitMu.Lock()
+	delete(r.subs, s)
+	r.emitMu.Unlock()
+}
+
+// emit assigns a sequence number and queues ev on every stream. Callers hold
+// the conference lock, so each conference's events keep their order.
+func (r *Registry) emit(ev Event) {
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	r.seq++
+	ev.Seq = r.seq
+	if ev.At.IsZero() {
+		ev.At = r.now()
+	}
+	for s := range r.subs {
+		s.push(ev)
+	}
+}
+
+func (r *Registry) newID() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nextID++
+	return fmt.Sprintf("p%d", r.nextID)
+}
+
+func (r *Registry) spec(name string) (RoomSpec, bool) {
+	for _, s := range r.opts.Rooms {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return RoomSpec{}, false
+}
+
+// Lookup returns the live conference called name, or nil. It does not create
+// one and does not load persisted rooms.
+func (r *Registry) Lookup(name string) *Conference {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.confs[name]
+}
+
+// Names returns the live conferences' names, sorted.
+func (r *Registry) Names() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names := make([]string, 0, len(r.confs))
+	for n := range r.confs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// RoomInfo summarises a room that exists live, persisted or declared.
+type RoomInfo struct {
+	Name         string
+	Title        string
+	Public       bool
+	Participants int
+}
+
+// Rooms lists every room the registry knows: live, persisted and declared,
+// sorted by name.
+func (r *Registry) Rooms(ctx context.Context) ([]RoomInfo, error) {
+	seen := map[string]RoomInfo{}
+	stored, err := r.store.Rooms(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: list rooms: %w", ErrStore, err)
+	}
+	for _, s := range stored {
+		seen[s.Name] = RoomInfo{Name: s.Name, Title: s.Title, Public: s.Public}
+	}
+	for _, s := range r.opts.Rooms {
+		if _, ok := seen[s.Name]; !ok {
+			seen[s.Name] = RoomInfo{Name: s.Name, Public: true}
+		}
+	}
+	for _, n := range r.Names() {
+		if c := r.Lookup(n); c != nil {
+			c.mu.Lock()
+			if !c.ended {
+				seen[n] = RoomInfo{Name: n, Title: c.cfg.Title, Public: c.cfg.Public, Participants: len(c.parts)}
+			}
+			c.mu.Unlock()
+		}
+	}
+	out := make([]RoomInfo, 0, len(seen))
+	for _, v := range seen {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b RoomInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Exists reports whether a room is live, persisted or declared.
+func (r *Registry) Exists(ctx context.Context, name string) (bool, error) {
+	if c := r.Lookup(name); c != nil {
+		return true, nil
+	}
+	if _, ok := r.spec(name); ok {
+		return true, nil
+	}
+	_, ok, err := r.store.Room(ctx, name)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return ok, nil
+}
+
+// open returns the live conference called name, loading it from the store
+// or the declared rooms, or creating it when create is true. The returned
+// conference is locked; created says whether it was created now.
+func (r *Registry) open(ctx context.Context, name string, create bool) (c *Conference, created bool, err error) {
+	if !ValidName(name) {
+		return nil, false, ErrInvalidName
+	}
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return nil, false, ErrClosed
+		}
+		c = r.confs[name]
+		if c == nil {
+			c = &Conference{name: name, reg: r}
+			r.confs[name] = c
+		}
+		r.mu.Unlock()
+		c.mu.Lock()
+		if c.ended {
+			c.mu.Unlock()
+			continue // it ended and left the map meanwhile; take a fresh one
+		}
+		if c.loaded {
+			return c, false, nil
+		}
+		exists, err := c.load(ctx)
+		if err != nil || (!exists && !create) {
+			c.ended = true
+			r.drop(c)
+			c.mu.Unlock()
+			if err != nil {
+				return nil, false, err
+			}
+			return nil, false, ErrNotFound
+		}
+		c.loaded = true
+		r.emit(Event{Kind: ConferenceCreated, Conference: name, Origin: OriginSystem})
+		return c, !exists, nil
+	}
+}
+
+func (r *Registry) drop(c *Conference) {
+	r.mu.Lock()
+	if r.confs[c.name] == c {
+		delete(r.confs, c.name)
+	}
+	r.mu.Unlock()
+}
+
+// Conference returns the live or persisted conference called name without
+// creating it.
+func (r *Registry) Conference(ctx context.Context, name string) (*Conference, error) {
+	c, _, err := r.open(ctx, name, false)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Unlock()
+	return c, nil
+}
+
+// Close ends every conference (participants get Left events via
+// ConferenceEnded) and refuses further joins. It does not close the store.
+func (r *Registry) Close(ctx context.Context) {
+	r.mu.Lock()
+	r.closed = true
+	confs := make([]*Conference, 0, len(r.confs))
+	for _, c := range r.confs {
+		confs = append(confs, c)
+	}
+	r.mu.Unlock()
+	for _, c := range confs {
+		c.mu.Lock()
+		if !c.ended {
+			c.end(ctx, "shutdown", System, OriginSystem, false)
+		}
+		c.mu.Unlock()
+	}
+}
