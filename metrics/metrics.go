@@ -21,14 +21,14 @@ type Metrics struct {
 	SIPRequests  *prometheus.CounterVec // method (incoming)
 	SIPResponses *prometheus.CounterVec // method, class (sent by the focus)
 
-	RTPPackets      *prometheus.CounterVec // direction: in|out|dropped
-	RTPPacketsLost  prometheus.Counter
-	RTPJitter       prometheus.Histogram
-	MixerTick       prometheus.Histogram
-	MixerLateness   prometheus.Histogram
-	MixerTicksLate  prometheus.Counter
-	RTPPortsInUse   prometheus.Gauge
-	DTMFEvents      prometheus.Counter
+	RTPPackets     *prometheus.CounterVec // direction: in|out|dropped
+	RTPPacketsLost prometheus.Counter
+	RTPJitter      prometheus.Histogram
+	MixerTick      prometheus.Histogram
+	MixerLateness  prometheus.Histogram
+	MixerTicksLate prometheus.Counter
+	RTPPortsInUse  prometheus.Gauge
+	DTMFEvents     prometheus.Counter
 
 	MUCStanzas        *prometheus.CounterVec // kind, direction
 	ModerationActions *prometheus.CounterVec // action, origin
