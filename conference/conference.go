@@ -60,21 +60,23 @@ func (c *Conference) load(ctx context.Context) (bool, error) {
 			Whois: rec.Whois, HistoryLength: rec.HistoryLength, AllowPrivateMessages: rec.AllowPrivateMessages,
 			AllowSubjectChange: rec.AllowSubjectChange}
 		c.subject, c.subjectBy, c.subjectAt, c.createdAt = rec.Subject, rec.SubjectBy, rec.SubjectAt, rec.CreatedAt
-		affs, err := r.store.Affiliations(ctx, c.name)
+	}
+	// Affiliations and history are keyed by room name alone, so a declared
+	// room that was never saved keeps its bans and history too.
+	affs, err := r.store.Affiliations(ctx, c.name)
+	if err != nil {
+		return false, fmt.Errorf("%w: load affiliations of %s: %w", ErrStore, c.name, err)
+	}
+	for _, a := range affs {
+		c.affs[a.Identity] = Affiliation(a.Value)
+	}
+	if c.cfg.HistoryLength > 0 {
+		msgs, err := r.store.History(ctx, c.name, c.cfg.HistoryLength)
 		if err != nil {
-			return false, fmt.Errorf("%w: load affiliations of %s: %w", ErrStore, c.name, err)
+			return false, fmt.Errorf("%w: load history of %s: %w", ErrStore, c.name, err)
 		}
-		for _, a := range affs {
-			c.affs[a.Identity] = Affiliation(a.Value)
-		}
-		if c.cfg.HistoryLength > 0 {
-			msgs, err := r.store.History(ctx, c.name, c.cfg.HistoryLength)
-			if err != nil {
-				return false, fmt.Errorf("%w: load history of %s: %w", ErrStore, c.name, err)
-			}
-			for _, m := range msgs {
-				c.history = append(c.history, Message{ID: m.ID, Nick: m.Nick, FromJID: m.FromJID, Body: m.Body, At: m.At})
-			}
+		for _, m := range msgs {
+			c.history = append(c.history, Message{ID: m.ID, Nick: m.Nick, FromJID: m.FromJID, Body: m.Body, At: m.At})
 		}
 	}
 	if declared {

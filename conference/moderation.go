@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"cusax.dev/bridge/store"
 )
@@ -399,6 +400,7 @@ func (r *Registry) Post(ctx context.Context, room, from string, msg Message, ori
 		if msg.At.IsZero() {
 			msg.At = c.reg.now()
 		}
+		msg.At = msg.At.UTC().Truncate(time.Millisecond) // the store's precision
 		if c.cfg.HistoryLength > 0 {
 			err := c.reg.store.AppendMessage(ctx, store.Message{Room: c.name, ID: msg.ID, Nick: msg.Nick, FromJID: msg.FromJID,
 				Body: msg.Body, At: msg.At}, c.cfg.HistoryLength)
