@@ -47,7 +47,7 @@ func (c *Conference) load(ctx context.Context) (bool, error) {
 	c.affs = map[string]Affiliation{}
 	c.dtmf = map[string][]rune{}
 	c.createdAt = r.now()
-	c.cfg = Config{Persistent: true, Public: true, Whois: "moderators", HistoryLength: r.opts.HistoryLength,
+	c.cfg = Config{Persistent: true, Public: true, Whois: "moderators", HistoryLength: max(r.opts.HistoryLength, 0),
 		AllowPrivateMessages: true, AllowSubjectChange: false}
 	spec, declared := r.spec(c.name)
 	rec, stored, err := r.store.Room(ctx, c.name)

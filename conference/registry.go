@@ -50,7 +50,8 @@ type Options struct {
 	// bare JIDs (xmpp.room_creation: listed). SIP callers may always create
 	// a room by calling a valid name.
 	Creators []string
-	// HistoryLength is the default number of messages a room keeps.
+	// HistoryLength is the default number of messages a room keeps: 0
+	// means 50, a negative value means none.
 	HistoryLength int
 	// KeepDeparted is how many departed participants a snapshot lists as
 	// disconnected (RFC 4575 disconnection info). Default 16.
