@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"cusax.dev/bridge/metrics"
+)
+
+// readiness tracks what /readyz reports: ready once SIP listens and the
+// store answers. XMPP state is reported, not required (DESIGN.md §7).
+type readiness struct {
+	store   pinger
+	sip     atomic.Bool
+	xmppUp  func() bool
+	started time.Time
+}
+
+func adminMux(m *metrics.Metrics, ready *readiness) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		xmpp := "n/a"
+		if ready.xmppUp != nil {
+			xmpp = "down"
+			if ready.xmppUp() {
+				xmpp = "up"
+			}
+		}
+		storeErr := ready.store.Ping(ctx)
+		switch {
+		case !ready.sip.Load():
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "sip: not listening\nxmpp: %s\n", xmpp)
+		case storeErr != nil:
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "store: %v\nxmpp: %s\n", storeErr, xmpp)
+		default:
+			fmt.Fprintf(w, "ready\nsip: listening\nstore: ok\nxmpp: %s\n", xmpp)
+		}
+	})
+	return mux
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/config"
+	"cusax.dev/bridge/metrics"
+	"cusax.dev/bridge/store"
+)
+
+// configError marks an invalid configuration: exit code 2, nothing opened.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// pinger is what readiness asks of the store.
+type pinger interface{ Ping(context.Context) error }
+
+func openStore(ctx context.Context, path string, log *slog.Logger) (store.Store, error) {
+	if path == ":memory:" {
+		return store.NewMemory(), nil
+	}
+	return store.OpenSQLite(ctx, path, log)
+}
+
+// serve runs the bridge until ctx ends.
+func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return &configError{err}
+	}
+	log := newLogger(cfg.Log, logw)
+	m := metrics.New()
+
+	st, err := openStore(ctx, cfg.Store.Path, log)
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", cfg.Store.Path, err)
+	}
+	defer st.Close()
+
+	reg := conference.NewRegistry(registryOptions(cfg, st, log))
+	events := reg.Subscribe()
+	go observe(events, m)
+
+	// The admin listener is bound first so that a port conflict fails fast.
+	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		return fmt.Errorf("admin.listen %s: %w", cfg.Admin.Listen, err)
+	}
+	ready := &readiness{store: st.(pinger)}
+	admin := &http.Server{Handler: adminMux(m, ready), ReadHeaderTimeout: 5 * time.Second}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	start := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	start("admin", func(ctx context.Context) error {
+		go func() {
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.Background(), 2*time.Second)
+			defer c()
+			_ = admin.Shutdown(sctx)
+		}()
+		if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	if err := startServices(ctx, cfg, reg, m, log, ready, start); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	log.Info("bridge running", "version", version, "sip", cfg.SIP.Listen, "admin", cfg.Admin.Listen, "domain", cfg.SIP.Domain)
+	<-ctx.Done()
+	log.Info("shutting down")
+	wg.Wait()
+	sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+	defer c()
+	reg.Close(sctx)
+	events.Close()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+func registryOptions(cfg config.Config, st store.Store, log *slog.Logger) conference.Options {
+	opts := conference.Options{Store: st, Logger: log, HistoryLength: cfg.XMPP.HistoryLength}
+	if cfg.XMPP.HistoryLength == 0 {
+		opts.HistoryLength = -1
+	}
+	if cfg.XMPP.RoomCreation == "listed" {
+		opts.Creators = append([]string{}, cfg.XMPP.Creators...)
+	}
+	for _, r := range cfg.Rooms {
+		opts.Rooms = append(opts.Rooms, conference.RoomSpec{Name: r.Name, Subject: r.Subject, Moderators: r.Moderators,
+			PIN: r.PIN, MaxParticipants: r.MaxParticipants})
+	}
+	return opts
+}
