@@ -1,0 +1,106 @@
+package confinfo
+
+import (
+	"bytes"
+	"strconv"
+	"testing"
+)
+
+// benchDocument is a full document of the shape the focus renders: n users,
+// each with one audio endpoint, its media and dialog, a JID as associated
+// AOR and a role.
+func benchDocument(n int) *Document {
+	d := &Document{
+		Entity: "sip:team@conf.example.com", State: StateFull, Version: 42,
+		Description: &ConferenceDescription{
+			Subject:        "Weekly sync",
+			ConfURIs:       &URIs{Entries: []URIEntry{{URI: "sip:team@conf.example.com", Purpose: PurposeParticipation}}},
+			ServiceURIs:    &URIs{Entries: []URIEntry{{URI: "xmpp:team@conference.example.com?join", Purpose: PurposeGroupTextChat}}},
+			AvailableMedia: []AvailableMedium{{Label: "audio", Type: MediaTypeAudio, Status: MediaSendRecv}},
+		},
+		ConferenceState: &ConferenceState{UserCount: Ptr(uint32(n)), Active: Ptr(true), Locked: Ptr(false)},
+		Users:           &Users{Users: make([]User, n)},
+	}
+	for i := range n {
+		id := strconv.Itoa(i)
+		d.Users.Users[i] = User{
+			Entity:         "sip:user" + id + "@example.com",
+			DisplayText:    "User Number " + id,
+			AssociatedAORs: &URIs{Entries: []URIEntry{{URI: "xmpp:user" + id + "@example.com"}}},
+			Roles:          []string{"participant"},
+			Endpoints: []Endpoint{{
+				Entity:        "sip:user" + id + "@192.0.2." + strconv.Itoa(i%250+1) + ":5060;transport=udp",
+				Status:        StatusConnected,
+				JoiningMethod: JoinDialedIn,
+				JoiningInfo:   &Execution{When: "2026-01-02T03:04:05Z"},
+				Media:         []Media{{ID: "1", Type: MediaTypeAudio, Label: "audio", SrcID: strconv.Itoa(100000 + i), Status: MediaSendRecv}},
+				CallInfo:      &CallInfo{SIP: &SIPDialogID{CallID: "call-" + id + "@192.0.2.1", FromTag: "from" + id, ToTag: "to" + id}},
+			}},
+		}
+	}
+	return d
+}
+
+// BenchmarkMarshal60 renders a full 60-user document into a fresh slice.
+func BenchmarkMarshal60(b *testing.B) {
+	d := benchDocument(60)
+	out, _ := d.Marshal()
+	b.SetBytes(int64(len(out)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Marshal(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendTo60 renders into a reused buffer: the notifier's steady
+// state, which should not allocate.
+func BenchmarkAppendTo60(b *testing.B) {
+	d := benchDocument(60)
+	buf, _ := d.Marshal()
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = d.AppendTo(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMarshalTo60 renders into a reused bytes.Buffer.
+func BenchmarkMarshalTo60(b *testing.B) {
+	d := benchDocument(60)
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := d.MarshalTo(&buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParse60 parses the 60-user document (the subscriber side).
+func BenchmarkParse60(b *testing.B) {
+	in, _ := benchDocument(60).Marshal()
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestAppendToDoesNotAllocate(t *testing.T) {
+	d := benchDocument(60)
+	buf, _ := d.Marshal()
+	allocs := testing.AllocsPerRun(20, func() {
+		buf, _ = d.AppendTo(buf[:0])
+	})
+	if allocs != 0 {
+		t.Errorf("AppendTo into a large enough buffer: %v allocs", allocs)
+	}
+}
