@@ -1,0 +1,574 @@
+package mixer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// LegParams is the negotiated media of a leg.
+type LegParams struct {
+	// Remote is the RTP address from the SDP (c= and m=). Symmetric RTP
+	// overrides it with the source of the first valid packet; an
+	// unspecified address or port 0 means "send only once latched".
+	Remote netip.AddrPort
+	// RemoteRTCP is the RTCP address (SDP a=rtcp); zero means the RTP
+	// destination's port+1, until RTCP from the remote is received.
+	RemoteRTCP netip.AddrPort
+	// Codec is the audio codec the leg sends and receives; packets with
+	// another payload type than Codec's or DTMFPayloadType are dropped.
+	Codec Codec
+	// DTMFPayloadType is the telephone-event payload type; 0 = none.
+	DTMFPayloadType uint8
+	// Direction is the media direction from the bridge's point of view.
+	Direction Direction
+}
+
+func (p LegParams) validate() error {
+	switch {
+	case !p.Codec.Supported():
+		return fmt.Errorf("mixer: codec %q/%d not supported", p.Codec.Name, p.Codec.ClockRate)
+	case p.Codec.PayloadType > 127 || p.DTMFPayloadType > 127:
+		return fmt.Errorf("mixer: payload type out of range (%d, %d)", p.Codec.PayloadType, p.DTMFPayloadType)
+	case p.DTMFPayloadType != 0 && p.DTMFPayloadType == p.Codec.PayloadType:
+		return fmt.Errorf("mixer: telephone-event and %s share payload type %d", p.Codec.Name, p.DTMFPayloadType)
+	case p.Direction > Inactive:
+		return fmt.Errorf("mixer: invalid direction %d", p.Direction)
+	}
+	return nil
+}
+
+func (p LegParams) normalized() LegParams {
+	p.Remote = unmap(p.Remote)
+	p.RemoteRTCP = unmap(p.RemoteRTCP)
+	return p
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort {
+	if !a.IsValid() {
+		return a
+	}
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+func usable(a netip.AddrPort) bool {
+	return a.IsValid() && !a.Addr().IsUnspecified() && a.Port() != 0
+}
+
+// Handlers receive a leg's events. They are called one at a time, in order,
+// from a goroutine of the leg (never from the mixing clock), so a slow
+// handler delays only later events of the same leg; events that find the
+// queue full are dropped. Any field may be nil. Handlers may call the leg's
+// methods, Close included, but not Engine.Close.
+type Handlers struct {
+	// DTMF reports a digit ('0'-'9', '*', '#', 'A'-'D') once per RFC 4733 event.
+	DTMF func(digit rune)
+	// Speaking reports the energy gate opening (true) and closing (false).
+	// A muted or non-receiving leg is not speaking.
+	Speaking func(speaking bool)
+	// SSRC reports the remote's SSRC when first seen and when it changes.
+	SSRC func(ssrc uint32)
+}
+
+type eventKind uint8
+
+const (
+	evDTMF eventKind = iota + 1
+	evSpeaking
+	evSSRC
+)
+
+type legEvent struct {
+	kind     eventKind
+	speaking bool
+	digit    rune
+	ssrc     uint32
+}
+
+// LegStats is a snapshot of a leg's media statistics.
+type LegStats struct {
+	LocalSSRC        uint32
+	RemoteSSRC       uint32         // 0 until RTP arrived
+	Remote           netip.AddrPort // where RTP is sent (latched or from SDP)
+	Latched          bool           // Remote is the latched source of received RTP
+	PacketsReceived  uint64         // RTP packets accepted (audio and telephone-event)
+	PacketsDropped   uint64         // foreign source, payload type, malformed, late or duplicate
+	PacketsLost      int64          // cumulative, RFC 3550 A.3 (negative with duplicates)
+	FractionLost     float64        // of the last RTCP interval, 0–1
+	Jitter           time.Duration  // interarrival jitter, RFC 3550 A.8
+	LatePackets      uint64         // arrived after their play-out time
+	DuplicatePackets uint64
+	ConcealedFrames  uint64  // frames filled in by loss concealment
+	JitterDepth      int     // jitter-buffer target depth, in frames
+	Resyncs          uint64  // play-out restarts after timestamp jumps
+	PacketsSent      uint64  // RTP packets sent to the leg
+	OctetsSent       uint64  // payload octets sent
+	RoundTrip        float64 // seconds, from the remote's reports on our SRs; 0 until known
+	RTCPSent         uint64
+	RTCPReceived     uint64
+}
+
+// Leg is one participant's media: an RTP/RTCP port pair, its receive path
+// and its slot in a room's mix. Create legs with Engine.Allocate.
+type Leg struct {
+	e        *Engine
+	port     int
+	rtpConn  *net.UDPConn // nil in socket-less tests
+	rtcpConn *net.UDPConn
+	ssrc     uint32
+	log      *slog.Logger
+	epoch    time.Time
+
+	handlers Handlers // set by Start, read-only afterwards
+	events   chan legEvent
+	evDone   chan struct{}
+	readers  sync.WaitGroup
+	isClosed atomic.Bool
+
+	mu          sync.Mutex
+	started     bool
+	closed      bool
+	room        string
+	params      LegParams
+	kind        codecKind
+	muted       bool
+	latched     bool
+	latchAddr   netip.AddrPort
+	rtcpLatched bool
+	rtcpAddr    netip.AddrPort
+	haveSSRC    bool
+	remoteSSRC  uint32
+	stats       rxStats
+	jb          jitterBuffer
+	dtmf        dtmfDecoder
+	pcm         []int16 // decode scratch
+	received    uint64
+	dropped     uint64
+	lastSR      uint32 // middle 32 bits of the last SR's NTP time
+	lastSRAt    time.Time
+	rtt         time.Duration
+	lostSeen    int64 // cumulative loss already added to the metric
+	rtcpSent    uint64
+	rtcpRecv    uint64
+
+	rxPkt rtp.Packet // reader-owned
+
+	txMu     sync.Mutex
+	txClosed bool
+	tx       txStats
+
+	mx mixSlot // owned by the clock goroutine
+}
+
+type txStats struct {
+	packets, octets uint64
+	lastTS          uint32
+	lastAt          time.Time
+	errors          uint64
+	reported        uint64 // packets at the previous RTCP report
+}
+
+func newLeg(e *Engine, port int, rtpConn, rtcpConn *net.UDPConn) *Leg {
+	l := &Leg{
+		e:        e,
+		port:     port,
+		rtpConn:  rtpConn,
+		rtcpConn: rtcpConn,
+		ssrc:     rand.Uint32(),
+		epoch:    time.Now(),
+		events:   make(chan legEvent, 64),
+		evDone:   make(chan struct{}),
+		jb:       newJitterBuffer(e.frame),
+		pcm:      make([]int16, jbMaxPacket*e.frame),
+		mx:       newMixSlot(e.frame),
+	}
+	l.log = e.log.With("rtp_port", port, "ssrc", l.ssrc)
+	l.mx.hdr.SSRC = l.ssrc
+	return l
+}
+
+// Port is the local RTP port (RTCP is Port()+1), for the SDP answer.
+func (l *Leg) Port() int { return l.port }
+
+// LocalSSRC is the SSRC of the RTP the bridge sends to this leg.
+func (l *Leg) LocalSSRC() uint32 { return l.ssrc }
+
+// Start puts the leg into the named room (created on first use) and starts
+// receiving and sending. A leg starts once.
+func (l *Leg) Start(room string, p LegParams, h Handlers) error {
+	if room == "" {
+		return errors.New("mixer: empty room name")
+	}
+	if err := p.validate(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock() // held across join: lock order is l.mu, then e.mu
+	switch {
+	case l.closed:
+		return ErrClosed
+	case l.started:
+		return errors.New("mixer: leg already started")
+	}
+	if err := l.e.join(l, room); err != nil {
+		return err
+	}
+	l.setParams(p.normalized())
+	l.started, l.room, l.handlers = true, room, h
+	l.readers.Add(2)
+	l.e.wg.Add(3)
+	go l.rtpLoop()
+	go l.rtcpLoop()
+	go l.dispatch()
+	return nil
+}
+
+// setParams applies new parameters; l.mu held.
+func (l *Leg) setParams(p LegParams) {
+	if p.Remote != l.params.Remote {
+		l.latched = false
+		l.rtcpLatched = false
+	}
+	if p.RemoteRTCP != l.params.RemoteRTCP {
+		l.rtcpLatched = false
+	}
+	l.params = p
+	l.kind = p.Codec.kind()
+}
+
+// Update applies a re-negotiation: a new remote address (which also drops
+// the latch), codec, telephone-event payload type or direction (hold).
+func (l *Leg) Update(p LegParams) error {
+	if err := p.validate(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.closed:
+		return ErrClosed
+	case !l.started:
+		return ErrNotStarted
+	}
+	l.setParams(p.normalized())
+	return nil
+}
+
+// SetMuted removes (true) or restores (false) the leg's audio in every
+// mix; the leg still hears the others.
+func (l *Leg) SetMuted(muted bool) {
+	l.mu.Lock()
+	l.muted = muted
+	l.mu.Unlock()
+}
+
+// Muted reports the last SetMuted value.
+func (l *Leg) Muted() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.muted
+}
+
+// Stats returns a snapshot of the leg's statistics.
+func (l *Leg) Stats() LegStats {
+	l.txMu.Lock()
+	tx := l.tx
+	l.txMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rate := float64(l.e.cfg.SampleRate)
+	return LegStats{
+		LocalSSRC:        l.ssrc,
+		RemoteSSRC:       l.remoteSSRC,
+		Remote:           l.rtpDst(),
+		Latched:          l.latched,
+		PacketsReceived:  l.received,
+		PacketsDropped:   l.dropped,
+		PacketsLost:      l.stats.cumulativeLost(),
+		FractionLost:     float64(l.stats.fraction) / 256,
+		Jitter:           time.Duration(float64(l.stats.jitterUnits()) / rate * float64(time.Second)),
+		LatePackets:      l.jb.late,
+		DuplicatePackets: l.jb.duplicates,
+		ConcealedFrames:  l.jb.concealed,
+		JitterDepth:      l.jb.depth,
+		Resyncs:          l.jb.resyncs,
+		PacketsSent:      tx.packets,
+		OctetsSent:       tx.octets,
+		RoundTrip:        l.rtt.Seconds(),
+		RTCPSent:         l.rtcpSent,
+		RTCPReceived:     l.rtcpRecv,
+	}
+}
+
+// Close leaves the room, sends an RTCP BYE, closes both sockets and frees
+// the port pair before returning. It waits only for the socket readers (not
+// for a running handler), so a handler may call it. Close is idempotent.
+func (l *Leg) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.isClosed.Store(true)
+	started, room := l.started, l.room
+	l.mu.Unlock()
+
+	if started {
+		l.e.leave(l, room)
+		l.sendBye()
+	}
+	l.txMu.Lock()
+	l.txClosed = true
+	var errs []error
+	for _, c := range []*net.UDPConn{l.rtpConn, l.rtcpConn} {
+		if c != nil {
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("mixer: close port %d: %w", l.port, err))
+			}
+		}
+	}
+	l.txMu.Unlock()
+	l.readers.Wait() // the sockets are released once the reads return
+	close(l.evDone)
+	l.e.release(l)
+	return errors.Join(errs...)
+}
+
+// rtpDst is where RTP goes: the latched source, else the SDP address; l.mu held.
+func (l *Leg) rtpDst() netip.AddrPort {
+	if l.latched {
+		return l.latchAddr
+	}
+	if usable(l.params.Remote) {
+		return l.params.Remote
+	}
+	return netip.AddrPort{}
+}
+
+// rtcpDst is where RTCP goes; l.mu held.
+func (l *Leg) rtcpDst() netip.AddrPort {
+	switch {
+	case l.rtcpLatched:
+		return l.rtcpAddr
+	case usable(l.params.RemoteRTCP):
+		return l.params.RemoteRTCP
+	}
+	if d := l.rtpDst(); d.IsValid() && d.Port() < 65535 {
+		return netip.AddrPortFrom(d.Addr(), d.Port()+1)
+	}
+	return netip.AddrPort{}
+}
+
+// emit queues an event for the handlers without blocking.
+func (l *Leg) emit(ev legEvent) {
+	select {
+	case l.events <- ev:
+	default:
+		l.log.Debug("leg event queue full, event dropped", "kind", ev.kind)
+	}
+}
+
+func (l *Leg) dispatch() {
+	defer l.e.wg.Done()
+	for {
+		select {
+		case <-l.evDone:
+			return
+		case ev := <-l.events:
+			if l.isClosed.Load() {
+				continue
+			}
+			l.deliver(ev)
+		}
+	}
+}
+
+func (l *Leg) deliver(ev legEvent) {
+	h := l.handlers
+	switch ev.kind {
+	case evDTMF:
+		if h.DTMF != nil {
+			h.DTMF(ev.digit)
+		}
+	case evSpeaking:
+		if h.Speaking != nil {
+			h.Speaking(ev.speaking)
+		}
+	case evSSRC:
+		if h.SSRC != nil {
+			h.SSRC(ev.ssrc)
+		}
+	}
+}
+
+// dtmfTimeout ends a telephone-event whose end packets never came.
+const dtmfTimeout = 300 * time.Millisecond
+
+func (l *Leg) rtpLoop() {
+	defer l.e.wg.Done()
+	defer l.readers.Done()
+	buf := make([]byte, 2048)
+	armed := false
+	for {
+		n, src, err := l.rtpConn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			var ne net.Error
+			switch {
+			case errors.Is(err, net.ErrClosed):
+				return
+			case errors.As(err, &ne) && ne.Timeout():
+				l.flushDTMF()
+				_ = l.rtpConn.SetReadDeadline(time.Time{})
+				armed = false
+			default:
+				l.log.Debug("RTP read failed", "err", err)
+				time.Sleep(time.Millisecond) // no busy loop on a persistent error
+			}
+			continue
+		}
+		now := time.Now()
+		if l.ingest(buf[:n], src, now) {
+			_ = l.rtpConn.SetReadDeadline(now.Add(dtmfTimeout))
+			armed = true
+		} else if armed {
+			_ = l.rtpConn.SetReadDeadline(time.Time{})
+			armed = false
+		}
+	}
+}
+
+func (l *Leg) flushDTMF() {
+	l.mu.Lock()
+	d := l.dtmf.flush()
+	l.mu.Unlock()
+	l.reportDigit(d)
+}
+
+func (l *Leg) reportDigit(d rune) {
+	if d == 0 {
+		return
+	}
+	add(l.e.m.dtmf, 1)
+	l.emit(legEvent{kind: evDTMF, digit: d})
+}
+
+// ingest handles one datagram from the RTP socket and returns whether a
+// telephone-event is pending (the reader then arms a timeout).
+func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending bool) {
+	if len(b) >= 2 && b[0]>>6 == 2 && b[1] >= 192 && b[1] <= 223 { // RTCP on the RTP port (RFC 5761 §4)
+		l.handleRTCP(b, src, now)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.dtmf.pending()
+	}
+	p := &l.rxPkt
+	err := p.Unmarshal(b)
+	l.mu.Lock()
+	if err != nil || p.Version != 2 || len(p.Payload) == 0 {
+		l.dropLocked()
+		pending := l.dtmf.pending()
+		l.mu.Unlock()
+		return pending
+	}
+	src = unmap(src)
+	pt := p.PayloadType
+	audio := pt == l.params.Codec.PayloadType
+	dtmf := l.params.DTMFPayloadType != 0 && pt == l.params.DTMFPayloadType
+	if l.closed || !l.started || (l.latched && src != l.latchAddr) || (!audio && !dtmf) {
+		l.dropLocked()
+		pending := l.dtmf.pending()
+		l.mu.Unlock()
+		return pending
+	}
+	if !l.latched {
+		l.latched, l.latchAddr = true, src
+	}
+	var (
+		newSSRC bool
+		digits  dtmfDigits
+	)
+	if !l.haveSSRC || p.SSRC != l.remoteSSRC {
+		newSSRC = true
+		l.haveSSRC, l.remoteSSRC = true, p.SSRC
+		l.stats = rxStats{}
+		l.lostSeen = 0
+		l.jb.reset()
+		digits.add(l.dtmf.flush())
+		l.dtmf.reset()
+	}
+	if !l.stats.update(p.SequenceNumber) {
+		l.dropLocked()
+		pending := l.dtmf.pending()
+		l.mu.Unlock()
+		return pending
+	}
+	accepted := true
+	if dtmf {
+		ds, err := l.dtmf.feed(p.Timestamp, p.Payload)
+		if err != nil {
+			accepted = false
+		}
+		for i := range ds.n {
+			digits.add(ds.d[i])
+		}
+	} else {
+		digits.add(l.dtmf.flushBefore(p.Timestamp))
+		accepted = l.putAudio(p.Timestamp, p.Payload, now)
+	}
+	if accepted {
+		l.received++
+	} else {
+		l.dropLocked()
+	}
+	pending := l.dtmf.pending()
+	ssrc := p.SSRC
+	l.mu.Unlock()
+
+	if accepted {
+		add(l.e.m.in, 1)
+	}
+	if newSSRC {
+		l.emit(legEvent{kind: evSSRC, ssrc: ssrc})
+	}
+	for i := range digits.n {
+		l.reportDigit(digits.d[i])
+	}
+	return pending
+}
+
+// putAudio decodes a payload into the jitter buffer; l.mu held.
+func (l *Leg) putAudio(ts uint32, payload []byte, now time.Time) bool {
+	if len(payload) > len(l.pcm) {
+		return false
+	}
+	pcm := l.pcm[:len(payload)]
+	l.kind.decode(pcm, payload)
+	resyncs := l.jb.resyncs
+	if l.jb.put(ts, pcm) != putOK {
+		return false
+	}
+	if l.jb.resyncs != resyncs {
+		l.stats.resetTransit()
+	}
+	l.stats.arrival(ts, l.arrivalUnits(now))
+	return true
+}
+
+func (l *Leg) dropLocked() {
+	l.dropped++
+	add(l.e.m.dropped, 1)
+}
+
+// arrivalUnits is the arrival time in RTP timestamp units (RFC 3550 A.8).
+func (l *Leg) arrivalUnits(now time.Time) uint32 {
+	return uint32(uint64(float64(now.Sub(l.epoch)) * float64(l.e.cfg.SampleRate) / 1e9))
+}

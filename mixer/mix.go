@@ -1,0 +1,276 @@
+package mixer
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// rtpWriter sends one marshalled RTP packet of leg l to dst. The engine's
+// writes to the leg's socket; tests and benchmarks inject their own.
+type rtpWriter func(l *Leg, pkt []byte, dst netip.AddrPort) error
+
+func writeUDP(l *Leg, pkt []byte, dst netip.AddrPort) error {
+	if l.rtpConn == nil {
+		return nil
+	}
+	_, err := l.rtpConn.WriteToUDPAddrPort(pkt, dst)
+	return err
+}
+
+// mixSlot is a leg's state in the mix, owned by the clock goroutine.
+type mixSlot struct {
+	in      []int16 // this tick's input frame
+	out     []int16 // mix-minus scratch
+	payload []byte  // this leg's own encoding (talkers only)
+	tx      []byte  // marshalled packet
+	hdr     rtp.Header
+
+	energy   int64 // sum of squares of in
+	hang     int   // gate hangover ticks left
+	speaking bool  // gate state last reported
+	contrib  bool  // in this tick's mix
+
+	// copied from the leg under its lock by pull
+	send bool
+	dst  netip.AddrPort
+	kind codecKind
+	pt   uint8
+
+	sentLast bool // the previous tick sent a packet (else the next one has the marker)
+}
+
+func newMixSlot(frame int) mixSlot {
+	return mixSlot{
+		in:      make([]int16, frame),
+		out:     make([]int16, frame),
+		payload: make([]byte, frame),
+		tx:      make([]byte, 12+frame),
+		hdr: rtp.Header{
+			Version:        2,
+			SequenceNumber: uint16(rand.Uint32()),
+			Timestamp:      rand.Uint32(),
+		},
+	}
+}
+
+// room is a mix group. members is guarded by Engine.mu and replaced, never
+// changed in place; live publishes it to the clock, which alone touches the
+// scratch buffers.
+type room struct {
+	name    string
+	members []*Leg
+	live    atomic.Pointer[[]*Leg]
+
+	sum      []int32
+	full     []int16
+	enc      [numKinds][]byte
+	encValid [numKinds]bool
+	sel      []*Leg
+	encodes  int // encodings done by the last tick (tests)
+}
+
+func newRoom(name string, frame int) *room {
+	r := &room{name: name, sum: make([]int32, frame), full: make([]int16, frame)}
+	for k := range r.enc {
+		r.enc[k] = make([]byte, frame)
+	}
+	r.setMembers(nil)
+	return r
+}
+
+func (r *room) setMembers(m []*Leg) {
+	r.members = m
+	r.live.Store(&m)
+}
+
+// mixer holds the per-tick mixing parameters, shared by all rooms.
+type mixer struct {
+	frame       int
+	maxSpeakers int
+	gateEnergy  int64 // sum of squares over a frame at the speech threshold
+	hangTicks   int
+	write       rtpWriter
+	now         time.Time
+	sent        int // packets sent during the current tick
+}
+
+// mixRoom runs one tick of one room: pull a frame from every leg, gate,
+// pick the talkers (at most maxSpeakers, the loudest), sum them, and send
+// every sending leg one packet: talkers get the sum minus their own frame,
+// everyone else the full mix, encoded once per codec.
+func (m *mixer) mixRoom(r *room, legs []*Leg) {
+	r.sel = r.sel[:0]
+	for _, l := range legs {
+		s := &l.mx
+		eligible, kind := l.pull(s)
+		m.gate(l, s, eligible, kind == frameAudio)
+		if s.contrib {
+			r.sel = append(r.sel, l)
+		}
+	}
+	if m.maxSpeakers > 0 && len(r.sel) > m.maxSpeakers {
+		loudest(r.sel, m.maxSpeakers)
+		for _, l := range r.sel[m.maxSpeakers:] {
+			l.mx.contrib = false
+		}
+		r.sel = r.sel[:m.maxSpeakers]
+	}
+
+	sum := r.sum
+	clear(sum)
+	for _, l := range r.sel {
+		in := l.mx.in[:len(sum)]
+		for i := range sum {
+			sum[i] += int32(in[i])
+		}
+	}
+
+	r.encValid = [numKinds]bool{}
+	r.encodes = 0
+	fullDone := false
+	for _, l := range legs {
+		s := &l.mx
+		if !s.send || !s.dst.IsValid() || s.kind == kindNone {
+			s.sentLast = false
+			s.hdr.Timestamp += uint32(m.frame)
+			continue
+		}
+		var payload []byte
+		if s.contrib {
+			out := s.out[:len(sum)]
+			in := s.in[:len(sum)]
+			for i := range out {
+				out[i] = saturate(sum[i] - int32(in[i]))
+			}
+			s.kind.encode(s.payload, out)
+			r.encodes++
+			payload = s.payload
+		} else {
+			if !fullDone {
+				for i, v := range sum {
+					r.full[i] = saturate(v)
+				}
+				fullDone = true
+			}
+			if !r.encValid[s.kind] {
+				s.kind.encode(r.enc[s.kind], r.full)
+				r.encValid[s.kind] = true
+				r.encodes++
+			}
+			payload = r.enc[s.kind]
+		}
+		m.send(l, s, payload)
+	}
+}
+
+func saturate(v int32) int16 {
+	return int16(min(max(v, -32768), 32767))
+}
+
+// pull takes the leg's next frame and a snapshot of what the tick needs
+// under the leg's lock. It returns whether the frame may enter the mix and
+// what kind of frame it is.
+func (l *Leg) pull(s *mixSlot) (bool, frameKind) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.started || l.closed {
+		s.send = false
+		clear(s.in)
+		return false, frameSilent
+	}
+	kind := l.jb.pop(s.in)
+	s.send = l.params.Direction.Sends()
+	s.dst = l.rtpDst()
+	s.kind = l.kind
+	s.pt = l.params.Codec.PayloadType
+	return l.params.Direction.Receives() && !l.muted, kind
+}
+
+// gate is the energy gate with hangover: it opens on a received frame at
+// or above the speech threshold and closes hangTicks frames after the last
+// one. Concealed frames never re-arm it.
+func (m *mixer) gate(l *Leg, s *mixSlot, eligible, real bool) {
+	open := false
+	if eligible {
+		var e int64
+		for _, v := range s.in {
+			e += int64(v) * int64(v)
+		}
+		s.energy = e
+		switch {
+		case real && e >= m.gateEnergy:
+			s.hang = m.hangTicks
+			open = true
+		case s.hang > 0:
+			s.hang--
+			open = true
+		}
+	} else {
+		s.energy, s.hang = 0, 0
+	}
+	if open != s.speaking {
+		s.speaking = open
+		l.emit(legEvent{kind: evSpeaking, speaking: open})
+	}
+	s.contrib = open
+}
+
+// loudest moves the k legs with the most energy to the front of ls.
+func loudest(ls []*Leg, k int) {
+	for i := 0; i < k; i++ {
+		best := i
+		for j := i + 1; j < len(ls); j++ {
+			if ls[j].mx.energy > ls[best].mx.energy {
+				best = j
+			}
+		}
+		ls[i], ls[best] = ls[best], ls[i]
+	}
+}
+
+// send marshals and writes one RTP packet; sequence +1, timestamp +frame.
+func (m *mixer) send(l *Leg, s *mixSlot, payload []byte) {
+	s.hdr.Marker = !s.sentLast
+	s.hdr.PayloadType = s.pt
+	n, err := s.hdr.MarshalTo(s.tx)
+	if err == nil {
+		n += copy(s.tx[n:], payload)
+		l.txMu.Lock()
+		if !l.txClosed {
+			if err := m.write(l, s.tx[:n], s.dst); err == nil {
+				l.tx.packets++
+				l.tx.octets += uint64(len(payload))
+				l.tx.lastTS = s.hdr.Timestamp
+				l.tx.lastAt = m.now
+				m.sent++
+			} else if l.tx.errors++; l.tx.errors == 1 {
+				l.log.Info("RTP send failed", "to", s.dst, "err", err)
+			}
+		}
+		l.txMu.Unlock()
+	}
+	s.hdr.SequenceNumber++
+	s.hdr.Timestamp += uint32(m.frame)
+	s.sentLast = true
+}
+
+// skip accounts for ticks the clock missed: every input drops that many
+// frames and every output's timestamp jumps (the next packet is marked).
+func (m *mixer) skip(legs []*Leg, ticks int) {
+	for _, l := range legs {
+		s := &l.mx
+		l.mu.Lock()
+		if l.jb.started {
+			for range ticks {
+				l.jb.read(s.in)
+			}
+		}
+		l.mu.Unlock()
+		s.hdr.Timestamp += uint32(ticks * m.frame)
+		s.sentLast = false
+	}
+}
