@@ -19,10 +19,10 @@ type jbOp struct {
 	check func(t *testing.T, jb *jitterBuffer)
 }
 
-func put(idx int, v int16) jbOp                 { return jbOp{idx: idx, val: v, res: putOK} }
-func putR(idx int, v int16, r putResult) jbOp   { return jbOp{idx: idx, val: v, res: r} }
-func putN(idx, n int, v int16) jbOp             { return jbOp{idx: idx, n: n, val: v, res: putOK} }
-func pop(k frameKind, v int16) jbOp             { return jbOp{pop: true, kind: k, val: v} }
+func put(idx int, v int16) jbOp                    { return jbOp{idx: idx, val: v, res: putOK} }
+func putR(idx int, v int16, r putResult) jbOp      { return jbOp{idx: idx, val: v, res: r} }
+func putN(idx, n int, v int16) jbOp                { return jbOp{idx: idx, n: n, val: v, res: putOK} }
+func pop(k frameKind, v int16) jbOp                { return jbOp{pop: true, kind: k, val: v} }
 func check(f func(*testing.T, *jitterBuffer)) jbOp { return jbOp{check: f} }
 
 func depthIs(d int) jbOp {
@@ -65,8 +65,8 @@ func run(t *testing.T, jb *jitterBuffer, ops []jbOp) {
 func TestJitterBuffer(t *testing.T) {
 	S, A, C := frameSilent, frameAudio, frameConcealed
 	tests := []struct {
-		name string
-		ops  []jbOp
+		name                          string
+		ops                           []jbOp
 		late, dup, resyncs, concealed uint64
 	}{
 		{name: "nothing yet is silence", ops: []jbOp{pop(S, 0), pop(S, 0)}},

@@ -144,7 +144,7 @@ func TestMixSharedEncoding(t *testing.T) {
 	r := newRoom("r", e.frame)
 	var talkers, listenersU, listenersA []*Leg
 	mk := func(codec Codec, v int16) *Leg {
-		l := newSocketlessLeg(e, LegParams{Remote: remote(uint16(20000 + 2*len(talkers)+2*len(listenersU)+2*len(listenersA)+100)), Codec: codec})
+		l := newSocketlessLeg(e, LegParams{Remote: remote(uint16(20000 + 2*len(talkers) + 2*len(listenersU) + 2*len(listenersA) + 100)), Codec: codec})
 		feed(l, e.frame, v)
 		return l
 	}
