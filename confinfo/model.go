@@ -130,7 +130,7 @@ type ConferenceDescription struct {
 	DisplayText string
 	Subject     string
 	FreeText    string
-	// Keywords is the whitespace-separated keyword list.
+	// Keywords is the xs:list of keywords; items must not contain whitespace.
 	Keywords    []string
 	ConfURIs    *URIs
 	ServiceURIs *URIs
@@ -215,7 +215,7 @@ type User struct {
 	// Roles are free-form role strings; a non-empty list replaces the held
 	// one in a partial.
 	Roles []string
-	// Languages is the whitespace-separated language list.
+	// Languages is the xs:list of language tags (en, fr-CA).
 	Languages     []string
 	CascadedFocus string
 	Endpoints     []Endpoint
