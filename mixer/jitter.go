@@ -1,6 +1,9 @@
 package mixer
 
-import "math/bits"
+import (
+	"bytes"
+	"math/bits"
+)
 
 // Jitter-buffer tuning, in frames (one frame is one packetisation interval).
 const (
@@ -50,7 +53,8 @@ type jitterBuffer struct {
 	frame   int // samples per frame
 	mask    uint32
 	samples []int16
-	filled  []bool
+	filled  []byte  // 1 where samples holds a received sample
+	ones    []byte  // all 1, to mark a packet's samples with one copy
 	last    []int16 // the last frame played, faded in place by concealment
 
 	started bool
@@ -84,7 +88,8 @@ func newJitterBuffer(frame int) jitterBuffer {
 		frame:   frame,
 		mask:    uint32(size - 1),
 		samples: make([]int16, size),
-		filled:  make([]bool, size),
+		filled:  make([]byte, size),
+		ones:    bytes.Repeat([]byte{1}, jbMaxPacket*frame),
 		last:    make([]int16, frame),
 		depth:   jbInitDepth,
 	}
@@ -156,27 +161,21 @@ func (jb *jitterBuffer) put(ts uint32, pcm []int16) putResult {
 	jb.lateRun = 0
 	n = len(pcm)
 	i0 := ts & jb.mask
-	if jb.filled[i0] && jb.filled[(ts+uint32(n)-1)&jb.mask] {
+	if jb.filled[i0] != 0 && jb.filled[(ts+uint32(n)-1)&jb.mask] != 0 {
 		jb.duplicates++
 		return putDuplicate
 	}
 	first := min(n, len(jb.samples)-int(i0))
 	copy(jb.samples[i0:], pcm[:first])
-	fill(jb.filled[i0 : int(i0)+first])
+	copy(jb.filled[i0:], jb.ones[:first])
 	if first < n {
 		copy(jb.samples, pcm[first:])
-		fill(jb.filled[:n-first])
+		copy(jb.filled, jb.ones[:n-first])
 	}
 	if end := ts + uint32(n); int32(end-jb.highTS) > 0 {
 		jb.highTS = end
 	}
 	return putOK
-}
-
-func fill(b []bool) {
-	for i := range b {
-		b[i] = true
-	}
 }
 
 // grow raises the target depth by one frame, paid for by one stalled frame.
@@ -239,18 +238,35 @@ func (jb *jitterBuffer) windowTick() {
 // read copies the frame at playTS into out, clears it and advances; it
 // returns how many samples were present (absent ones read as zero).
 func (jb *jitterBuffer) read(out []int16) int {
-	got := 0
-	for i := range out {
-		idx := (jb.playTS + uint32(i)) & jb.mask
-		if jb.filled[idx] {
-			out[i] = jb.samples[idx]
-			jb.filled[idx] = false
-			got++
-		} else {
-			out[i] = 0
-		}
+	i0 := int(jb.playTS & jb.mask)
+	first := min(len(out), len(jb.samples)-i0)
+	got := jb.readSeg(out[:first], i0)
+	if first < len(out) {
+		got += jb.readSeg(out[first:], 0)
 	}
 	jb.playTS += uint32(len(out))
+	return got
+}
+
+func (jb *jitterBuffer) readSeg(out []int16, i0 int) int {
+	flags := jb.filled[i0 : i0+len(out)]
+	src := jb.samples[i0 : i0+len(out)]
+	got := bytes.Count(flags, jb.ones[:1])
+	switch got {
+	case len(out):
+		copy(out, src)
+	case 0:
+		clear(out)
+	default:
+		for i, f := range flags {
+			if f != 0 {
+				out[i] = src[i]
+			} else {
+				out[i] = 0
+			}
+		}
+	}
+	clear(flags)
 	return got
 }
 

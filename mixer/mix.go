@@ -196,10 +196,7 @@ func (l *Leg) pull(s *mixSlot) (bool, frameKind) {
 func (m *mixer) gate(l *Leg, s *mixSlot, eligible, real bool) {
 	open := false
 	if eligible {
-		var e int64
-		for _, v := range s.in {
-			e += int64(v) * int64(v)
-		}
+		e := energy(s.in)
 		s.energy = e
 		switch {
 		case real && e >= m.gateEnergy:
@@ -217,6 +214,24 @@ func (m *mixer) gate(l *Leg, s *mixSlot, eligible, real bool) {
 		l.emit(legEvent{kind: evSpeaking, speaking: open})
 	}
 	s.contrib = open
+}
+
+// energy is the sum of squares of a frame.
+func energy(s []int16) int64 {
+	var a, b, c, d int64
+	for len(s) >= 4 {
+		x := s[:4:4]
+		x0, x1, x2, x3 := int32(x[0]), int32(x[1]), int32(x[2]), int32(x[3])
+		a += int64(x0 * x0)
+		b += int64(x1 * x1)
+		c += int64(x2 * x2)
+		d += int64(x3 * x3)
+		s = s[4:]
+	}
+	for _, v := range s {
+		a += int64(int32(v) * int32(v))
+	}
+	return a + b + c + d
 }
 
 // loudest moves the k legs with the most energy to the front of ls.
