@@ -1,0 +1,77 @@
+package focus
+
+import (
+	"context"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"cusax.dev/bridge/conference"
+)
+
+// byeTimeout bounds one focus-initiated BYE transaction (UDP would
+// otherwise retransmit for 64*T1).
+const byeTimeout = 5 * time.Second
+
+// onBye ends a call the caller hung up: 200, media closed, the core told
+// the participant departed.
+func (f *Focus) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	key, ok := keyOf(req)
+	var c *call
+	if ok {
+		c = f.calls.get(key)
+	}
+	if c == nil {
+		f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	if err := c.dlg.accept(req); err != nil {
+		f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
+		return
+	}
+	f.reply(tx, req, 200, "OK", nil)
+	if f.end(c) {
+		f.log.Info("call ended by caller", "call-id", key.callID, "room", c.room, "participant", c.pid)
+		f.leave(c, conference.Departed, conference.OriginSIP)
+	}
+}
+
+// hangup ends a call from the focus's side: out of the table, media
+// closed, the core told how the participant left (unless tellCore is false
+// because the core removed it already), and a BYE once a 2xx went out. Only
+// the first of concurrent hangups (or the caller's BYE) does anything.
+func (f *Focus) hangup(ctx context.Context, c *call, how conference.Departure, origin conference.Origin, tellCore bool) {
+	if !f.end(c) {
+		return
+	}
+	if tellCore {
+		f.leave(c, how, origin)
+	}
+	c.mu.Lock()
+	established := c.established
+	c.mu.Unlock()
+	if established {
+		f.bye(ctx, c)
+	}
+	f.log.Info("call ended by focus", "call-id", c.dlg.key.callID, "room", c.room, "participant", c.pid, "how", how)
+}
+
+// hangupNow is hangup for a failure found while handling a request of the
+// call itself.
+func (f *Focus) hangupNow(c *call, how conference.Departure) {
+	f.hangup(context.Background(), c, how, conference.OriginSIP, true)
+}
+
+// bye sends BYE on the call's dialog and waits (bounded) for the answer.
+func (f *Focus) bye(ctx context.Context, c *call) {
+	ctx, cancel := context.WithTimeout(ctx, byeTimeout)
+	defer cancel()
+	req := c.dlg.request(sip.BYE)
+	res, err := do(ctx, f.cli, req)
+	switch {
+	case err != nil:
+		f.log.Info("BYE got no answer", "call-id", c.dlg.key.callID, "err", err)
+	case res.StatusCode >= 300 && res.StatusCode != 481:
+		f.log.Info("BYE refused", "call-id", c.dlg.key.callID, "status", res.StatusCode)
+	}
+}

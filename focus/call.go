@@ -1,0 +1,187 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/mixer"
+)
+
+// coreTimeout bounds calls into the conference core made from SIP or media
+// events (the core may persist to its store).
+const coreTimeout = 5 * time.Second
+
+// call is one participant's SIP call: its dialog, its seat in the
+// conference and its mixer leg.
+type call struct {
+	dlg  *dialog
+	room string
+	pid  string // conference participant ID
+	leg  *mixer.Leg
+
+	ended   chan struct{} // closed by end
+	endOnce sync.Once
+
+	mu          sync.Mutex
+	local       localMedia // the focus's SDP for this call
+	neg         negotiated // the media in force
+	started     bool       // leg started (after the first complete offer/answer)
+	established bool       // a 2xx to the initial INVITE went out
+	busy        bool       // an INVITE transaction is running (initial or re-INVITE)
+	ack         *ackWait   // the ACK the running INVITE transaction waits for
+}
+
+// ackWait is an ACK expected for the 2xx to the INVITE with CSeq seq.
+type ackWait struct {
+	seq uint32
+	ch  chan *sip.Request
+}
+
+// expectAck arms the wait for the ACK of the INVITE with CSeq seq.
+func (c *call) expectAck(seq uint32) <-chan *sip.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ack = &ackWait{seq: seq, ch: make(chan *sip.Request, 1)}
+	return c.ack.ch
+}
+
+// deliverAck hands an ACK to the INVITE transaction waiting for it; false
+// when none waits for this CSeq (retransmission, stray ACK).
+func (c *call) deliverAck(req *sip.Request) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ack == nil || req.CSeq() == nil || req.CSeq().SeqNo != c.ack.seq {
+		return false
+	}
+	c.ack.ch <- req // buffered, and c.ack is cleared: never blocks
+	c.ack = nil
+	return true
+}
+
+// setBusy marks an INVITE transaction running; false if one already is.
+func (c *call) setBusy(busy bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if busy && c.busy {
+		return false
+	}
+	c.busy = busy
+	if !busy {
+		c.ack = nil
+	}
+	return true
+}
+
+// isEnded reports whether end ran.
+func (c *call) isEnded() bool {
+	select {
+	case <-c.ended:
+		return true
+	default:
+		return false
+	}
+}
+
+// end takes the call out of the table and closes its media, once. Exactly
+// one caller gets true: that one tells the core and sends any BYE.
+func (f *Focus) end(c *call) bool {
+	first := false
+	c.endOnce.Do(func() {
+		first = true
+		f.calls.remove(c)
+		close(c.ended)
+		if err := c.leg.Close(); err != nil {
+			f.log.Warn("closing media leg", "room", c.room, "participant", c.pid, "err", err)
+		}
+	})
+	return first
+}
+
+// leave tells the core that the call's participant left.
+func (f *Focus) leave(c *call, how conference.Departure, origin conference.Origin) {
+	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	defer cancel()
+	if err := f.reg.Leave(ctx, c.room, c.pid, how, origin); err != nil && !errors.Is(err, conference.ErrNotFound) {
+		f.log.Warn("conference leave failed", "room", c.room, "participant", c.pid, "err", err)
+	}
+}
+
+// applyMedia puts negotiated media into force: it starts the leg after the
+// first complete offer/answer and updates it afterwards.
+func (f *Focus) applyMedia(c *call, n negotiated) error {
+	p := mixer.LegParams{Remote: n.Remote, RemoteRTCP: n.RemoteRTCP, Codec: n.Codec,
+		DTMFPayloadType: n.DTMF, Direction: n.Mixer()}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var err error
+	if !c.started {
+		err = c.leg.Start(c.room, p, f.legHandlers(c.room, c.pid))
+		c.started = err == nil
+	} else {
+		err = c.leg.Update(p)
+	}
+	if err != nil {
+		return err
+	}
+	c.neg = n
+	return nil
+}
+
+// updateCore reports the negotiated media of a call to the core (codec,
+// hold) and its current Contact.
+func (f *Focus) updateCore(c *call, n negotiated) {
+	c.dlg.mu.Lock()
+	endpoint := c.dlg.remoteTarget.Addr()
+	c.dlg.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	defer cancel()
+	err := f.reg.UpdateAudio(ctx, c.room, c.pid, func(a *conference.Audio) {
+		a.Codec, a.OnHold, a.Endpoint = n.Codec.Name, n.OnHold(), endpoint
+	})
+	if err != nil && !errors.Is(err, conference.ErrNotFound) {
+		f.log.Warn("conference media update failed", "room", c.room, "participant", c.pid, "err", err)
+	}
+}
+
+// legHandlers turn the mixer's events for one leg into core calls: DTMF
+// digits (the core runs the *6 and *1PIN# menu), the energy gate, and the
+// remote SSRC.
+func (f *Focus) legHandlers(room, pid string) mixer.Handlers {
+	return mixer.Handlers{
+		DTMF: func(d rune) {
+			ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+			defer cancel()
+			if err := f.reg.DTMF(ctx, room, pid, d); err != nil {
+				f.log.Debug("DTMF not taken", "room", room, "participant", pid, "digit", string(d), "err", err)
+			}
+		},
+		Speaking: func(s bool) { f.reg.SetSpeaking(room, pid, s) },
+		SSRC: func(ssrc uint32) {
+			ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+			defer cancel()
+			if err := f.reg.UpdateAudio(ctx, room, pid, func(a *conference.Audio) { a.SSRC = ssrc }); err != nil {
+				f.log.Debug("SSRC not recorded", "room", room, "participant", pid, "err", err)
+			}
+		},
+	}
+}
+
+// syncMute sets the leg's mute from the core's current state of the
+// participant; false when the participant is no longer in the conference.
+// It reads the core under the call's lock, so the last sync always applies
+// the newest state whatever the order of events and joins.
+func (f *Focus) syncMute(c *call) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := f.reg.Participant(c.room, c.pid)
+	if !ok {
+		return false
+	}
+	c.leg.SetMuted(p.Muted)
+	return true
+}

@@ -1,0 +1,252 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// dialogKey identifies a dialog from the focus's side (RFC 3261 §12).
+type dialogKey struct {
+	callID    string
+	localTag  string // the focus's tag: To-tag of requests the peer sends
+	remoteTag string // the peer's tag: From-tag of requests it sends
+}
+
+func (k dialogKey) String() string {
+	return k.callID + ";local=" + k.localTag + ";remote=" + k.remoteTag
+}
+
+// keyOf is the dialog key of an in-dialog request the peer sent.
+func keyOf(req *sip.Request) (dialogKey, bool) {
+	cid, from, to := req.CallID(), req.From(), req.To()
+	if cid == nil || from == nil || to == nil {
+		return dialogKey{}, false
+	}
+	lt, _ := to.Params.Get("tag")
+	rt, _ := from.Params.Get("tag")
+	if lt == "" {
+		return dialogKey{}, false
+	}
+	return dialogKey{callID: cid.Value(), localTag: lt, remoteTag: rt}, true
+}
+
+// errOutOfOrder is an in-dialog request whose CSeq is not above the last.
+var errOutOfOrder = errors.New("focus: CSeq out of order")
+
+// dialog is the UAS side of a dialog the focus accepted: enough state to
+// match the peer's requests and to build the focus's own (BYE now; NOTIFY
+// and re-INVITE later) per RFC 3261 §12.2.1.1. Its methods are safe for
+// concurrent use.
+type dialog struct {
+	key       dialogKey
+	local     sip.Uri // the focus's URI (To of the dialog-creating request)
+	remote    sip.Uri // the peer's URI (From)
+	remoteDN  string  // the peer's display name
+	transport string  // transport the peer used ("UDP", "TCP")
+
+	mu           sync.Mutex
+	remoteTarget sip.Uri  // the peer's Contact, refreshed by re-INVITE
+	routeSet     []string // Record-Route values, in order (UAS: as received)
+	source       string   // where the peer's last request came from (NAT)
+	localSeq     uint32
+	remoteSeq    uint32
+}
+
+// newDialog builds the UAS dialog a request creates, with the focus's tag.
+func newDialog(req *sip.Request, localTag string) (*dialog, error) {
+	from, to, cid, cseq := req.From(), req.To(), req.CallID(), req.CSeq()
+	if from == nil || to == nil || cid == nil || cseq == nil {
+		return nil, errors.New("focus: request lacks From, To, Call-ID or CSeq")
+	}
+	rt, _ := from.Params.Get("tag")
+	if rt == "" {
+		return nil, errors.New("focus: From has no tag")
+	}
+	ct := req.Contact()
+	if ct == nil || ct.Address.Host == "" {
+		return nil, errors.New("focus: no usable Contact")
+	}
+	d := &dialog{
+		key:          dialogKey{callID: cid.Value(), localTag: localTag, remoteTag: rt},
+		local:        *to.Address.Clone(),
+		remote:       *from.Address.Clone(),
+		remoteDN:     from.DisplayName,
+		transport:    req.Transport(),
+		remoteTarget: *ct.Address.Clone(),
+		source:       req.Source(),
+		remoteSeq:    cseq.SeqNo,
+	}
+	for _, rr := range req.GetHeaders("Record-Route") {
+		d.routeSet = append(d.routeSet, rr.Value())
+	}
+	return d, nil
+}
+
+// accept checks the CSeq of an in-dialog request from the peer (it must
+// grow, RFC 3261 §12.2.2) and notes where it came from. ACK and CANCEL
+// carry the CSeq of the INVITE and are not checked.
+func (d *dialog) accept(req *sip.Request) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !req.IsAck() && !req.IsCancel() {
+		seq := req.CSeq().SeqNo
+		if seq <= d.remoteSeq {
+			return errOutOfOrder
+		}
+		d.remoteSeq = seq
+	}
+	if src := req.Source(); src != "" {
+		d.source = src
+	}
+	return nil
+}
+
+// refreshTarget applies a target refresh (re-INVITE Contact).
+func (d *dialog) refreshTarget(req *sip.Request) {
+	if ct := req.Contact(); ct != nil && ct.Address.Host != "" {
+		d.mu.Lock()
+		d.remoteTarget = *ct.Address.Clone()
+		d.mu.Unlock()
+	}
+}
+
+// request builds an in-dialog request from the focus: Request-URI is the
+// remote target, From/To/Call-ID are the dialog's, CSeq is the next local
+// number, Route is the route set. It goes to the first route, else to where
+// the peer's requests come from (symmetric signalling across NAT), over the
+// peer's transport. Only loose routing (;lr) is supported.
+func (d *dialog) request(method sip.RequestMethod) *sip.Request {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.localSeq++
+	req := sip.NewRequest(method, *d.remoteTarget.Clone())
+	from := &sip.FromHeader{Address: *d.local.Clone(), Params: sip.NewParams()}
+	from.Params.Add("tag", d.key.localTag)
+	to := &sip.ToHeader{DisplayName: d.remoteDN, Address: *d.remote.Clone(), Params: sip.NewParams()}
+	if d.key.remoteTag != "" {
+		to.Params.Add("tag", d.key.remoteTag)
+	}
+	cid := sip.CallIDHeader(d.key.callID)
+	maxFwd := sip.MaxForwardsHeader(70)
+	req.AppendHeader(from)
+	req.AppendHeader(to)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: d.localSeq, MethodName: method})
+	req.AppendHeader(&maxFwd)
+	dest := d.source
+	for i, r := range d.routeSet {
+		req.AppendHeader(sip.NewHeader("Route", r))
+		if i == 0 {
+			var u sip.Uri
+			params := sip.NewParams()
+			if _, err := sip.ParseAddressValue(r, &u, &params); err == nil && u.Host != "" {
+				port := u.Port
+				if port == 0 {
+					port = sip.DefaultPort(d.transport)
+				}
+				dest = net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
+			}
+		}
+	}
+	req.SetTransport(d.transport)
+	req.SetDestination(dest)
+	return req
+}
+
+// do sends an in-dialog request built by dialog.request and returns the
+// final response.
+func do(ctx context.Context, cli *sipgo.Client, req *sip.Request) (*sip.Response, error) {
+	if req.Body() == nil {
+		req.SetBody(nil) // Content-Length: 0, required on TCP
+	}
+	return cli.Do(ctx, req, sipgo.ClientRequestBuild)
+}
+
+// callTable is the focus's dialog table: every call by dialog key and by
+// conference participant. It is safe for concurrent use.
+type callTable struct {
+	mu     sync.Mutex
+	byKey  map[dialogKey]*call
+	byPart map[string]*call // participant ID (unique in the registry)
+	closed bool
+}
+
+func newCallTable() *callTable {
+	return &callTable{byKey: map[dialogKey]*call{}, byPart: map[string]*call{}}
+}
+
+// add inserts c; false once the table is closed (shutdown).
+func (t *callTable) add(c *call) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.byKey[c.dlg.key] = c
+	t.byPart[c.pid] = c
+	return true
+}
+
+// remove deletes c and reports whether it was there.
+func (t *callTable) remove(c *call) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byKey[c.dlg.key] != c {
+		return false
+	}
+	delete(t.byKey, c.dlg.key)
+	if t.byPart[c.pid] == c {
+		delete(t.byPart, c.pid)
+	}
+	return true
+}
+
+func (t *callTable) get(k dialogKey) *call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.byKey[k]
+}
+
+func (t *callTable) participant(pid string) *call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.byPart[pid]
+}
+
+// room returns the calls in a conference.
+func (t *callTable) room(name string) []*call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*call
+	for _, c := range t.byKey {
+		if c.room == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (t *callTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byKey)
+}
+
+// close refuses further calls and returns the ones present.
+func (t *callTable) close() []*call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	out := make([]*call, 0, len(t.byKey))
+	for _, c := range t.byKey {
+		out = append(out, c)
+	}
+	return out
+}

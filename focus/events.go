@@ -1,0 +1,50 @@
+package focus
+
+import (
+	"context"
+
+	"cusax.dev/bridge/conference"
+)
+
+// follow renders the conference core's events into SIP and media until
+// the stream closes. It only acts on calls in the table and never calls
+// the core back for the participant an event is about, so nothing loops:
+// a call the focus ended itself is out of the table before the core hears
+// of it.
+func (f *Focus) follow(s *conference.Stream) {
+	for ev := range s.C() {
+		switch ev.Kind {
+		case conference.Muted, conference.Unmuted:
+			if c := f.calls.participant(ev.Participant.ID); c != nil {
+				f.syncMute(c)
+			}
+		case conference.Kicked, conference.Banned:
+			// Banned without a present participant has an empty ID.
+			if c := f.calls.participant(ev.Participant.ID); c != nil {
+				f.hangupLater(c, conference.Booted)
+			}
+		case conference.Left:
+			// The core let the participant go (not through this focus,
+			// which removes its calls first): the call goes too.
+			if c := f.calls.participant(ev.Participant.ID); c != nil {
+				how := conference.Departed
+				if ev.Participant.Left != nil {
+					how = ev.Participant.Left.Method
+				}
+				f.hangupLater(c, how)
+			}
+		case conference.ConferenceEnded:
+			for _, p := range ev.Others {
+				if c := f.calls.participant(p.ID); c != nil {
+					f.hangupLater(c, conference.Departed)
+				}
+			}
+		}
+	}
+}
+
+// hangupLater sends the BYE for a participant the core already removed,
+// without holding up the event stream.
+func (f *Focus) hangupLater(c *call, how conference.Departure) {
+	f.bg.Go(func() { f.hangup(context.Background(), c, how, conference.OriginSystem, false) })
+}

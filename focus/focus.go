@@ -1,0 +1,497 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/metrics"
+	"cusax.dev/bridge/mixer"
+)
+
+// Config configures a Focus.
+type Config struct {
+	// Listen lists the SIP listeners as "udp:HOST:PORT" or "tcp:HOST:PORT";
+	// port 0 picks a free port (see Addrs).
+	Listen []string
+	// Domain is SIP_DOMAIN: conferences are sip:ROOM@Domain.
+	Domain string
+	// AdvertisedIP goes into SDP c=/o= and the Contact. Empty means the
+	// first listener's IP, or the first non-loopback address of the host
+	// when that listener is unspecified (0.0.0.0, ::).
+	AdvertisedIP string
+	// AckTimeout is how long a 2xx to INVITE waits for its ACK before the
+	// focus ends the call with BYE. Default 32 s (64*T1).
+	AckTimeout time.Duration
+	// AnswerDelay lets the focus ring (180) this long before it answers;
+	// 0 answers at once. A CANCEL in the meantime gets the INVITE a 487.
+	AnswerDelay time.Duration
+	// ShutdownTimeout bounds the BYEs sent when Run's context ends.
+	// Default 5 s.
+	ShutdownTimeout time.Duration
+	// RetryAfter is the Retry-After value (seconds) of a 503 when the RTP
+	// ports are exhausted or the focus is shutting down. Default 5.
+	RetryAfter int
+	// UserAgent is the User-Agent and Server header value. Default
+	// "cusax-bridge".
+	UserAgent string
+	Logger    *slog.Logger
+	Metrics   *metrics.Metrics // nil: no metrics
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Listen) == 0 {
+		return c, errors.New("focus: no SIP listener configured")
+	}
+	if c.Domain == "" {
+		return c, errors.New("focus: empty SIP domain")
+	}
+	if c.AckTimeout <= 0 {
+		c.AckTimeout = 64 * sip.T1
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 5 * time.Second
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 5
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "cusax-bridge"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// listenSpec is one parsed Config.Listen entry.
+type listenSpec struct {
+	network string // "udp" or "tcp"
+	addr    string // host:port
+}
+
+func parseListen(s string) (listenSpec, error) {
+	network, addr, ok := strings.Cut(s, ":")
+	network = strings.ToLower(network)
+	if !ok || (network != "udp" && network != "tcp") {
+		return listenSpec{}, fmt.Errorf("focus: listener %q: want udp:HOST:PORT or tcp:HOST:PORT", s)
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return listenSpec{}, fmt.Errorf("focus: listener %q: %w", s, err)
+	}
+	return listenSpec{network: network, addr: ap.String()}, nil
+}
+
+// Focus is the SIP conference focus. Create it with New, then Run it.
+type Focus struct {
+	cfg       Config
+	log       *slog.Logger
+	m         *metrics.Metrics
+	reg       *conference.Registry
+	media     *mixer.Engine
+	specs     []listenSpec
+	advertise netip.Addr
+
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	cli *sipgo.Client
+
+	// allow is the Allow header value: every method with a handler.
+	allow []string
+	// accept is the Accept header value: the bodies the focus reads.
+	accept []string
+	// eventPackages is the Allow-Events header value; the RFC 4575
+	// notifier adds "conference" when it registers its SUBSCRIBE handler.
+	eventPackages []string
+
+	calls *callTable
+
+	ready    chan struct{}
+	mu       sync.Mutex
+	ports    map[string]int  // transport (lower case) → port of its first listener
+	addrs    []string        // bound listeners, "udp:127.0.0.1:5060"
+	hosts    map[string]bool // Request-URI hosts that are ours (lower case)
+	closers  []func() error  // listeners
+	draining atomic.Bool     // new INVITEs get 503
+	stop     chan struct{}   // closed when shutdown starts
+	handlers sync.WaitGroup  // requests being handled, see enter
+	closing  bool            // guarded by mu; no more handlers enter
+	bg       sync.WaitGroup  // hangups started from events
+	running  atomic.Bool
+}
+
+// New checks cfg and prepares a focus on the conference registry reg with
+// the media engine media. No socket is opened until Run.
+func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if reg == nil || media == nil {
+		return nil, errors.New("focus: registry and media engine are required")
+	}
+	f := &Focus{
+		cfg: cfg, log: cfg.Logger.With("component", "focus"), m: cfg.Metrics, reg: reg, media: media,
+		accept:        []string{"application/sdp", "application/conference-info+xml"},
+		calls:         newCallTable(),
+		ready:         make(chan struct{}),
+		stop:          make(chan struct{}),
+		ports:         map[string]int{},
+		hosts:         map[string]bool{},
+		eventPackages: nil,
+	}
+	for _, l := range cfg.Listen {
+		spec, err := parseListen(l)
+		if err != nil {
+			return nil, err
+		}
+		f.specs = append(f.specs, spec)
+	}
+	if f.advertise, err = advertisedAddr(cfg.AdvertisedIP, f.specs); err != nil {
+		return nil, err
+	}
+	sipLog := cfg.Logger.With("component", "sipgo")
+	f.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(f.advertise.String()),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
+				f.log.Debug("unmatched SIP response", "response", r.StartLine(), "call-id", callID(r))
+			})),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)))
+	if err != nil {
+		return nil, fmt.Errorf("focus: user agent: %w", err)
+	}
+	if f.srv, err = sipgo.NewServer(f.ua, sipgo.WithServerLogger(sipLog)); err != nil {
+		return nil, fmt.Errorf("focus: server: %w", err)
+	}
+	if f.cli, err = sipgo.NewClient(f.ua, sipgo.WithClientHostname(f.advertise.String()), sipgo.WithClientLogger(sipLog)); err != nil {
+		return nil, fmt.Errorf("focus: client: %w", err)
+	}
+	f.handle(sip.INVITE, f.onInvite)
+	f.handle(sip.ACK, f.onAck)
+	f.handle(sip.CANCEL, f.onCancel)
+	f.handle(sip.BYE, f.onBye)
+	f.handle(sip.OPTIONS, f.onOptions)
+	f.handle(sip.INFO, f.onInfo)
+	f.srv.OnNoRoute(f.wrap(f.onUnknown))
+	return f, nil
+}
+
+// advertisedAddr picks the address for SDP and Contact.
+func advertisedAddr(configured string, specs []listenSpec) (netip.Addr, error) {
+	if configured != "" {
+		a, err := netip.ParseAddr(configured)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("focus: advertised IP %q: %w", configured, err)
+		}
+		return a.Unmap(), nil
+	}
+	first := netip.MustParseAddrPort(specs[0].addr).Addr().Unmap()
+	if !first.IsUnspecified() {
+		return first, nil
+	}
+	ifaddrs, _ := net.InterfaceAddrs()
+	for _, ia := range ifaddrs {
+		p, err := netip.ParsePrefix(ia.String())
+		if err != nil {
+			continue
+		}
+		a := p.Addr().Unmap()
+		if !a.IsLoopback() && !a.IsLinkLocalUnicast() && a.Is4() == first.Is4() {
+			return a, nil
+		}
+	}
+	if first.Is4() {
+		return netip.MustParseAddr("127.0.0.1"), nil
+	}
+	return netip.IPv6Loopback(), nil
+}
+
+// handle registers h for method; the method then appears in Allow. The
+// subscription and REFER code of the focus registers its methods the same
+// way.
+func (f *Focus) handle(method sip.RequestMethod, h sipgo.RequestHandler) {
+	f.srv.OnRequest(method, f.wrap(h))
+	f.allow = append(f.allow, method.String())
+}
+
+// wrap counts the request and keeps track of running handlers so that
+// shutdown can wait for them.
+func (f *Focus) wrap(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if f.m != nil {
+			f.m.SIPRequests.WithLabelValues(req.Method.String()).Inc()
+		}
+		if !f.enter() {
+			if !req.IsAck() {
+				f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+			}
+			return
+		}
+		defer f.handlers.Done()
+		h(req, tx)
+	}
+}
+
+// enter registers a running handler; false once shutdown has finished
+// the calls.
+func (f *Focus) enter() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closing {
+		return false
+	}
+	f.handlers.Add(1)
+	return true
+}
+
+// Ready is closed when every listener is bound.
+func (f *Focus) Ready() <-chan struct{} { return f.ready }
+
+// Addrs returns the bound listeners as "udp:IP:PORT" / "tcp:IP:PORT", in
+// the order of Config.Listen; nil before Ready.
+func (f *Focus) Addrs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.addrs)
+}
+
+// AdvertisedAddr is the address the focus puts into SDP and Contact.
+func (f *Focus) AdvertisedAddr() netip.Addr { return f.advertise }
+
+// Calls returns how many calls the focus currently holds.
+func (f *Focus) Calls() int { return f.calls.len() }
+
+// Run binds every listener, serves SIP and follows the conference core's
+// events until ctx ends. Then it sends every call a BYE (bounded by
+// ShutdownTimeout), releases their RTP ports, closes the listeners and
+// returns. A listener that cannot be bound is an error before serving.
+func (f *Focus) Run(ctx context.Context) error {
+	if !f.running.CompareAndSwap(false, true) {
+		return errors.New("focus: Run called twice")
+	}
+	serveErr := make(chan error, len(f.specs))
+	if err := f.listen(serveErr); err != nil {
+		f.closeListeners()
+		_ = f.ua.Close()
+		return err
+	}
+	stream := f.reg.Subscribe()
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		f.follow(stream)
+	}()
+	close(f.ready)
+	f.log.Info("SIP focus listening", "listeners", f.Addrs(), "domain", f.cfg.Domain, "advertised", f.advertise)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		f.log.Error("SIP listener failed", "err", err)
+	}
+	f.shutdown(stream, followed)
+	return err
+}
+
+// listen binds the listeners and serves each in a goroutine.
+func (f *Focus) listen(serveErr chan<- error) error {
+	for _, s := range f.specs {
+		var (
+			local netip.AddrPort
+			serve func() error
+		)
+		switch s.network {
+		case "udp":
+			conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(s.addr)))
+			if err != nil {
+				return fmt.Errorf("focus: listen udp %s: %w", s.addr, err)
+			}
+			local = conn.LocalAddr().(*net.UDPAddr).AddrPort()
+			f.closers = append(f.closers, conn.Close)
+			serve = func() error { return f.srv.ServeUDP(conn) }
+		case "tcp":
+			ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s.addr)))
+			if err != nil {
+				return fmt.Errorf("focus: listen tcp %s: %w", s.addr, err)
+			}
+			local = ln.Addr().(*net.TCPAddr).AddrPort()
+			f.closers = append(f.closers, ln.Close)
+			serve = func() error { return f.srv.ServeTCP(ln) }
+		}
+		f.mu.Lock()
+		f.addrs = append(f.addrs, s.network+":"+netip.AddrPortFrom(local.Addr().Unmap(), local.Port()).String())
+		if _, ok := f.ports[s.network]; !ok {
+			f.ports[s.network] = int(local.Port())
+		}
+		f.addHosts(local.Addr().Unmap())
+		f.mu.Unlock()
+		go func() {
+			if err := serve(); err != nil && !errors.Is(err, net.ErrClosed) {
+				select {
+				case serveErr <- fmt.Errorf("focus: serve %s %s: %w", s.network, s.addr, err):
+				default:
+				}
+			}
+		}()
+	}
+	f.mu.Lock()
+	f.addHosts(f.advertise)
+	f.hosts[strings.ToLower(f.cfg.Domain)] = true
+	f.mu.Unlock()
+	return nil
+}
+
+// addHosts records the Request-URI hosts that address this focus: the
+// listener's IP, or every local IP for an unspecified listener. f.mu held.
+func (f *Focus) addHosts(a netip.Addr) {
+	if !a.IsUnspecified() {
+		f.hosts[a.String()] = true
+		return
+	}
+	ifaddrs, _ := net.InterfaceAddrs()
+	for _, ia := range ifaddrs {
+		if p, err := netip.ParsePrefix(ia.String()); err == nil {
+			f.hosts[p.Addr().Unmap().String()] = true
+		}
+	}
+}
+
+func (f *Focus) closeListeners() {
+	for _, c := range f.closers {
+		_ = c()
+	}
+	f.closers = nil
+}
+
+// ours reports whether a Request-URI host addresses this focus: the SIP
+// domain, the advertised address or an address it listens on. Anything
+// else is not a conference here (404), so the focus never acts as a proxy.
+func (f *Focus) ours(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	if a, err := netip.ParseAddr(h); err == nil {
+		h = a.Unmap().String()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hosts[h]
+}
+
+// contact returns the focus's Contact for room over the request's
+// transport: <sip:ROOM@HOST:PORT[;transport=tcp]>;isfocus.
+func (f *Focus) contact(room string, transport string) *sip.ContactHeader {
+	network := strings.ToLower(transport)
+	f.mu.Lock()
+	port, ok := f.ports[network]
+	if !ok {
+		for _, p := range f.ports {
+			port = p
+			break
+		}
+	}
+	f.mu.Unlock()
+	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: room, Host: f.advertise.String(), Port: port}}
+	if network == "tcp" {
+		h.Address.UriParams = sip.NewParams()
+		h.Address.UriParams.Add("transport", "tcp")
+	}
+	if room != "" {
+		h.Params = sip.NewParams()
+		h.Params.Add("isfocus", "")
+	}
+	return h
+}
+
+// capabilities appends Allow, Accept, Allow-Events and Supported.
+func (f *Focus) capabilities(res *sip.Response) {
+	res.AppendHeader(sip.NewHeader("Allow", strings.Join(f.allow, ", ")))
+	res.AppendHeader(sip.NewHeader("Accept", strings.Join(f.accept, ", ")))
+	if len(f.eventPackages) > 0 {
+		res.AppendHeader(sip.NewHeader("Allow-Events", strings.Join(f.eventPackages, ", ")))
+	}
+}
+
+// response builds a response to req with the focus's Server header.
+func (f *Focus) response(req *sip.Request, code int, reason string, body []byte, hdrs ...sip.Header) *sip.Response {
+	res := sip.NewResponseFromRequest(req, code, reason, body)
+	res.AppendHeader(sip.NewHeader("Server", f.cfg.UserAgent))
+	for _, h := range hdrs {
+		if h != nil {
+			res.AppendHeader(h)
+		}
+	}
+	return res
+}
+
+// reply sends a response built with response and counts it.
+func (f *Focus) reply(tx sip.ServerTransaction, req *sip.Request, code int, reason string, body []byte, hdrs ...sip.Header) {
+	f.send(tx, req, f.response(req, code, reason, body, hdrs...))
+}
+
+// send sends res on tx and counts it.
+func (f *Focus) send(tx sip.ServerTransaction, req *sip.Request, res *sip.Response) error {
+	f.countResponse(req.Method, res.StatusCode)
+	if err := tx.Respond(res); err != nil {
+		f.log.Debug("respond failed", "response", res.StartLine(), "method", req.Method, "call-id", callID(req), "err", err)
+		return err
+	}
+	return nil
+}
+
+func (f *Focus) countResponse(method sip.RequestMethod, code int) {
+	if f.m != nil {
+		f.m.SIPResponses.WithLabelValues(method.String(), metrics.StatusClass(code)).Inc()
+	}
+}
+
+// retryAfter is the Retry-After header of a 503.
+func (f *Focus) retryAfter() sip.Header {
+	return sip.NewHeader("Retry-After", strconv.Itoa(f.cfg.RetryAfter))
+}
+
+// warning is a Warning header (RFC 3261 §20.43) naming the focus.
+func (f *Focus) warning(code int, text string) sip.Header {
+	return sip.NewHeader("Warning", fmt.Sprintf("%d %s %q", code, f.advertise, headerSafe(text)))
+}
+
+// onUnknown answers methods without a handler: 405 with Allow.
+func (f *Focus) onUnknown(req *sip.Request, tx sip.ServerTransaction) {
+	if req.IsAck() {
+		return
+	}
+	f.reply(tx, req, 405, "Method Not Allowed", nil, sip.NewHeader("Allow", strings.Join(f.allow, ", ")))
+}
+
+// callID returns a message's Call-ID for logs.
+func callID(m sip.Message) string {
+	if h := m.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// aor is a From or To URI as an address of record: scheme:user@host.
+func aor(u sip.Uri) string {
+	scheme := strings.ToLower(u.Scheme)
+	if scheme == "" {
+		scheme = "sip"
+	}
+	if u.User == "" {
+		return scheme + ":" + strings.ToLower(u.Host)
+	}
+	return scheme + ":" + u.User + "@" + strings.ToLower(u.Host)
+}

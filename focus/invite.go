@@ -1,0 +1,495 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"mime"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/mixer"
+)
+
+var (
+	errNoAck     = errors.New("focus: 2xx never acknowledged")
+	errCallEnded = errors.New("focus: call ended while answering")
+)
+
+// onInvite routes an INVITE: with a To-tag it belongs to a dialog
+// (re-INVITE), without one it is a call into a conference.
+func (f *Focus) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if req.To() == nil || req.From() == nil || req.CSeq() == nil {
+		f.reply(tx, req, 400, "Bad Request", nil)
+		return
+	}
+	if req.To().Params.Has("tag") {
+		f.onReInvite(req, tx)
+		return
+	}
+	f.onNewCall(req, tx)
+}
+
+// roomOf maps the Request-URI to a room name, or to the status refusing
+// it: 416 for other schemes than sip: (no TLS yet), 404 for another host
+// or an invalid room name.
+func (f *Focus) roomOf(u sip.Uri) (string, int, string) {
+	if !strings.EqualFold(u.Scheme, "sip") {
+		return "", 416, "Unsupported URI Scheme"
+	}
+	if !f.ours(u.Host) {
+		return "", 404, "Not Found"
+	}
+	user, err := url.PathUnescape(u.User)
+	if err != nil {
+		return "", 404, "Not Found"
+	}
+	room, ok := conference.NormalizeName(user)
+	if !ok {
+		return "", 404, "Not Found"
+	}
+	return room, 0, ""
+}
+
+// unsupported lists the Require option tags the focus does not implement
+// (all of them, so far).
+func unsupported(req *sip.Request) []string {
+	var tags []string
+	for _, h := range req.GetHeaders("Require") {
+		for _, t := range strings.Split(h.Value(), ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+	}
+	return tags
+}
+
+// checkInvite applies the checks every INVITE passes before its body is
+// looked at: Require (420) and the body type (415). It answers and returns
+// false when the request is refused.
+func (f *Focus) checkInvite(req *sip.Request, tx sip.ServerTransaction) bool {
+	if tags := unsupported(req); len(tags) > 0 {
+		f.reply(tx, req, 420, "Bad Extension", nil, sip.NewHeader("Unsupported", strings.Join(tags, ", ")))
+		return false
+	}
+	if len(req.Body()) > 0 && !isSDP(req) {
+		f.reply(tx, req, 415, "Unsupported Media Type", nil, sip.NewHeader("Accept", "application/sdp"))
+		return false
+	}
+	return true
+}
+
+// isSDP reports whether a message's body is declared application/sdp.
+func isSDP(m *sip.Request) bool {
+	ct := m.ContentType()
+	if ct == nil {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct.Value())
+	return err == nil && mt == "application/sdp"
+}
+
+// refuseSDP answers an offer the focus cannot accept.
+func (f *Focus) refuseSDP(req *sip.Request, tx sip.ServerTransaction, err error) {
+	se := asSDPError(err)
+	reason := "Not Acceptable Here"
+	if se.Status == 400 {
+		reason = "Bad Request"
+	}
+	f.reply(tx, req, se.Status, reason, nil, f.warning(se.Warn, se.Text))
+}
+
+// joinStatus maps a core join error to a SIP status.
+func joinStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, conference.ErrInvalidName), errors.Is(err, conference.ErrNotFound):
+		return 404, "Not Found"
+	case errors.Is(err, conference.ErrFull):
+		return 486, "Busy Here"
+	case errors.Is(err, conference.ErrBanned), errors.Is(err, conference.ErrMembersOnly),
+		errors.Is(err, conference.ErrCreationRestricted), errors.Is(err, conference.ErrLocked),
+		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden):
+		return 403, "Forbidden"
+	case errors.Is(err, conference.ErrClosed):
+		return 503, "Service Unavailable"
+	}
+	return 500, "Server Internal Error"
+}
+
+// onNewCall handles an INVITE to a conference URI. Everything that can
+// refuse the call without side effects runs first (URI, Require, SDP), then
+// a port pair is taken, the caller joins the conference, and the 2xx is
+// sent and retransmitted until its ACK arrives. Every failure path returns
+// the port and the seat.
+func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
+	log := f.log.With("call-id", callID(req))
+	if f.draining.Load() {
+		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+		return
+	}
+	room, code, reason := f.roomOf(req.Recipient)
+	if code != 0 {
+		log.Info("INVITE refused", "uri", req.Recipient.String(), "status", code)
+		f.reply(tx, req, code, reason, nil)
+		return
+	}
+	if !f.checkInvite(req, tx) {
+		return
+	}
+	var off *offer
+	if len(req.Body()) > 0 {
+		o, err := parseOffer(req.Body(), f.advertise)
+		if err != nil {
+			log.Info("offer refused", "room", room, "err", err)
+			f.refuseSDP(req, tx, err)
+			return
+		}
+		off = &o
+	}
+	localTag := sip.GenerateTagN(16)
+	dlg, err := newDialog(req, localTag)
+	if err != nil {
+		log.Info("INVITE cannot form a dialog", "err", err)
+		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
+		return
+	}
+	leg, err := f.media.Allocate()
+	if err != nil {
+		if errors.Is(err, mixer.ErrPortsExhausted) {
+			log.Warn("RTP ports exhausted", "room", room)
+		} else {
+			log.Error("RTP port allocation failed", "room", room, "err", err)
+		}
+		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+		return
+	}
+	f.reply(tx, req, 100, "Trying", nil)
+
+	canceled := make(chan struct{})
+	var cancelOnce sync.Once
+	onCancel := func(*sip.Request) {
+		cancelOnce.Do(func() {
+			// The transaction layer answered the CANCEL (200) and the
+			// INVITE (487); count what it sent on our behalf.
+			if f.m != nil {
+				f.m.SIPRequests.WithLabelValues("CANCEL").Inc()
+			}
+			f.countResponse(sip.CANCEL, 200)
+			f.countResponse(sip.INVITE, 487)
+			close(canceled)
+		})
+	}
+	if !tx.OnCancel(onCancel) {
+		onCancel(nil)
+	}
+	abandon := func(why string) {
+		log.Info("call abandoned before answer", "room", room, "why", why)
+		_ = leg.Close()
+	}
+	if f.cfg.AnswerDelay > 0 {
+		f.send(tx, req, f.earlyResponse(req, localTag, room, 180, "Ringing"))
+		timer := time.NewTimer(f.cfg.AnswerDelay)
+		select {
+		case <-timer.C:
+		case <-canceled:
+			abandon("canceled")
+			return
+		case <-tx.Done():
+			timer.Stop()
+			abandon("transaction ended")
+			return
+		case <-f.stop:
+			timer.Stop()
+			abandon("shutting down")
+			f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+			return
+		}
+	}
+
+	from, ct := req.From(), req.Contact()
+	audio := &conference.Audio{AOR: aor(from.Address), Endpoint: ct.Address.Addr(), CallID: dlg.key.callID,
+		LocalTag: localTag, RemoteTag: dlg.key.remoteTag, JoiningMethod: "dialed-in"}
+	if off != nil {
+		audio.Codec, audio.OnHold = off.n.Codec.Name, off.n.OnHold()
+	}
+	jctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	joined, err := f.reg.Join(jctx, room, conference.JoinRequest{DisplayName: from.DisplayName, AOR: audio.AOR,
+		Audio: audio, Origin: conference.OriginSIP})
+	cancel()
+	if err != nil {
+		code, reason := joinStatus(err)
+		if code >= 500 {
+			log.Error("conference join failed", "room", room, "err", err)
+		} else {
+			log.Info("conference join refused", "room", room, "status", code, "err", err)
+		}
+		_ = leg.Close()
+		f.reply(tx, req, code, reason, nil)
+		return
+	}
+	c := &call{dlg: dlg, room: room, pid: joined.Participant.ID, leg: leg, ended: make(chan struct{}), busy: true,
+		local: localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1}}
+	log = log.With("room", room, "participant", c.pid)
+	fail := func(code int, reason, why string) {
+		log.Error("call setup failed", "why", why)
+		if f.end(c) {
+			f.leave(c, conference.Failed, conference.OriginSIP)
+		}
+		f.reply(tx, req, code, reason, nil)
+	}
+	var body []byte
+	if off != nil {
+		if body, err = off.answer(c.local); err != nil {
+			fail(500, "Server Internal Error", err.Error())
+			return
+		}
+		if err := f.applyMedia(c, off.n); err != nil {
+			fail(500, "Server Internal Error", "start media: "+err.Error())
+			return
+		}
+	} else {
+		body = createOffer(c.local, mixer.SendRecv)
+	}
+	if !f.calls.add(c) {
+		fail(503, "Service Unavailable", "shutting down")
+		return
+	}
+	if !f.syncMute(c) {
+		// Removed (kicked, banned, conference ended) between Join and
+		// now: the event that said so found no call to hang up.
+		log.Info("participant gone before answer")
+		if f.end(c) {
+			f.reply(tx, req, 403, "Forbidden", nil)
+		}
+		return
+	}
+
+	res := f.answerResponse(req, localTag, room, body)
+	ack, err := f.confirm(c, tx, req, res)
+	switch {
+	case errors.Is(err, sip.ErrTransactionCanceled):
+		// CANCEL won the race against the 2xx: the caller got 487.
+		log.Info("call canceled before answer")
+		if f.end(c) {
+			f.leave(c, conference.Departed, conference.OriginSIP)
+		}
+		return
+	case errors.Is(err, errCallEnded):
+		return // BYE, kick or shutdown while waiting for the ACK
+	case err != nil:
+		log.Warn("call not confirmed; hanging up", "err", err)
+		f.hangupNow(c, conference.Failed)
+		return
+	}
+	if off == nil {
+		n, err := f.answerFromAck(c, ack)
+		if err != nil {
+			log.Info("late-offer answer in ACK refused; hanging up", "err", err)
+			f.hangupNow(c, conference.Failed)
+			return
+		}
+		f.updateCore(c, n)
+	}
+	c.setBusy(false)
+	log.Info("call established", "codec", c.codec(), "remote", c.remote())
+}
+
+// answerFromAck takes the answer to the focus's offer from an ACK and puts
+// it into force.
+func (f *Focus) answerFromAck(c *call, ack *sip.Request) (negotiated, error) {
+	if len(ack.Body()) == 0 || !isSDP(ack) {
+		return negotiated{}, errors.New("no SDP answer in ACK")
+	}
+	c.mu.Lock()
+	local := c.local
+	c.mu.Unlock()
+	n, err := acceptAnswer(ack.Body(), local)
+	if err != nil {
+		return negotiated{}, err
+	}
+	if err := f.applyMedia(c, n); err != nil {
+		return negotiated{}, err
+	}
+	return n, nil
+}
+
+// earlyResponse builds a provisional response with the focus's tag.
+func (f *Focus) earlyResponse(req *sip.Request, localTag, room string, code int, reason string) *sip.Response {
+	res := f.response(req, code, reason, nil, f.contact(room, req.Transport()))
+	res.To().Params.Add("tag", localTag)
+	return res
+}
+
+// answerResponse builds the 2xx to an INVITE: SDP, isfocus Contact and the
+// focus's capabilities.
+func (f *Focus) answerResponse(req *sip.Request, localTag, room string, body []byte) *sip.Response {
+	res := f.response(req, 200, "OK", body, f.contact(room, req.Transport()), sip.NewHeader("Content-Type", "application/sdp"))
+	res.To().Params.Add("tag", localTag)
+	f.capabilities(res)
+	return res
+}
+
+// confirm sends the 2xx to an INVITE and waits for the ACK with its CSeq.
+// Over UDP the focus retransmits the 2xx itself, from T1 doubling up to T2
+// (RFC 3261 §13.3.1.4, RFC 6026): sipgo's transaction leaves that to the
+// transaction user. The wait ends with the ACK, errNoAck after AckTimeout,
+// errCallEnded when the call ended meanwhile, or the transaction's error
+// (sip.ErrTransactionCanceled when a CANCEL beat the 2xx).
+func (f *Focus) confirm(c *call, tx sip.ServerTransaction, req *sip.Request, res *sip.Response) (*sip.Request, error) {
+	seq := req.CSeq().SeqNo
+	acks := c.expectAck(seq)
+	c.mu.Lock()
+	was := c.established
+	c.established = true // before sending: a BYE racing the 2xx must go out
+	c.mu.Unlock()
+	if err := f.send(tx, req, res); err != nil {
+		c.mu.Lock()
+		c.established = was
+		c.mu.Unlock()
+		return nil, err
+	}
+	interval := sip.T1
+	retransmit := time.NewTimer(interval)
+	defer retransmit.Stop()
+	if sip.IsReliable(req.Transport()) {
+		retransmit.Stop()
+	}
+	deadline := time.NewTimer(f.cfg.AckTimeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case ack := <-acks:
+			return ack, nil
+		case ack := <-tx.Acks():
+			// An ACK that reused the INVITE's branch lands on the
+			// transaction instead of OnAck.
+			if c.deliverAck(ack) {
+				return ack, nil
+			}
+		case <-retransmit.C:
+			if err := tx.Respond(res); err != nil {
+				f.log.Debug("2xx retransmission failed", "call-id", c.dlg.key.callID, "err", err)
+			} else {
+				interval = min(2*interval, sip.T2)
+				retransmit.Reset(interval)
+			}
+		case <-deadline.C:
+			return nil, errNoAck
+		case <-c.ended:
+			return nil, errCallEnded
+		}
+	}
+}
+
+// onAck hands an ACK to the INVITE transaction of its dialog. ACKs get no
+// response; a stray one is only logged.
+func (f *Focus) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	key, ok := keyOf(req)
+	var c *call
+	if ok {
+		c = f.calls.get(key)
+	}
+	if c == nil {
+		f.log.Debug("ACK for no dialog", "call-id", callID(req))
+		return
+	}
+	_ = c.dlg.accept(req)
+	if !c.deliverAck(req) {
+		f.log.Debug("ACK not awaited (retransmission?)", "call-id", callID(req))
+	}
+}
+
+// onReInvite handles an INVITE inside a dialog: hold and resume, a codec
+// change, a new address. The answer keeps the call's port and bumps the
+// o= version; a refused offer leaves the call as it was (RFC 3261 §14.2).
+func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	key, _ := keyOf(req)
+	c := f.calls.get(key)
+	if c == nil {
+		f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	log := f.log.With("call-id", key.callID, "room", c.room, "participant", c.pid)
+	if err := c.dlg.accept(req); err != nil {
+		f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
+		return
+	}
+	if !c.setBusy(true) {
+		// RFC 3261 §14.2: an INVITE while another is pending.
+		f.reply(tx, req, 500, "Server Internal Error", nil, sip.NewHeader("Retry-After", "1"))
+		return
+	}
+	defer c.setBusy(false)
+	if !f.checkInvite(req, tx) {
+		return
+	}
+	var off *offer
+	if len(req.Body()) > 0 {
+		o, err := parseOffer(req.Body(), f.advertise)
+		if err != nil {
+			log.Info("re-INVITE offer refused", "err", err)
+			f.refuseSDP(req, tx, err)
+			return
+		}
+		off = &o
+	}
+	c.mu.Lock()
+	c.local.Version++
+	local, current := c.local, c.neg
+	c.mu.Unlock()
+	var body []byte
+	if off != nil {
+		var err error
+		if body, err = off.answer(local); err != nil {
+			f.reply(tx, req, 500, "Server Internal Error", nil)
+			return
+		}
+		if err := f.applyMedia(c, off.n); err != nil {
+			log.Error("media update failed", "err", err)
+			f.reply(tx, req, 500, "Server Internal Error", nil)
+			return
+		}
+	} else {
+		body = createOffer(local, current.Answer())
+	}
+	c.dlg.refreshTarget(req)
+	res := f.answerResponse(req, key.localTag, c.room, body)
+	ack, err := f.confirm(c, tx, req, res)
+	switch {
+	case errors.Is(err, errCallEnded):
+		return
+	case err != nil:
+		log.Warn("re-INVITE not confirmed; hanging up", "err", err)
+		f.hangupNow(c, conference.Failed)
+		return
+	}
+	n := current
+	if off != nil {
+		n = off.n
+	} else if n, err = f.answerFromAck(c, ack); err != nil {
+		log.Info("answer in ACK refused; hanging up", "err", err)
+		f.hangupNow(c, conference.Failed)
+		return
+	}
+	f.updateCore(c, n)
+	log.Info("call updated", "codec", n.Codec.Name, "remote", n.Remote, "hold", n.OnHold(), "direction", n.Answer())
+}
+
+// codec and remote describe the media in force, for logs.
+func (c *call) codec() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.neg.Codec.Name
+}
+
+func (c *call) remote() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.neg.Remote.String()
+}
