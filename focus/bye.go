@@ -29,8 +29,11 @@ func (f *Focus) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
 		return
 	}
+	// Out of the table before the 200 goes out, so that nothing after it
+	// (a retransmitted or second BYE) still finds the dialog.
+	first := f.end(c)
 	f.reply(tx, req, 200, "OK", nil)
-	if f.end(c) {
+	if first {
 		f.log.Info("call ended by caller", "call-id", key.callID, "room", c.room, "participant", c.pid)
 		f.leave(c, conference.Departed, conference.OriginSIP)
 	}

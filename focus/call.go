@@ -26,13 +26,15 @@ type call struct {
 
 	ended   chan struct{} // closed by end
 	endOnce sync.Once
+	// invite holds a token while an INVITE transaction (the initial one or
+	// a re-INVITE) runs, until its ACK is processed.
+	invite chan struct{}
 
 	mu          sync.Mutex
 	local       localMedia // the focus's SDP for this call
 	neg         negotiated // the media in force
 	started     bool       // leg started (after the first complete offer/answer)
 	established bool       // a 2xx to the initial INVITE went out
-	busy        bool       // an INVITE transaction is running (initial or re-INVITE)
 	ack         *ackWait   // the ACK the running INVITE transaction waits for
 }
 
@@ -63,18 +65,31 @@ func (c *call) deliverAck(req *sip.Request) bool {
 	return true
 }
 
-// setBusy marks an INVITE transaction running; false if one already is.
-func (c *call) setBusy(busy bool) bool {
+// reinviteWait is how long a re-INVITE waits for the previous INVITE
+// transaction of its dialog to finish: the peer sends its ACK before a new
+// INVITE, but the two may cross on the way or in our handlers.
+const reinviteWait = time.Second
+
+// beginInvite takes the dialog's INVITE token; false when the previous
+// INVITE transaction did not finish in time or the call ended.
+func (c *call) beginInvite() bool {
+	t := time.NewTimer(reinviteWait)
+	defer t.Stop()
+	select {
+	case c.invite <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-c.ended:
+	}
+	return false
+}
+
+// endInvite releases the INVITE token.
+func (c *call) endInvite() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if busy && c.busy {
-		return false
-	}
-	c.busy = busy
-	if !busy {
-		c.ack = nil
-	}
-	return true
+	c.ack = nil
+	c.mu.Unlock()
+	<-c.invite
 }
 
 // isEnded reports whether end ran.

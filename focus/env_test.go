@@ -183,12 +183,19 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 // waitEvent waits for the next core event of kind (skipping others).
 func (e *env) waitEvent(kind conference.Kind, d time.Duration) conference.Event {
 	e.t.Helper()
+	return e.waitEventWhere(kind, d, func(conference.Event) bool { return true })
+}
+
+// waitEventWhere waits for the next core event of kind for which match
+// holds.
+func (e *env) waitEventWhere(kind conference.Kind, d time.Duration, match func(conference.Event) bool) conference.Event {
+	e.t.Helper()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
 		select {
 		case ev := <-e.events.C():
-			if ev.Kind == kind {
+			if ev.Kind == kind && match(ev) {
 				return ev
 			}
 		case <-timer.C:

@@ -233,8 +233,10 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, code, reason, nil)
 		return
 	}
-	c := &call{dlg: dlg, room: room, pid: joined.Participant.ID, leg: leg, ended: make(chan struct{}), busy: true,
+	c := &call{dlg: dlg, room: room, pid: joined.Participant.ID, leg: leg, ended: make(chan struct{}), invite: make(chan struct{}, 1),
 		local: localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1}}
+	c.invite <- struct{}{} // this INVITE transaction runs until its ACK is processed
+	defer c.endInvite()
 	log = log.With("room", room, "participant", c.pid)
 	fail := func(code int, reason, why string) {
 		log.Error("call setup failed", "why", why)
@@ -296,7 +298,6 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		f.updateCore(c, n)
 	}
-	c.setBusy(false)
 	log.Info("call established", "codec", c.codec(), "remote", c.remote())
 }
 
@@ -420,12 +421,12 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
 		return
 	}
-	if !c.setBusy(true) {
+	if !c.beginInvite() {
 		// RFC 3261 §14.2: an INVITE while another is pending.
 		f.reply(tx, req, 500, "Server Internal Error", nil, sip.NewHeader("Retry-After", "1"))
 		return
 	}
-	defer c.setBusy(false)
+	defer c.endInvite()
 	if !f.checkInvite(req, tx) {
 		return
 	}

@@ -1,0 +1,163 @@
+package confstate
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/confinfo"
+)
+
+func marshalLen(t *testing.T, d *confinfo.Document) int {
+	t.Helper()
+	b, err := d.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(b)
+}
+
+func TestSplitNoop(t *testing.T) {
+	d := renderer.Full(room(3))
+	n := marshalLen(t, d)
+	for _, budget := range []int{0, -1, n, n + 100} {
+		if got := Split(d, budget); len(got) != 1 || got[0] != d {
+			t.Errorf("budget %d: %d documents", budget, len(got))
+		}
+	}
+	del := &confinfo.Document{Entity: d.Entity, State: confinfo.StateDeleted, Version: 9}
+	if got := Split(del, 10); len(got) != 1 || got[0] != del {
+		t.Errorf("deleted: %v", got)
+	}
+	if Split(nil, 10) != nil {
+		t.Error("nil document split into something")
+	}
+}
+
+func TestSplitFull(t *testing.T) {
+	d := renderer.Full(room(100))
+	d.Version = 41
+	before := d.String()
+	for _, budget := range []int{UDPBudget, 1300, 2500, 10000} {
+		docs := Split(d, budget)
+		if len(docs) < 2 {
+			t.Fatalf("budget %d: not split", budget)
+		}
+		if docs[0].State != confinfo.StateFull || docs[0].Description == nil || docs[0].ConferenceState == nil || docs[0].Users == nil {
+			t.Errorf("budget %d: first document is not a full head: %s", budget, docs[0])
+		}
+		users := 0
+		sub := &subscriber{t: t, budget: budget}
+		for i, x := range docs {
+			if x.Version != 41+uint32(i) {
+				t.Fatalf("budget %d: document %d has version %d", budget, i, x.Version)
+			}
+			if i > 0 && (x.State != confinfo.StatePartial || x.Description != nil || x.ConferenceState != nil ||
+				x.Users.State != confinfo.StatePartial || len(x.Users.Users) == 0) {
+				t.Fatalf("budget %d: document %d is not a users-only partial: %s", budget, i, x)
+			}
+			users += len(x.Users.Users)
+		}
+		if users != 100 {
+			t.Errorf("budget %d: %d users in all", budget, users)
+		}
+		sub.apply(docs)
+		sub.converged(room(100))
+		// Greedy packing: no two neighbouring partials could have been one.
+		for i := 1; i+1 < len(docs); i++ {
+			merged := *docs[i]
+			merged.Users = &confinfo.Users{State: confinfo.StatePartial, Users: append(append([]confinfo.User{}, docs[i].Users.Users...), docs[i+1].Users.Users[0])}
+			if marshalLen(t, &merged) <= budget {
+				t.Errorf("budget %d: document %d could have taken one more user", budget, i)
+				break
+			}
+		}
+	}
+	if d.String() != before {
+		t.Error("Split modified its input")
+	}
+}
+
+func TestSplitPartial(t *testing.T) {
+	prev := renderer.Full(room(40))
+	s := room(40)
+	for i := range 10 {
+		leave(&s, "p"+strconv.Itoa(i), conference.Departed, "", t0)
+	}
+	s.Participants = s.Participants[:20] // 10 more removed outright (trimmed)
+	s.Departed = s.Departed[:5]
+	for i := 100; i < 120; i++ {
+		s.Participants = append(s.Participants, caller(i))
+	}
+	s.Subject = "Changed"
+	next := renderer.Full(s)
+	p := confinfo.Diff(prev, next)
+	p.Version = 2
+	docs := Split(p, UDPBudget)
+	if len(docs) < 3 {
+		t.Fatalf("%d documents", len(docs))
+	}
+	if docs[0].State != confinfo.StatePartial || docs[0].Description == nil {
+		t.Fatalf("first: %s", docs[0])
+	}
+	sub := &subscriber{t: t}
+	first := prev.Clone()
+	first.Version = 1
+	sub.apply([]*confinfo.Document{first})
+	sub.budget = UDPBudget
+	sub.apply(docs)
+	sub.converged(s)
+}
+
+func TestSplitOversized(t *testing.T) {
+	// A head that alone exceeds the budget goes out without users; a user
+	// that alone exceeds it goes out alone; everything else still fits.
+	s := room(6)
+	s.Participants[2].Entity = "sip:" + strings.Repeat("x", 1200) + "@example.com"
+	s.Participants[2].AOR = s.Participants[2].Entity
+	s.Participants[2].Audio.Endpoint = ""
+	d := renderer.Full(s)
+	d.Version = 1
+	budget := marshalLen(t, renderer.Full(room(0))) - 5 // below the head's size
+	docs := Split(d, budget)
+	if len(docs[0].Users.Users) != 0 {
+		t.Errorf("head carries %d users", len(docs[0].Users.Users))
+	}
+	over := 0
+	for _, x := range docs {
+		if marshalLen(t, x) > budget {
+			over++
+			if x != docs[0] && (len(x.Users.Users) != 1 || x.Users.Users[0].Entity != s.Participants[2].Entity) {
+				t.Errorf("oversized document holds more than the big user: %s", x)
+			}
+		}
+	}
+	if over != 2 {
+		t.Errorf("%d documents over budget, want 2 (head, big user)", over)
+	}
+	sub := &subscriber{t: t}
+	sub.apply(docs)
+	sub.converged(s)
+}
+
+func TestTake(t *testing.T) {
+	sizes := []int{3, 3, 5, 1}
+	tests := []struct {
+		from, room int
+		one        bool
+		want       int
+	}{
+		{0, 6, false, 2},
+		{0, 2, false, 0},
+		{0, 2, true, 1},
+		{2, 6, false, 4},
+		{4, 6, true, 4},
+		{1, 100, false, 4},
+	}
+	for _, tc := range tests {
+		if got := take(sizes, tc.from, tc.room, tc.one); got != tc.want {
+			t.Errorf("take(from %d, room %d, %v) = %d, want %d", tc.from, tc.room, tc.one, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,614 @@
+package focus
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/mixer"
+)
+
+func TestCancelBeforeAnswer(t *testing.T) {
+	e := newEnv(t, envOptions{answerDelay: 3 * time.Second})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	ctx := ctxT(t, 10*time.Second)
+	c, err := u.Start(ctx, e.target(u, "udp", "team"), sipua.Offer(rtpAddr, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := c.WaitProvisional(ctx, 180)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct := ring.Contact(); ct == nil || !ct.Params.Has("isfocus") {
+		t.Errorf("180 Contact %v", ring.GetHeader("Contact"))
+	}
+	if e.eng.PortsInUse() != 1 {
+		t.Errorf("ports in use while ringing: %d", e.eng.PortsInUse())
+	}
+	res, err := c.Cancel(ctx)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("CANCEL: %v %v", res, err)
+	}
+	final, err := c.Wait(ctx)
+	if err != nil || final.StatusCode != 487 {
+		t.Fatalf("INVITE final: %v %v", final, err)
+	}
+	eventually(t, 2*time.Second, "port released", func() bool { return e.eng.PortsInUse() == 0 })
+	if n := len(e.participants("team")); n != 0 || e.f.Calls() != 0 {
+		t.Errorf("participants %d calls %d after CANCEL", n, e.f.Calls())
+	}
+	if e.requests("CANCEL") != 1 || e.responses("CANCEL", "2xx") != 1 || e.responses("INVITE", "4xx") != 1 {
+		t.Errorf("metrics: CANCEL %v, 200 %v, 487 %v", e.requests("CANCEL"), e.responses("CANCEL", "2xx"), e.responses("INVITE", "4xx"))
+	}
+}
+
+func TestOptions(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.ua("udp", "alice")
+	ctx := ctxT(t, 5*time.Second)
+
+	res, err := u.Options(ctx, u.Target("Team", e.udp))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("OPTIONS room: %v %v", res, err)
+	}
+	if ct := res.Contact(); ct == nil || !ct.Params.Has("isfocus") || ct.Address.User != "team" {
+		t.Errorf("Contact %v", res.GetHeader("Contact"))
+	}
+	if h := res.GetHeader("Accept"); h == nil || !strings.Contains(h.Value(), "application/sdp") || !strings.Contains(h.Value(), "application/conference-info+xml") {
+		t.Errorf("Accept %v", h)
+	}
+	if h := res.GetHeader("Allow"); h == nil || !strings.Contains(h.Value(), "INVITE") || !strings.Contains(h.Value(), "OPTIONS") {
+		t.Errorf("Allow %v", h)
+	}
+
+	hostOnly := sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: u.Target("x", e.udp).Port}
+	res, err = u.Options(ctx, hostOnly)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("OPTIONS host: %v %v", res, err)
+	}
+	if ct := res.Contact(); ct == nil || ct.Params.Has("isfocus") {
+		t.Errorf("host-only OPTIONS Contact %v", res.GetHeader("Contact"))
+	}
+
+	if res, err = u.Options(ctx, u.Target("bad!room", e.udp)); err != nil || res.StatusCode != 404 {
+		t.Errorf("OPTIONS to an invalid room: %v %v, want 404", res, err)
+	}
+	// Sent to the focus, addressed to another domain.
+	req := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", User: "team", Host: "elsewhere.example"})
+	req.SetDestination(e.udp)
+	if res, err = u.Client().Do(ctx, req); err != nil || res.StatusCode != 404 {
+		t.Errorf("OPTIONS to another domain: %v %v, want 404", res, err)
+	}
+	if e.requests("OPTIONS") != 4 || e.responses("OPTIONS", "2xx") != 2 || e.responses("OPTIONS", "4xx") != 2 {
+		t.Errorf("metrics %v %v %v", e.requests("OPTIONS"), e.responses("OPTIONS", "2xx"), e.responses("OPTIONS", "4xx"))
+	}
+}
+
+// Every refusal leaves no port, no participant and no call behind.
+func TestInviteRefusals(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	good := sipua.Offer(rtpAddr, "0")
+	tests := []struct {
+		name string
+		room string
+		body []byte
+		opts []sipua.Option
+		code int
+		warn string // expected prefix of the Warning header
+		hdr  string // header that must be present
+	}{
+		{name: "invalid room name", room: "no%20spaces", body: good, code: 404},
+		{name: "room name too long", room: strings.Repeat("a", 65), body: good, code: 404},
+		{name: "malformed SDP", room: "team", body: []byte("v=0\r\nthis is not sdp\r\n"), code: 400, warn: "399 "},
+		{name: "no audio m-line", room: "team", body: []byte("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 4000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"), code: 488, warn: "304 "},
+		{name: "no common codec", room: "team", body: sipua.Offer(rtpAddr, "9 18", "a=rtpmap:9 G722/8000", "a=rtpmap:18 G729/8000"), code: 488, warn: "305 "},
+		{name: "SRTP only", room: "team", body: []byte(strings.Replace(string(good), "RTP/AVP", "RTP/SAVP", 1)), code: 488, warn: "302 "},
+		{name: "IPv6 to IPv4 focus", room: "team", body: sipua.Offer(netip.MustParseAddrPort("[::1]:4000"), "0"), code: 488, warn: "301 "},
+		{name: "body not SDP", room: "team", body: []byte("hello"), opts: []sipua.Option{sipua.WithContentType("text/plain")}, code: 415, hdr: "Accept"},
+		{name: "unsupported extension", room: "team", body: good, opts: []sipua.Option{sipua.WithHeader("Require", "100rel")}, code: 420, hdr: "Unsupported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := u.Invite(ctxT(t, 5*time.Second), e.target(u, "udp", tt.room), tt.body, tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Response.StatusCode != tt.code {
+				t.Fatalf("got %s, want %d", c.Response.StartLine(), tt.code)
+			}
+			if tt.warn != "" {
+				w := c.Response.GetHeader("Warning")
+				if w == nil || !strings.HasPrefix(w.Value(), tt.warn+"127.0.0.1 \"") {
+					t.Errorf("Warning %v, want %q…", w, tt.warn)
+				}
+			}
+			if tt.hdr != "" && c.Response.GetHeader(tt.hdr) == nil {
+				t.Errorf("no %s header", tt.hdr)
+			}
+			if e.eng.PortsInUse() != 0 || e.f.Calls() != 0 || len(e.participants("team")) != 0 {
+				t.Errorf("leak: ports %d calls %d participants %d", e.eng.PortsInUse(), e.f.Calls(), len(e.participants("team")))
+			}
+		})
+	}
+	// Another domain, another scheme.
+	for _, tt := range []struct {
+		uri  sip.Uri
+		code int
+	}{
+		{sip.Uri{Scheme: "sip", User: "team", Host: "other.example"}, 404},
+		{sip.Uri{Scheme: "tel", User: "team", Host: "conf.example.test"}, 416},
+	} {
+		req := sip.NewRequest(sip.INVITE, tt.uri)
+		from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "alice", Host: "example.test"}, Params: sip.NewParams()}
+		from.Params.Add("tag", "abc")
+		req.AppendHeader(from)
+		req.AppendHeader(u.Contact())
+		req.SetBody(nil)
+		req.SetDestination(e.udp)
+		res, err := u.Client().Do(ctxT(t, 5*time.Second), req)
+		if err != nil || res.StatusCode != tt.code {
+			t.Errorf("INVITE %s: %v %v, want %d", tt.uri.String(), res, err, tt.code)
+		}
+	}
+}
+
+func TestRoomFull(t *testing.T) {
+	e := newEnv(t, envOptions{rooms: []conference.RoomSpec{{Name: "small", MaxParticipants: 1}}})
+	_, rtp1 := e.rtp()
+	_, rtp2 := e.rtp()
+	first := e.dial(e.ua("udp", "alice"), "udp", "small", rtp1, "0")
+	u2 := e.ua("udp", "bob")
+	c, err := u2.Invite(ctxT(t, 5*time.Second), e.target(u2, "udp", "small"), sipua.Offer(rtp2, "0"))
+	if err != nil || c.Response.StatusCode != 486 {
+		t.Fatalf("second caller: %v %v, want 486", c.Response, err)
+	}
+	if e.eng.PortsInUse() != 1 || e.f.Calls() != 1 {
+		t.Errorf("ports %d calls %d", e.eng.PortsInUse(), e.f.Calls())
+	}
+	first.Bye(ctxT(t, 5*time.Second))
+}
+
+func TestPortsExhausted(t *testing.T) {
+	e := newEnv(t, envOptions{pairs: 1})
+	_, rtp1 := e.rtp()
+	_, rtp2 := e.rtp()
+	alice := e.ua("udp", "alice")
+	first := e.dial(alice, "udp", "team", rtp1, "0")
+	bob := e.ua("udp", "bob")
+	c, err := bob.Invite(ctxT(t, 5*time.Second), e.target(bob, "udp", "team"), sipua.Offer(rtp2, "0"))
+	if err != nil || c.Response.StatusCode != 503 {
+		t.Fatalf("second caller: %v %v, want 503", c.Response, err)
+	}
+	if ra := c.Response.GetHeader("Retry-After"); ra == nil || ra.Value() != "5" {
+		t.Errorf("Retry-After %v", ra)
+	}
+	if n := len(e.participants("team")); n != 1 {
+		t.Errorf("%d participants", n)
+	}
+	if res, err := first.Bye(ctxT(t, 5*time.Second)); err != nil || res.StatusCode != 200 {
+		t.Fatalf("BYE %v %v", res, err)
+	}
+	// The freed pair serves the next caller.
+	e.dial(bob, "udp", "team", rtp2, "0").Bye(ctxT(t, 5*time.Second))
+}
+
+func TestUnknownDialog481(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	c := e.dial(u, "udp", "team", rtpAddr, "0")
+	ctx := ctxT(t, 5*time.Second)
+
+	// A request with the call's Call-ID but a wrong To-tag matches nothing.
+	for _, m := range []sip.RequestMethod{sip.BYE, sip.INFO, sip.INVITE, sip.OPTIONS} {
+		req := sip.NewRequest(m, *c.Response.Contact().Address.Clone())
+		req.AppendHeader(sip.HeaderClone(c.Invite.From()))
+		to := sip.HeaderClone(c.Invite.To()).(*sip.ToHeader)
+		to.Params.Add("tag", "not-the-focus-tag")
+		req.AppendHeader(to)
+		req.AppendHeader(sip.HeaderClone(c.Invite.CallID()))
+		req.AppendHeader(&sip.CSeqHeader{SeqNo: 10, MethodName: m})
+		req.AppendHeader(u.Contact())
+		req.SetBody(nil)
+		res, err := u.Client().Do(ctx, req)
+		if err != nil || res.StatusCode != 481 {
+			t.Errorf("%s on unknown dialog: %v %v, want 481", m, res, err)
+		}
+	}
+	// An unmatched CANCEL.
+	req := sip.NewRequest(sip.CANCEL, e.target(u, "udp", "team"))
+	req.AppendHeader(u.Contact())
+	req.SetBody(nil)
+	if res, err := u.Client().Do(ctx, req); err != nil || res.StatusCode != 481 {
+		t.Errorf("unmatched CANCEL: %v %v", res, err)
+	}
+	// The call itself is untouched.
+	if e.f.Calls() != 1 {
+		t.Fatalf("calls %d", e.f.Calls())
+	}
+	if res, err := c.Bye(ctx); err != nil || res.StatusCode != 200 {
+		t.Fatalf("BYE %v %v", res, err)
+	}
+	// A second BYE on the ended dialog.
+	if res, err := c.Bye(ctx); err != nil || res.StatusCode != 481 {
+		t.Errorf("second BYE: %v %v", res, err)
+	}
+}
+
+// sdpVersion returns the o= session version of an SDP body.
+func sdpVersion(t *testing.T, body []byte) uint64 {
+	t.Helper()
+	for _, l := range strings.Split(string(body), "\r\n") {
+		if strings.HasPrefix(l, "o=") {
+			f := strings.Fields(l)
+			v, err := strconv.ParseUint(f[2], 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no o= line in\n%s", body)
+	return 0
+}
+
+func TestReInvite(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	_, rtp2 := e.rtp()
+	c := e.dial(u, "udp", "team", rtpAddr, "0 8 101")
+	joined := e.waitEvent(conference.Joined, 2*time.Second)
+	port, err := sipua.AudioPort(c.Response.Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := sdpVersion(t, c.Response.Body())
+	call := e.f.calls.participant(joined.Participant.ID)
+
+	steps := []struct {
+		name     string
+		offer    []byte
+		dir      string // a= in the answer
+		codec    string
+		hold     bool
+		mixer    mixer.Direction
+		remote   netip.AddrPort
+		refused  int // expected non-2xx status, 0 = accepted
+		unchange bool
+	}{
+		{name: "hold", offer: sipua.Offer(rtpAddr, "0 101", "a=sendonly"), dir: "a=recvonly", codec: "PCMU", hold: true, mixer: mixer.Inactive, remote: rtpAddr},
+		{name: "inactive", offer: sipua.Offer(rtpAddr, "0 101", "a=inactive"), dir: "a=inactive", codec: "PCMU", hold: true, mixer: mixer.Inactive, remote: rtpAddr},
+		{name: "resume", offer: sipua.Offer(rtpAddr, "0 101", "a=sendrecv"), dir: "a=sendrecv", codec: "PCMU", mixer: mixer.SendRecv, remote: rtpAddr},
+		{name: "old-style hold", offer: []byte(strings.Replace(string(sipua.Offer(rtpAddr, "0")), "c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0", 1)), dir: "a=recvonly", codec: "PCMU", hold: true, mixer: mixer.Inactive},
+		{name: "codec change", offer: sipua.Offer(rtpAddr, "8 101"), dir: "a=sendrecv", codec: "PCMA", mixer: mixer.SendRecv, remote: rtpAddr},
+		{name: "new address", offer: sipua.Offer(rtp2, "8 101"), dir: "a=sendrecv", codec: "PCMA", mixer: mixer.SendRecv, remote: rtp2},
+		{name: "refused offer keeps the call", offer: sipua.Offer(rtp2, "9", "a=rtpmap:9 G722/8000"), refused: 488},
+	}
+	for _, s := range steps {
+		ctx := ctxT(t, 5*time.Second)
+		res, err := c.ReInvite(ctx, s.offer)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if s.refused != 0 {
+			if res.StatusCode != s.refused {
+				t.Fatalf("%s: %s, want %d", s.name, res.StartLine(), s.refused)
+			}
+			if call.codec() != "PCMA" || e.f.Calls() != 1 {
+				t.Errorf("%s: call changed: codec %s calls %d", s.name, call.codec(), e.f.Calls())
+			}
+			continue
+		}
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %s", s.name, res.StartLine())
+		}
+		if err := c.Ack(nil); err != nil {
+			t.Fatal(err)
+		}
+		body := string(res.Body())
+		if p, _ := sipua.AudioPort(res.Body()); p != port {
+			t.Errorf("%s: answer port %v, want %v", s.name, p, port)
+		}
+		if v := sdpVersion(t, res.Body()); v != version+1 {
+			t.Errorf("%s: o= version %d, want %d", s.name, v, version+1)
+		} else {
+			version = v
+		}
+		if !strings.Contains(body, s.dir+"\r\n") {
+			t.Errorf("%s: answer lacks %s:\n%s", s.name, s.dir, body)
+		}
+		// The core's view follows once the ACK is processed.
+		eventually(t, 2*time.Second, s.name+": core audio", func() bool {
+			p, _ := e.reg.Participant("team", joined.Participant.ID)
+			return p.Audio.OnHold == s.hold && p.Audio.Codec == s.codec
+		})
+		call.mu.Lock()
+		neg := call.neg
+		call.mu.Unlock()
+		if neg.Mixer() != s.mixer || neg.Codec.Name != s.codec || neg.Remote != s.remote {
+			t.Errorf("%s: media %v %s %v, want %v %s %v", s.name, neg.Mixer(), neg.Codec.Name, neg.Remote, s.mixer, s.codec, s.remote)
+		}
+		if s.remote.IsValid() {
+			if st := call.leg.Stats(); st.Remote != s.remote && !st.Latched {
+				t.Errorf("%s: leg sends to %v, want %v", s.name, st.Remote, s.remote)
+			}
+		}
+	}
+	c.Bye(ctxT(t, 5*time.Second))
+}
+
+func TestLateOfferCall(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	ctx := ctxT(t, 5*time.Second)
+	c, err := u.Invite(ctx, e.target(u, "udp", "team"), nil)
+	if err != nil || c.Response.StatusCode != 200 {
+		t.Fatalf("INVITE: %v %v", c.Response, err)
+	}
+	offer := string(c.Response.Body())
+	if !strings.Contains(offer, "m=audio ") || !strings.Contains(offer, " RTP/AVP 0 8 101\r\n") || !strings.Contains(offer, "a=sendrecv") {
+		t.Fatalf("focus offer:\n%s", offer)
+	}
+	joined := e.waitEvent(conference.Joined, 2*time.Second)
+	if err := c.Ack(sipua.Offer(rtpAddr, "8 101")); err != nil {
+		t.Fatal(err)
+	}
+	ev := e.waitEvent(conference.MediaChanged, 2*time.Second)
+	if ev.Participant.ID != joined.Participant.ID || ev.Participant.Audio.Codec != "PCMA" {
+		t.Errorf("media changed %+v", ev.Participant.Audio)
+	}
+	call := e.f.calls.participant(joined.Participant.ID)
+	if call == nil || call.codec() != "PCMA" || call.remote() != rtpAddr.String() {
+		t.Fatalf("call media %v", call)
+	}
+	c.Bye(ctx)
+}
+
+func TestLateOfferCallBadAnswer(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		answer func(netip.AddrPort) []byte
+	}{
+		{"no answer", func(netip.AddrPort) []byte { return nil }},
+		{"no common codec", func(a netip.AddrPort) []byte { return sipua.Offer(a, "9", "a=rtpmap:9 G722/8000") }},
+		{"garbage", func(netip.AddrPort) []byte { return []byte("v=0\r\nnonsense\r\n") }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			u := e.ua("udp", "alice")
+			_, rtpAddr := e.rtp()
+			ctx := ctxT(t, 5*time.Second)
+			c, err := u.Invite(ctx, e.target(u, "udp", "team"), nil)
+			if err != nil || c.Response.StatusCode != 200 {
+				t.Fatalf("INVITE: %v %v", c.Response, err)
+			}
+			if err := c.Ack(tt.answer(rtpAddr)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.WaitBye(ctx); err != nil {
+				t.Fatal(err)
+			}
+			left := e.waitEvent(conference.Left, 2*time.Second)
+			if left.Participant.Left.Method != conference.Failed {
+				t.Errorf("left %+v", left.Participant.Left)
+			}
+			eventually(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 })
+		})
+	}
+}
+
+func TestNoAckHangsUp(t *testing.T) {
+	e := newEnv(t, envOptions{ackTimeout: 700 * time.Millisecond})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	ctx := ctxT(t, 10*time.Second)
+	c, err := u.Invite(ctx, e.target(u, "udp", "team"), sipua.Offer(rtpAddr, "0"))
+	if err != nil || c.Response.StatusCode != 200 {
+		t.Fatalf("INVITE: %v %v", c.Response, err)
+	}
+	// No ACK.
+	bye, err := c.WaitBye(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tag, _ := bye.From().Params.Get("tag"); tag != c.RemoteTag() {
+		t.Errorf("BYE From tag %q, want the focus's %q", tag, c.RemoteTag())
+	}
+	left := e.waitEvent(conference.Left, 2*time.Second)
+	if left.Participant.Left.Method != conference.Failed {
+		t.Errorf("left %+v", left.Participant.Left)
+	}
+	eventually(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 && e.f.Calls() == 0 })
+}
+
+func TestKickSendsBye(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			e := newEnv(t, envOptions{})
+			u := e.ua(transport, "alice")
+			_, rtpAddr := e.rtp()
+			c := e.dial(u, transport, "team", rtpAddr, "0")
+			joined := e.waitEvent(conference.Joined, 2*time.Second)
+			ctx := ctxT(t, 5*time.Second)
+			if err := e.reg.Kick(ctx, "team", joined.Participant.ID, conference.Actor{API: true}, conference.OriginAPI, "test"); err != nil {
+				t.Fatal(err)
+			}
+			bye, err := c.WaitBye(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bye.CallID().Value() != c.CallID() || bye.Recipient.Port != int(u.Addr().Port()) {
+				t.Errorf("BYE %s", bye.StartLine())
+			}
+			want, _ := c.Invite.From().Params.Get("tag")
+			if tag, _ := bye.To().Params.Get("tag"); tag != want {
+				t.Errorf("BYE To tag %q, want %q", tag, want)
+			}
+			if bye.CSeq().MethodName != sip.BYE {
+				t.Errorf("CSeq %v", bye.CSeq())
+			}
+			eventually(t, 2*time.Second, "call gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
+			if n := len(e.participants("team")); n != 0 {
+				t.Errorf("%d participants", n)
+			}
+		})
+	}
+}
+
+func TestConferenceDestroyedByesEveryone(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	var calls []*sipua.Call
+	for _, name := range []string{"alice", "bob"} {
+		_, a := e.rtp()
+		calls = append(calls, e.dial(e.ua("udp", name), "udp", "team", a, "0"))
+	}
+	ctx := ctxT(t, 5*time.Second)
+	if err := e.reg.Destroy(ctx, "team", conference.Actor{API: true}, conference.OriginAPI, "done"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range calls {
+		if _, err := c.WaitBye(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 2*time.Second, "calls gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
+}
+
+func TestShutdownByesEveryCall(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	var calls []*sipua.Call
+	for i, tr := range []string{"udp", "tcp", "udp"} {
+		_, a := e.rtp()
+		calls = append(calls, e.dial(e.ua(tr, "user"+strconv.Itoa(i)), tr, "team", a, "0"))
+	}
+	if e.eng.PortsInUse() != 3 {
+		t.Fatalf("ports %d", e.eng.PortsInUse())
+	}
+	e.shutdown()
+	for i, c := range calls {
+		if _, err := c.WaitBye(ctxT(t, 2*time.Second)); err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	if e.eng.PortsInUse() != 0 || len(e.participants("team")) != 0 {
+		t.Errorf("after shutdown: ports %d participants %d", e.eng.PortsInUse(), len(e.participants("team")))
+	}
+}
+
+func TestMuteFollowsCore(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	c := e.dial(u, "udp", "team", rtpAddr, "0 101")
+	joined := e.waitEvent(conference.Joined, 2*time.Second)
+	call := e.f.calls.participant(joined.Participant.ID)
+	ctx := ctxT(t, 5*time.Second)
+	if err := e.reg.Mute(ctx, "team", joined.Participant.ID, true, conference.Actor{API: true}, conference.OriginAPI, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "leg muted", call.leg.Muted)
+	if err := e.reg.Mute(ctx, "team", joined.Participant.ID, false, conference.Actor{API: true}, conference.OriginAPI, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "leg unmuted", func() bool { return !call.leg.Muted() })
+
+	// *6 by SIP INFO toggles the caller's own mute through the core.
+	for _, d := range []string{"*", "6"} {
+		res, err := c.Request(ctx, sip.INFO, "application/dtmf-relay", []byte("Signal="+d+"\r\nDuration=160\r\n"))
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("INFO: %v %v", res, err)
+		}
+	}
+	e.waitEventWhere(conference.Muted, 2*time.Second, func(ev conference.Event) bool { return ev.Origin == conference.OriginDTMF })
+	eventually(t, 2*time.Second, "leg muted by *6", call.leg.Muted)
+	if res, err := c.Request(ctx, sip.INFO, "text/plain", []byte("hi")); err != nil || res.StatusCode != 415 {
+		t.Errorf("INFO text/plain: %v %v", res, err)
+	}
+	if res, err := c.Request(ctx, sip.INFO, "", nil); err != nil || res.StatusCode != 200 {
+		t.Errorf("empty INFO: %v %v", res, err)
+	}
+	c.Bye(ctx)
+}
+
+// NAT: a request whose Via names an unreachable port but asks for rport is
+// answered to its source port, and the Via tells the sender what was seen.
+func TestRport(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	msg := "OPTIONS sip:team@" + e.domain + " SIP/2.0\r\n" +
+		"Via: SIP/2.0/UDP 192.0.2.1:9;branch=z9hG4bK-rport-test;rport\r\n" +
+		"From: <sip:nat@example.test>;tag=n1\r\nTo: <sip:team@" + e.domain + ">\r\n" +
+		"Call-ID: rport-test\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	dst, _ := net.ResolveUDPAddr("udp", e.udp)
+	if _, err := conn.WriteToUDP([]byte(msg), dst); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 4096)
+	n, _, err := conn.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("no response at the source port: %v", err)
+	}
+	res := string(buf[:n])
+	if !strings.HasPrefix(res, "SIP/2.0 200") {
+		t.Fatalf("response:\n%s", res)
+	}
+	if !strings.Contains(res, "rport="+strconv.Itoa(port)) || !strings.Contains(res, "received=127.0.0.1") {
+		t.Errorf("Via lacks rport/received:\n%s", res)
+	}
+}
+
+// A second INVITE on a dialog while the first is pending, and a CSeq that
+// does not grow, get 500 (RFC 3261 §14.2, §12.2.2).
+func TestReInviteOrdering(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	c := e.dial(u, "udp", "team", rtpAddr, "0")
+	focusTarget := *c.Response.Contact().Address.Clone()
+	ctx := ctxT(t, 5*time.Second)
+	// Re-INVITE without ACK keeps the transaction pending …
+	res, err := c.ReInvite(ctx, sipua.Offer(rtpAddr, "0", "a=sendonly"))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("re-INVITE: %v %v", res, err)
+	}
+	// … so the next one is refused with Retry-After.
+	res, err = c.ReInvite(ctx, sipua.Offer(rtpAddr, "0"))
+	if err != nil {
+		t.Fatalf("overlapping re-INVITE: %v", err)
+	}
+	if res.StatusCode != 500 || res.GetHeader("Retry-After") == nil {
+		t.Fatalf("overlapping re-INVITE: %v", res)
+	}
+	// A stale CSeq.
+	req := sip.NewRequest(sip.INFO, focusTarget)
+	req.AppendHeader(sip.HeaderClone(c.Invite.From()))
+	to := sip.HeaderClone(c.Invite.To()).(*sip.ToHeader)
+	to.Params.Add("tag", c.RemoteTag())
+	req.AppendHeader(to)
+	req.AppendHeader(sip.HeaderClone(c.Invite.CallID()))
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INFO})
+	req.SetBody(nil)
+	if res, err := u.Client().Do(ctx, req); err != nil || res.StatusCode != 500 {
+		t.Errorf("stale CSeq: %v %v", res, err)
+	}
+	c.Bye(ctx)
+}
