@@ -1,0 +1,172 @@
+package muc
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/component"
+)
+
+// link holds the current component session, if any.
+type link struct {
+	mu   sync.Mutex
+	sess *xmpp.Session
+}
+
+var errLinkDown = errors.New("muc: component link is down")
+
+func (l *link) set(s *xmpp.Session) {
+	l.mu.Lock()
+	l.sess = s
+	l.mu.Unlock()
+}
+
+func (l *link) get() *xmpp.Session {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sess
+}
+
+// send writes n on the current session within timeout.
+func (l *link) send(n *node, timeout time.Duration) error {
+	sess := l.get()
+	if sess == nil {
+		return errLinkDown
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return sess.Send(ctx, n.tokenReader())
+}
+
+// backoff returns the delay before reconnect attempt n (0-based): min·2ⁿ
+// capped at max, jittered down by up to half.
+func backoff(min, max time.Duration, n int) time.Duration {
+	d := min
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// connectLoop keeps the link up until ctx ends.
+func (s *Service) connectLoop(ctx context.Context, rendered <-chan struct{}) {
+	attempt := 0
+	for ctx.Err() == nil {
+		up, err := s.connectOnce(ctx, rendered)
+		if ctx.Err() != nil {
+			return
+		}
+		if up {
+			attempt = 0
+		}
+		d := backoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)
+		attempt++
+		s.log.Warn("xmpp component link down", "server", s.cfg.Server, "err", err, "retry_in", d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// connectOnce dials, handshakes and serves one session. up reports whether
+// the handshake succeeded.
+func (s *Service) connectOnce(ctx context.Context, rendered <-chan struct{}) (up bool, err error) {
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(dctx, "tcp", s.cfg.Server)
+	if err != nil {
+		return false, fmt.Errorf("dial %s: %w", s.cfg.Server, err)
+	}
+	sess, err := component.NewSession(dctx, s.domain, []byte(s.cfg.Secret), conn)
+	if err != nil {
+		_ = conn.Close()
+		return false, fmt.Errorf("component handshake with %s as %s: %w", s.cfg.Server, s.domain, err)
+	}
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	s.link.set(sess)
+	s.setConnected(true)
+	s.log.Info("xmpp component connected", "server", s.cfg.Server, "domain", s.domain.String())
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.maintain(sctx, sess)
+	}()
+	stop := context.AfterFunc(ctx, func() {
+		// Let the renderer flush the last events (e.g. shutdown presence).
+		select {
+		case <-rendered:
+		case <-time.After(3 * time.Second):
+		}
+		_ = sess.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	})
+	// One handler for whole stanzas: mux.Handle refuses stanza names and
+	// mux's own routing calls message and presence handlers once per child.
+	err = sess.Serve(s.handler(sctx))
+	stop()
+	s.setConnected(false)
+	s.link.set(nil)
+	scancel()
+	wg.Wait()
+	_ = conn.Close()
+	if err == nil {
+		err = errors.New("stream closed by server")
+	}
+	return true, err
+}
+
+func (s *Service) setConnected(up bool) {
+	s.connected.Store(up)
+	if s.m != nil {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		s.m.XMPPConnected.Set(v)
+	}
+}
+
+// handler returns the whole-stanza handler for the session. It never returns
+// an error, so one bad stanza never closes the stream.
+func (s *Service) handler(ctx context.Context) xmpp.Handler {
+	return xmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("stanza handler panic", "panic", r, "stanza", start.Name.Local)
+				err = nil
+			}
+		}()
+		if start.Name.Space != component.NSAccept || (start.Name.Local != "presence" && start.Name.Local != "message" && start.Name.Local != "iq") {
+			return nil // not a stanza (nothing else is expected after the handshake)
+		}
+		n, rerr := readNode(t, *start)
+		if rerr != nil {
+			s.log.Info("unreadable stanza", "kind", start.Name.Local, "err", rerr)
+			return nil
+		}
+		hctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		s.handle(hctx, n)
+		return nil
+	})
+}

@@ -1,0 +1,202 @@
+package muc
+
+import (
+	"context"
+	"errors"
+
+	"cusax.dev/bridge/conference"
+)
+
+// onPresence handles joins, presence updates, nick changes, exits and
+// presence errors bounced from occupants' clients.
+func (s *Service) onPresence(ctx context.Context, st *stanza) {
+	if st.to.Localpart() == "" {
+		return // presence to the service itself means nothing here
+	}
+	room, ok := roomOf(st)
+	from := st.from.String()
+	switch st.typ {
+	case "error":
+		if ok {
+			s.dropGhost(ctx, room, from, "presence error "+errorCondition(st.el))
+		}
+		return
+	case "unavailable":
+		if ok {
+			s.leave(ctx, st, room)
+		}
+		return
+	case "":
+	default:
+		return // subscriptions and probes are not for rooms
+	}
+	if !ok {
+		s.send(errorReply(st, condItemNotFound, "no such room", "", elNS(NSMUC, "x")))
+		return
+	}
+	nick := st.to.Resourcepart()
+	if nick == "" {
+		s.send(errorReply(st, condJIDMalformed, "a nick is required", s.roomJID(room), elNS(NSMUC, "x")))
+		return
+	}
+	payload := presencePayload(st.el)
+	p, present := s.occupant(room, from)
+	switch {
+	case !present:
+		s.join(ctx, st, room, nick, payload)
+	case p.Nick != nick:
+		s.setPayload(room, from, payload)
+		if err := s.reg.ChangeNick(ctx, room, p.ID, nick, conference.OriginXMPP); err != nil {
+			cond, text := coreError(err)
+			if errors.Is(err, conference.ErrBadRequest) {
+				cond, text = condJIDMalformed, "invalid nick"
+			}
+			s.send(errorReply(st, cond, text, s.roomJID(room)))
+		}
+	default:
+		s.updatePresence(room, from, payload)
+	}
+}
+
+// presencePayload is what an occupant's presence carries that the room
+// reflects: everything but the MUC extensions.
+func presencePayload(n *node) []*node {
+	var out []*node
+	for _, k := range n.Kids {
+		switch {
+		case k.Name.Space == NSMUC, k.Name.Space == NSMUCUser:
+		case k.Name.Space == "" && k.Name.Local == "error":
+		default:
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// join asks the core to admit st's sender under nick.
+func (s *Service) join(ctx context.Context, st *stanza, room, nick string, payload []*node) {
+	from := st.from.String()
+	x := st.el.child(NSMUC, "x")
+	var password string
+	if pw := x.child(NSMUC, "password"); pw != nil {
+		password = pw.Text
+	}
+	pj := &pendingJoin{id: st.id, nick: nick, history: parseHistory(x.child(NSMUC, "history")), payload: payload, done: make(chan struct{})}
+	key := occKey{room, from}
+	s.mu.Lock()
+	s.pending[key] = pj
+	s.mu.Unlock()
+	res, err := s.reg.Join(ctx, room, conference.JoinRequest{
+		DisplayName: nick, Nick: nick, JID: from, Text: true, Password: password, Origin: conference.OriginXMPP,
+	})
+	pj.created = res.Created
+	close(pj.done)
+	if err == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.pending[key] == pj {
+		delete(s.pending, key)
+	}
+	s.mu.Unlock()
+	cond, text := joinError(err)
+	if cond == condInternal {
+		s.log.Warn("join failed", "room", room, "err", err)
+	}
+	s.send(errorReply(st, cond, text, s.roomJID(room), elNS(NSMUC, "x")))
+}
+
+// joinError maps a refused join to its XEP-0045 §7.2 error.
+func joinError(err error) (condition, string) {
+	switch {
+	case errors.Is(err, conference.ErrNickConflict):
+		return condConflict, "that nick is already in use"
+	case errors.Is(err, conference.ErrPasswordRequired):
+		return condNotAuthorized, "a password is required"
+	case errors.Is(err, conference.ErrBanned):
+		return condForbidden, "you are banned from this room"
+	case errors.Is(err, conference.ErrMembersOnly):
+		return condRegistrationReq, "this room is members-only"
+	case errors.Is(err, conference.ErrFull):
+		return condFull, "the room is full"
+	case errors.Is(err, conference.ErrLocked):
+		return condItemNotFound, "the room is being created"
+	case errors.Is(err, conference.ErrCreationRestricted):
+		return condNotAllowed, "room creation is restricted"
+	case errors.Is(err, conference.ErrBadRequest):
+		return condJIDMalformed, "invalid nick"
+	case errors.Is(err, conference.ErrInvalidName), errors.Is(err, conference.ErrNotFound):
+		return condItemNotFound, "no such room"
+	case errors.Is(err, conference.ErrClosed):
+		return condServiceUnavail, "the service is shutting down"
+	}
+	return condInternal, ""
+}
+
+// leave handles an occupant's unavailable presence.
+func (s *Service) leave(ctx context.Context, st *stanza, room string) {
+	from := st.from.String()
+	p, ok := s.occupant(room, from)
+	if !ok {
+		return
+	}
+	key := occKey{room, from}
+	s.mu.Lock()
+	s.leaving[key] = presencePayload(st.el)
+	s.mu.Unlock()
+	if err := s.reg.Leave(ctx, room, p.ID, conference.Departed, conference.OriginXMPP); err != nil {
+		s.mu.Lock()
+		delete(s.leaving, key)
+		s.mu.Unlock()
+		s.log.Debug("leave", "room", room, "err", err)
+	}
+}
+
+// dropGhost removes the occupant whose client bounced a stanza.
+func (s *Service) dropGhost(ctx context.Context, room, from, why string) {
+	p, ok := s.occupant(room, from)
+	if !ok {
+		return
+	}
+	s.log.Info("removing occupant after an error bounce", "room", room, "nick", p.Nick, "why", why)
+	if err := s.reg.Leave(ctx, room, p.ID, conference.Failed, conference.OriginXMPP); err != nil {
+		s.log.Debug("remove ghost", "room", room, "err", err)
+	}
+}
+
+// setPayload records an occupant's presence payload for the next rendering.
+func (s *Service) setPayload(room, jid string, payload []*node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.rooms[room]; v != nil {
+		if o := v.byJID(jid); o != nil {
+			o.payload = payload
+			return
+		}
+	}
+	if pj := s.pending[occKey{room, jid}]; pj != nil {
+		pj.payload = payload
+	}
+}
+
+// updatePresence reflects a changed presence (show, status) of an occupant
+// to everyone in the room (XEP-0045 §7.7).
+func (s *Service) updatePresence(room, jid string, payload []*node) {
+	s.mu.Lock()
+	var out []*node
+	if v := s.rooms[room]; v != nil {
+		if o := v.byJID(jid); o != nil {
+			o.payload = payload
+			out = s.broadcast(room, v, o, presOpts{})
+		}
+	}
+	if out == nil {
+		if pj := s.pending[occKey{room, jid}]; pj != nil {
+			pj.payload = payload
+		}
+	}
+	s.mu.Unlock()
+	for _, n := range out {
+		s.send(n)
+	}
+}

@@ -1,0 +1,190 @@
+package muc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mellium.im/xmpp/jid"
+
+	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/metrics"
+)
+
+// Config configures the MUC component.
+type Config struct {
+	// Server is the XEP-0114 endpoint of the XMPP server (host:port).
+	Server string
+	// Domain is the component's JID, which is the MUC domain
+	// (e.g. conference.example.com).
+	Domain string
+	// Secret is the component secret shared with the server.
+	Secret string
+	// SIPDomain is the SIP domain of the conference URIs the rooms
+	// advertise as audio-video-uri (ConferenceURI). Empty omits the field.
+	SIPDomain string
+	// Name is the service's disco identity name. Default "Conferences".
+	Name string
+
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics // nil: no metrics
+
+	// MinBackoff and MaxBackoff bound the reconnect delay, which doubles
+	// after each failed attempt and is jittered. Defaults 250 ms and 3 s.
+	MinBackoff, MaxBackoff time.Duration
+	// DialTimeout bounds the TCP connect and the handshake. Default 5 s.
+	DialTimeout time.Duration
+	// WriteTimeout bounds each stanza write. Default 10 s.
+	WriteTimeout time.Duration
+	// PingInterval is how often occupants' clients are pinged to find ghosts
+	// (they are always pinged after a reconnect). Default 5 min; negative
+	// disables the periodic ping.
+	PingInterval time.Duration
+	// PingTimeout is how long an occupant's client has to answer. Default 10 s.
+	PingTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Name == "" {
+		c.Name = "Conferences"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 250 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 3 * time.Second
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = c.MinBackoff
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 5 * time.Minute
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 10 * time.Second
+	}
+}
+
+// ConferenceURI is the SIP conference URI of room in sipDomain,
+// "sip:ROOM@SIP_DOMAIN": the value of the room's audio-video-uri, which
+// must be byte-identical to the conf-uris the SIP focus publishes.
+func ConferenceURI(room, sipDomain string) string {
+	return "sip:" + room + "@" + sipDomain
+}
+
+// Service is the MUC component: one XEP-0114 link and the room service on
+// it. Create it with New and run it with Run.
+type Service struct {
+	cfg    Config
+	reg    *conference.Registry
+	log    *slog.Logger
+	m      *metrics.Metrics
+	domain jid.JID
+
+	running   atomic.Bool
+	connected atomic.Bool
+	link      link
+
+	// sendFn replaces the link in tests and fuzzing.
+	sendFn func(*node)
+
+	mu         sync.Mutex
+	rooms      map[string]*roomView
+	pending    map[occKey]*pendingJoin
+	leaving    map[occKey][]*node
+	destroyAlt map[string]string
+}
+
+// occKey identifies an occupant's client: room name and full real JID.
+type occKey struct{ room, jid string }
+
+// New returns a Service for cfg over the conference registry reg. It does not
+// connect; Run does.
+func New(cfg Config, reg *conference.Registry) (*Service, error) {
+	if reg == nil {
+		return nil, errors.New("muc: nil registry")
+	}
+	cfg.defaults()
+	if strings.TrimSpace(cfg.Server) == "" {
+		return nil, errors.New("muc: xmpp.server is empty")
+	}
+	d, err := jid.Parse(cfg.Domain)
+	if err != nil || cfg.Domain == "" || d.Localpart() != "" || d.Resourcepart() != "" {
+		return nil, fmt.Errorf("muc: xmpp.domain %q is not a domain JID", cfg.Domain)
+	}
+	return &Service{
+		cfg: cfg, reg: reg, log: cfg.Logger.With("component", "muc"), m: cfg.Metrics, domain: d,
+		rooms: map[string]*roomView{}, pending: map[occKey]*pendingJoin{}, leaving: map[occKey][]*node{},
+		destroyAlt: map[string]string{},
+	}, nil
+}
+
+// Connected reports whether the component link to the XMPP server is up.
+func (s *Service) Connected() bool { return s.connected.Load() }
+
+// Run follows the conference events and keeps the component connected,
+// reconnecting with capped exponential backoff, until ctx ends. The rooms
+// live in the core, so they survive link failures; occupants whose clients
+// are gone are removed after a reconnect. Run returns nil when ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("muc: Run called twice")
+	}
+	defer s.running.Store(false)
+	stream := s.reg.Subscribe()
+	s.seed(ctx)
+	rendered := make(chan struct{})
+	go func() {
+		defer close(rendered)
+		s.render(ctx, stream)
+	}()
+	s.connectLoop(ctx, rendered)
+	stream.Close()
+	<-rendered
+	return nil
+}
+
+// roomJID returns room@domain.
+func (s *Service) roomJID(room string) string { return room + "@" + s.domain.Domainpart() }
+
+// occJID returns room@domain/nick.
+func (s *Service) occJID(room, nick string) string { return s.roomJID(room) + "/" + nick }
+
+// send writes one stanza to the XMPP server; it is dropped (and logged) when
+// the link is down.
+func (s *Service) send(n *node) {
+	s.count(n.Name.Local, "out")
+	if s.sendFn != nil {
+		s.sendFn(n)
+		return
+	}
+	if err := s.link.send(n, s.cfg.WriteTimeout); err != nil {
+		s.log.Debug("stanza not sent", "kind", n.Name.Local, "to", n.attr("to"), "err", err)
+	}
+}
+
+func (s *Service) count(kind, dir string) {
+	if s.m == nil {
+		return
+	}
+	switch kind {
+	case "presence", "message", "iq":
+	default:
+		kind = "other"
+	}
+	s.m.MUCStanzas.WithLabelValues(kind, dir).Inc()
+}

@@ -1,0 +1,223 @@
+package muc
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"time"
+
+	"cusax.dev/bridge/conference"
+)
+
+// roomView is the MUC's picture of a room: the occupants it has presented,
+// in join order, as the event stream has told it. The renderer keeps it; the
+// stanza handlers only read it (nick and JID routing use the core).
+type roomView struct {
+	occ   []*occView
+	whois string
+}
+
+// occView is one presented occupant: the core's participant and the
+// presence payload (show, status, caps…) its client last sent.
+type occView struct {
+	p       conference.Participant
+	payload []*node
+}
+
+// pendingJoin carries what a join presence asked for to the renderer, which
+// sees the Joined event possibly before reg.Join has returned.
+type pendingJoin struct {
+	id      string // the join presence's id, echoed on the self-presence
+	nick    string // the nick asked for (210 if the service changed it)
+	history historyReq
+	payload []*node
+	done    chan struct{} // closed when reg.Join has returned
+	created bool          // valid once done is closed
+}
+
+// textOccupant reports whether o has an XMPP client to send stanzas to.
+func (o *occView) textOccupant() bool { return o.p.Text && o.p.JID != "" }
+
+func (v *roomView) byID(id string) *occView {
+	for _, o := range v.occ {
+		if o.p.ID == id {
+			return o
+		}
+	}
+	return nil
+}
+
+func (v *roomView) byJID(jid string) *occView {
+	for _, o := range v.occ {
+		if o.p.JID == jid && o.p.Text {
+			return o
+		}
+	}
+	return nil
+}
+
+func (v *roomView) remove(id string) {
+	v.occ = slices.DeleteFunc(v.occ, func(o *occView) bool { return o.p.ID == id })
+}
+
+// recipients returns the occupants with an XMPP client.
+func (v *roomView) recipients() []*occView {
+	var out []*occView
+	for _, o := range v.occ {
+		if o.textOccupant() {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// seesJID says whether to may see o's real JID: in non-anonymous rooms
+// everyone, in semi-anonymous rooms moderators; and always oneself.
+func (v *roomView) seesJID(to, o *occView) bool {
+	return v.whois == "anyone" || to.p.Role == conference.RoleModerator || to.p.ID == o.p.ID
+}
+
+// seed builds the views of the rooms that are live when Run starts.
+func (s *Service) seed(ctx context.Context) {
+	for _, name := range s.reg.Names() {
+		snap, err := s.reg.Snapshot(ctx, name)
+		if err != nil {
+			continue
+		}
+		v := &roomView{whois: whoisOf(snap.Config)}
+		for _, p := range snap.Participants {
+			v.occ = append(v.occ, &occView{p: p, payload: defaultPayload(p)})
+		}
+		s.mu.Lock()
+		s.rooms[name] = v
+		s.mu.Unlock()
+	}
+}
+
+// view returns the view of room, creating it (with the room's whois
+// setting) if needed.
+func (s *Service) view(ctx context.Context, room string) *roomView {
+	s.mu.Lock()
+	v := s.rooms[room]
+	s.mu.Unlock()
+	if v != nil {
+		return v
+	}
+	whois := "moderators"
+	if cfg, err := s.reg.Config(ctx, room); err == nil {
+		whois = whoisOf(cfg)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v = s.rooms[room]; v == nil {
+		v = &roomView{whois: whois}
+		s.rooms[room] = v
+	}
+	return v
+}
+
+// whoisOf is the room's muc#roomconfig_whois: "anyone" (non-anonymous) or
+// "moderators" (semi-anonymous).
+func whoisOf(c conference.Config) string {
+	if c.Whois == "anyone" {
+		return "anyone"
+	}
+	return "moderators"
+}
+
+// defaultPayload is the presence payload of an occupant the bridge presents
+// on someone's behalf: a SIP caller in the audio conference.
+func defaultPayload(p conference.Participant) []*node {
+	if p.Text {
+		return nil
+	}
+	return []*node{textEl("status", "in the audio conference")}
+}
+
+// presOpts are the variable parts of an occupant presence.
+type presOpts struct {
+	typ     string // "" (available) or "unavailable"
+	codes   []int
+	actor   string // nick of the moderator who acted
+	reason  string
+	newNick string // status 303
+	destroy *node
+	id      string
+}
+
+// presence renders occupant o's presence as seen by to.
+func (s *Service) presence(room string, v *roomView, o, to *occView, opt presOpts) *node {
+	self := o.p.ID == to.p.ID
+	role, aff := string(o.p.Role), string(o.p.Affiliation)
+	if opt.typ == "unavailable" {
+		role = string(conference.RoleNone)
+	}
+	item := el("item").set("affiliation", aff).set("role", role).set("nick", opt.newNick)
+	if o.p.JID != "" && v.seesJID(to, o) {
+		item.set("jid", o.p.JID)
+	}
+	if opt.actor != "" {
+		item.add(el("actor").set("nick", opt.actor))
+	}
+	if opt.reason != "" {
+		item.add(textEl("reason", opt.reason))
+	}
+	x := elNS(NSMUCUser, "x", item, opt.destroy)
+	codes := opt.codes
+	if self {
+		codes = append([]int{110}, codes...)
+	}
+	for _, c := range sortedCodes(codes) {
+		x.add(el("status").set("code", strconv.Itoa(c)))
+	}
+	pres := el("presence").set("from", s.occJID(room, o.p.Nick)).set("to", to.p.JID).set("type", opt.typ).set("id", opt.id)
+	if opt.typ == "unavailable" {
+		for _, k := range o.payload {
+			if k.Name.Space == "" && k.Name.Local == "status" {
+				pres.add(k.clone())
+			}
+		}
+	} else {
+		for _, k := range o.payload {
+			pres.add(k.clone())
+		}
+	}
+	return pres.add(x)
+}
+
+func sortedCodes(codes []int) []int {
+	out := slices.Clone(codes)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// broadcast renders o's presence for every XMPP occupant of v.
+func (s *Service) broadcast(room string, v *roomView, o *occView, opt presOpts) []*node {
+	var out []*node
+	for _, to := range v.recipients() {
+		out = append(out, s.presence(room, v, o, to, opt))
+	}
+	return out
+}
+
+// actorNick returns the nick of a in v, if a is a present occupant.
+func actorNick(v *roomView, a conference.Actor) string {
+	if a.ParticipantID != "" {
+		if o := v.byID(a.ParticipantID); o != nil {
+			return o.p.Nick
+		}
+	}
+	if a.JID != "" {
+		if o := v.byJID(a.JID); o != nil {
+			return o.p.Nick
+		}
+	}
+	return ""
+}
+
+// groupchat builds a groupchat message from from to to.
+func groupchat(from, to, id string, kids ...*node) *node {
+	return el("message", kids...).set("type", "groupchat").set("from", from).set("to", to).set("id", id)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
