@@ -2,17 +2,71 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/netip"
+	"time"
 
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/config"
+	"cusax.dev/bridge/focus"
 	"cusax.dev/bridge/metrics"
+	"cusax.dev/bridge/mixer"
 )
 
 // startServices starts the media engine, the SIP focus and the MUC
-// component on the registry.
+// component on the registry. Each runs until ctx ends.
 func startServices(ctx context.Context, cfg config.Config, reg *conference.Registry, m *metrics.Metrics, log *slog.Logger,
 	ready *readiness, start func(string, func(context.Context) error)) error {
-	ready.sip.Store(true) // until the focus is wired
+	lo, hi, err := config.ParsePortRange(cfg.RTP.Ports)
+	if err != nil {
+		return fmt.Errorf("rtp.ports: %w", err)
+	}
+	eng, err := mixer.New(mixer.Config{
+		BindIP:       netip.MustParseAddr(cfg.RTP.BindIP),
+		PortMin:      lo,
+		PortMax:      hi,
+		MaxSpeakers:  cfg.RTP.MaxSpeakers,
+		RTCPInterval: cfg.RTP.RTCPInterval.D(),
+		Metrics:      m,
+		Logger:       log.With("component", "mixer"),
+	})
+	if err != nil {
+		return fmt.Errorf("mixer: %w", err)
+	}
+	foc, err := focus.New(focus.Config{
+		Listen:       cfg.SIP.Listen,
+		Domain:       cfg.SIP.Domain,
+		AdvertisedIP: cfg.SIP.AdvertisedIP,
+		AckTimeout:   cfg.SIP.AckTimeout.D(),
+		Logger:       log.With("component", "focus"),
+		Metrics:      m,
+	}, reg, eng)
+	if err != nil {
+		eng.Close()
+		return fmt.Errorf("focus: %w", err)
+	}
+	mixCtx, stopMix := context.WithCancel(context.Background())
+	mixDone := make(chan error, 1)
+	go func() { mixDone <- eng.Run(mixCtx) }()
+	start("sip", func(ctx context.Context) error {
+		// The focus hangs every call up (BYE) before it returns; only then
+		// does the clock stop and the engine release its ports.
+		err := foc.Run(ctx)
+		stopMix()
+		<-mixDone
+		eng.Close()
+		return err
+	})
+	go func() {
+		select {
+		case <-foc.Ready():
+			ready.sip.Store(true)
+			log.Info("sip listening", "addrs", foc.Addrs(), "advertised", foc.AdvertisedAddr())
+		case <-ctx.Done():
+		case <-time.After(30 * time.Second):
+			log.Error("sip listeners not ready after 30s")
+		}
+	}()
 	return nil
 }
