@@ -1,15 +1,23 @@
-// Package mixer is the bridge's media engine: it owns the RTP/RTCP sockets of
-// every SIP leg (one even port P for RTP and P+1 for RTCP from a configured
-// range), the receive path (symmetric-RTP latching, jitter buffer with
-// packet-loss concealment, G.711 decoding, RFC 4733 DTMF), RTCP sender and
-// receiver reports, and the single clock that mixes every room each
-// packetisation interval (mix-minus for talkers, one shared encoding per codec
-// for listeners). It knows nothing of SIP: the focus calls
+// Package mixer is the bridge's media engine: it owns the RTP/RTCP port
+// pairs of SIP legs (even port P for RTP, P+1 for RTCP), the receive path
+// (symmetric-RTP latching, jitter buffer with loss concealment, G.711,
+// RFC 4733 DTMF), RTCP reports, and the one clock that mixes every room
+// each Ptime: talkers hear the sum minus themselves, everyone else one
+// shared encoding per codec. It knows nothing of SIP; the focus drives it:
 //
-//	leg, err := eng.Allocate()            // ErrPortsExhausted → 503
-//	leg.Start(room, LegParams{...}, Handlers{...})
-//	leg.Update(params) / leg.SetMuted(true) / leg.Stats()
-//	leg.Close()                           // port pair free again on return
+//	eng, _ := mixer.New(mixer.Config{PortMin: 10000, PortMax: 20000, Metrics: m})
+//	go eng.Run(ctx)                              // the clock for all rooms
+//	leg, err := eng.Allocate()                   // errors.Is(err, mixer.ErrPortsExhausted) → 503
+//	// SDP answer: m=audio leg.Port() …
+//	leg.Start("team", mixer.LegParams{Remote: sdpAddr, Codec: mixer.PCMU(), DTMFPayloadType: 101}, handlers)
+//	leg.Update(params)                           // re-INVITE: address, codec, hold (Direction)
+//	leg.SetMuted(true)                           // out of every mix, still hears the room
+//	leg.Close()                                  // port pair free again on return
 //
-// while eng.Run(ctx) drives the clock for all rooms.
+// Directions are the bridge's own (Send: it sends the mix; Recv: the leg's
+// audio enters the mix). Handlers run on a per-leg goroutine, never on the
+// clock. Metrics: rtp_packets_total{direction="in"} counts accepted packets,
+// "dropped" rejected ones (foreign source, payload type, malformed, late,
+// duplicate), "out" packets sent. Package audiotest has tone, Goertzel and
+// RTP phone helpers for tests of this and other packages.
 package mixer

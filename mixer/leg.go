@@ -106,12 +106,12 @@ type LegStats struct {
 	Jitter           time.Duration  // interarrival jitter, RFC 3550 A.8
 	LatePackets      uint64         // arrived after their play-out time
 	DuplicatePackets uint64
-	ConcealedFrames  uint64  // frames filled in by loss concealment
-	JitterDepth      int     // jitter-buffer target depth, in frames
-	Resyncs          uint64  // play-out restarts after timestamp jumps
-	PacketsSent      uint64  // RTP packets sent to the leg
-	OctetsSent       uint64  // payload octets sent
-	RoundTrip        float64 // seconds, from the remote's reports on our SRs; 0 until known
+	ConcealedFrames  uint64        // frames filled in by loss concealment
+	JitterDepth      int           // jitter-buffer target depth, in frames
+	Resyncs          uint64        // play-out restarts after timestamp jumps
+	PacketsSent      uint64        // RTP packets sent to the leg
+	OctetsSent       uint64        // payload octets sent
+	RoundTrip        time.Duration // from the remote's reports on our SRs; 0 until known
 	RTCPSent         uint64
 	RTCPReceived     uint64
 }
@@ -302,7 +302,7 @@ func (l *Leg) Stats() LegStats {
 		Resyncs:          l.jb.resyncs,
 		PacketsSent:      tx.packets,
 		OctetsSent:       tx.octets,
-		RoundTrip:        l.rtt.Seconds(),
+		RoundTrip:        l.rtt,
 		RTCPSent:         l.rtcpSent,
 		RTCPReceived:     l.rtcpRecv,
 	}

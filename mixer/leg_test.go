@@ -326,7 +326,7 @@ func TestRTCPReports(t *testing.T) {
 	raw, _ = rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 0xCAFE, Reports: []rtcp.ReceptionReport{{
 		SSRC: l.LocalSSRC(), LastSenderReport: ourSR, Delay: durationToCompact(100 * time.Millisecond)}}}})
 	l.handleRTCP(raw, remote(30001), later.Add(300*time.Millisecond))
-	if rtt := l.Stats().RoundTrip; rtt < 0.199 || rtt > 0.201 {
+	if rtt := l.Stats().RoundTrip; rtt < 199*time.Millisecond || rtt > 201*time.Millisecond {
 		t.Fatalf("round trip %v", rtt)
 	}
 	// RTCP latched onto its source; other sources ignored
