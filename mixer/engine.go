@@ -371,19 +371,25 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		now := time.Now()
-		late := now.Sub(next)
-		skipped := 0
-		if late >= ptime {
-			skipped = int(late / ptime)
-			next = next.Add(time.Duration(skipped) * ptime)
-			add(e.m.skipped, skipped)
-			late -= time.Duration(skipped) * ptime
-		}
-		observe(e.m.lateness, max(late, 0).Seconds())
+		skipped, late, due := schedule(next, now, ptime)
+		add(e.m.skipped, skipped)
+		observe(e.m.lateness, late.Seconds())
 		e.tick(now, skipped)
 		observe(e.m.tick, time.Since(now).Seconds())
-		next = next.Add(ptime)
+		next = due
 	}
+}
+
+// schedule decides a tick that fired at now for deadline next: how many
+// whole ticks were missed (skipped, not replayed), how late this one is
+// against its own slot, and the next absolute deadline.
+func schedule(next, now time.Time, ptime time.Duration) (skipped int, late time.Duration, due time.Time) {
+	late = max(now.Sub(next), 0)
+	if late >= ptime {
+		skipped = int(late / ptime)
+		late -= time.Duration(skipped) * ptime
+	}
+	return skipped, late, next.Add(time.Duration(skipped+1) * ptime)
 }
 
 // tick mixes every room once.

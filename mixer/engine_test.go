@@ -266,3 +266,61 @@ func TestRunContextAndTicks(t *testing.T) {
 		t.Fatalf("only %d ticks in 120 ms", c)
 	}
 }
+
+func TestSchedule(t *testing.T) {
+	const p = 20 * time.Millisecond
+	t0 := time.Unix(1000, 0)
+	tests := []struct {
+		name    string
+		now     time.Duration // after the deadline
+		skipped int
+		late    time.Duration
+		due     time.Duration // next deadline, after t0
+	}{
+		{"on time", 0, 0, 0, p},
+		{"early wake-up counts as on time", -time.Millisecond, 0, 0, p},
+		{"a little late keeps the grid", 3 * time.Millisecond, 0, 3 * time.Millisecond, p},
+		{"one tick behind skips one", p + 5*time.Millisecond, 1, 5 * time.Millisecond, 2 * p},
+		{"several behind", 3*p + time.Millisecond, 3, time.Millisecond, 4 * p},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, l, d := schedule(t0, t0.Add(tc.now), p)
+			if s != tc.skipped || l != tc.late || !d.Equal(t0.Add(tc.due)) {
+				t.Fatalf("schedule = (%d, %v, +%v), want (%d, %v, +%v)", s, l, d.Sub(t0), tc.skipped, tc.late, tc.due)
+			}
+		})
+	}
+}
+
+// TestCloseFromHandler: a handler may close its own leg without deadlock.
+func TestCloseFromHandler(t *testing.T) {
+	lo, hi := freeRange(t, 4)
+	e := newTestEngine(t, func(c *Config) { c.PortMin, c.PortMax = lo, hi })
+	l, err := e.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	h := Handlers{SSRC: func(uint32) { closed <- l.Close() }}
+	if err := l.Start("r", LegParams{Remote: remote(30000), Codec: PCMU()}, h); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, uint16(l.Port()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(rtpBytes(t, 0, 1, 160, 42, silence(160)))
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close from a handler did not return")
+	}
+	if e.PortsInUse() != 0 {
+		t.Fatal("port not released")
+	}
+}

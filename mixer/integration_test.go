@@ -234,3 +234,77 @@ func TestLoopbackConference(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentControl hammers the control methods while media flows and
+// the clock runs (meant for -race): no races, no deadlock, ports released.
+func TestConcurrentControl(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time test")
+	}
+	lo, hi := freeRange(t, 8)
+	e, err := New(Config{BindIP: loopback, PortMin: lo, PortMax: hi, RTCPInterval: 30 * time.Millisecond, MaxSpeakers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	var phones []*audiotest.Phone
+	var legs []*Leg
+	for i := range 3 {
+		ph, err := audiotest.NewPhone(audiotest.PhoneConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ph.Close()
+		l, err := e.Allocate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Start("busy", LegParams{Remote: ph.Addr(), Codec: PCMU(), DTMFPayloadType: 101}, Handlers{
+			Speaking: func(bool) {}, DTMF: func(rune) {}, SSRC: func(uint32) {},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		ph.SetSource(audiotest.Tone(300+float64(i)*200, 5000, 8000).Fill)
+		ph.Start(netip.AddrPortFrom(loopback, uint16(l.Port())))
+		phones, legs = append(phones, ph), append(legs, l)
+	}
+	var wg sync.WaitGroup
+	stop := time.Now().Add(700 * time.Millisecond)
+	for i, l := range legs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dirs := []Direction{SendRecv, RecvOnly, SendOnly, Inactive}
+			codecs := []Codec{PCMU(), PCMA()}
+			for k := 0; time.Now().Before(stop); k++ {
+				l.SetMuted(k%3 == 0)
+				_ = l.Update(LegParams{Remote: phones[i].Addr(), Codec: codecs[k%2], DTMFPayloadType: 101, Direction: dirs[k%4]})
+				_ = l.Stats()
+				_ = e.PortsInUse()
+				if k%5 == 0 {
+					phones[i].SendDTMF('1', 20*time.Millisecond)
+				}
+				time.Sleep(3 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		for _, l := range legs {
+			l.Close()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close blocked")
+	}
+	if e.PortsInUse() != 0 {
+		t.Fatal("ports left")
+	}
+}
