@@ -145,7 +145,7 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 		return nil, errors.New("focus: registry and media engine are required")
 	}
 	f := &Focus{
-		cfg: cfg, log: cfg.Logger.With("component", "focus"), m: cfg.Metrics, reg: reg, media: media,
+		cfg: cfg, log: cfg.Logger, m: cfg.Metrics, reg: reg, media: media,
 		accept:        []string{"application/sdp", "application/conference-info+xml"},
 		calls:         newCallTable(),
 		ready:         make(chan struct{}),
@@ -164,7 +164,7 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	if f.advertise, err = advertisedAddr(cfg.AdvertisedIP, f.specs); err != nil {
 		return nil, err
 	}
-	sipLog := cfg.Logger.With("component", "sipgo")
+	sipLog := cfg.Logger.With("layer", "sipgo")
 	f.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(f.advertise.String()),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
