@@ -416,13 +416,16 @@ func (f *Focus) contact(room string, transport string) *sip.ContactHeader {
 	return h
 }
 
-// capabilities appends Allow, Accept, Allow-Events and Supported.
+// capabilities appends Allow, Accept, Allow-Events and Supported: only what
+// the focus implements (Allow-Events stays out until a package is
+// registered).
 func (f *Focus) capabilities(res *sip.Response) {
 	res.AppendHeader(sip.NewHeader("Allow", strings.Join(f.allow, ", ")))
 	res.AppendHeader(sip.NewHeader("Accept", strings.Join(f.accept, ", ")))
 	if len(f.eventPackages) > 0 {
 		res.AppendHeader(sip.NewHeader("Allow-Events", strings.Join(f.eventPackages, ", ")))
 	}
+	res.AppendHeader(sip.NewHeader("Supported", strings.Join(supported, ", ")))
 }
 
 // response builds a response to req with the focus's Server header.

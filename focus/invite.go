@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,13 +57,12 @@ func (f *Focus) roomOf(u sip.Uri) (string, int, string) {
 	return room, 0, ""
 }
 
-// unsupported lists the Require option tags the focus does not implement
-// (all of them, so far).
+// unsupported lists the Require option tags the focus does not implement.
 func unsupported(req *sip.Request) []string {
 	var tags []string
 	for _, h := range req.GetHeaders("Require") {
 		for _, t := range strings.Split(h.Value(), ",") {
-			if t = strings.TrimSpace(t); t != "" {
+			if t = strings.TrimSpace(t); t != "" && !slices.Contains(supported, strings.ToLower(t)) {
 				tags = append(tags, t)
 			}
 		}
@@ -151,6 +151,10 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		off = &o
+	}
+	replaced, ok := f.replacedCall(req, tx)
+	if !ok {
+		return
 	}
 	localTag := sip.GenerateTagN(16)
 	dlg, err := newDialog(req, localTag)
@@ -299,6 +303,10 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		f.updateCore(c, n)
 	}
 	log.Info("call established", "codec", c.codec(), "remote", c.remote())
+	if replaced != nil {
+		log.Info("call replaces another", "replaced-call-id", replaced.dlg.key.callID, "replaced-participant", replaced.pid)
+		f.hangupNow(replaced, conference.Departed)
+	}
 }
 
 // answerFromAck takes the answer to the focus's offer from an ACK and puts

@@ -612,3 +612,80 @@ func TestReInviteOrdering(t *testing.T) {
 	}
 	c.Bye(ctx)
 }
+
+// Over TCP the focus's BYE reuses the caller's connection, also after
+// several transactions on it (sipgo reference-counts TCP connections).
+func TestTCPByeAfterTransactions(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.ua("tcp", "alice")
+	_, rtpAddr := e.rtp()
+	c := e.dial(u, "tcp", "team", rtpAddr, "0")
+	joined := e.waitEvent(conference.Joined, 2*time.Second)
+	ctx := ctxT(t, 10*time.Second)
+	for i := 0; i < 3; i++ {
+		res, err := c.ReInvite(ctx, sipua.Offer(rtpAddr, "0"))
+		if err != nil || res.StatusCode != 200 {
+			t.Fatal(res, err)
+		}
+		c.Ack(nil)
+		if res, err := c.Request(ctx, sip.INFO, "", nil); err != nil || res.StatusCode != 200 {
+			t.Fatal(res, err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := e.reg.Kick(ctx, "team", joined.Participant.ID, conference.Actor{API: true}, conference.OriginAPI, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitBye(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReplaces(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	_, rtp1 := e.rtp()
+	_, rtp2 := e.rtp()
+	alice := e.dial(e.ua("udp", "alice"), "udp", "team", rtp1, "0")
+	if h := alice.Response.GetHeader("Supported"); h == nil || h.Value() != "replaces" {
+		t.Errorf("Supported %v", h)
+	}
+	first := e.waitEvent(conference.Joined, 2*time.Second)
+	bob := e.ua("udp", "bob")
+	ctx := ctxT(t, 5*time.Second)
+	aliceTag, _ := alice.Invite.From().Params.Get("tag")
+
+	for _, tt := range []struct {
+		value string
+		code  int
+	}{
+		{alice.CallID() + ";to-tag=wrong;from-tag=" + aliceTag, 481},
+		{alice.CallID() + ";from-tag=" + aliceTag, 400},
+		{alice.CallID() + ";to-tag=" + alice.RemoteTag() + ";from-tag=" + aliceTag + ";early-only", 486},
+	} {
+		c, err := bob.Invite(ctx, e.target(bob, "udp", "team"), sipua.Offer(rtp2, "0"), sipua.WithHeader("Replaces", tt.value))
+		if err != nil || c.Response.StatusCode != tt.code {
+			t.Errorf("Replaces %q: %v %v, want %d", tt.value, c.Response, err, tt.code)
+		}
+	}
+	if e.eng.PortsInUse() != 1 {
+		t.Fatalf("ports %d after refused Replaces", e.eng.PortsInUse())
+	}
+
+	replaces := alice.CallID() + ";to-tag=" + alice.RemoteTag() + ";from-tag=" + aliceTag
+	c, err := bob.Invite(ctx, e.target(bob, "udp", "team"), sipua.Offer(rtp2, "0"),
+		sipua.WithHeader("Replaces", replaces), sipua.WithHeader("Require", "replaces"))
+	if err != nil || c.Response.StatusCode != 200 {
+		t.Fatalf("INVITE with Replaces: %v %v", c.Response, err)
+	}
+	if err := c.Ack(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.WaitBye(ctx); err != nil {
+		t.Fatalf("replaced call: %v", err)
+	}
+	eventually(t, 2*time.Second, "only bob left", func() bool {
+		ps := e.participants("team")
+		return len(ps) == 1 && ps[0].ID != first.Participant.ID && ps[0].AOR == "sip:bob@example.test"
+	})
+	c.Bye(ctx)
+}
