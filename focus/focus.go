@@ -468,7 +468,11 @@ func (f *Focus) retryAfter() sip.Header {
 
 // warning is a Warning header (RFC 3261 §20.43) naming the focus.
 func (f *Focus) warning(code int, text string) sip.Header {
-	return sip.NewHeader("Warning", fmt.Sprintf("%d %s %q", code, f.advertise, headerSafe(text)))
+	agent := f.advertise.String()
+	if f.advertise.Is6() {
+		agent = "[" + agent + "]"
+	}
+	return sip.NewHeader("Warning", fmt.Sprintf("%d %s \"%s\"", code, agent, headerSafe(text)))
 }
 
 // onUnknown answers methods without a handler: 405 with Allow.

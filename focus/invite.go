@@ -241,6 +241,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		local: localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1}}
 	c.invite <- struct{}{} // this INVITE transaction runs until its ACK is processed
 	defer c.endInvite()
+	leg.SetMuted(joined.Participant.Muted) // before any media flows; syncMute keeps it current
 	log = log.With("room", room, "participant", c.pid)
 	fail := func(code int, reason, why string) {
 		log.Error("call setup failed", "why", why)

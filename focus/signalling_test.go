@@ -1,6 +1,7 @@
 package focus
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"strconv"
@@ -688,4 +689,68 @@ func TestReplaces(t *testing.T) {
 		return len(ps) == 1 && ps[0].ID != first.Participant.ID && ps[0].AOR == "sip:bob@example.test"
 	})
 	c.Bye(ctx)
+}
+
+// An IPv6 focus answers an IPv6 caller with an IP6 answer and an IPv6
+// Contact.
+func TestIPv6Call(t *testing.T) {
+	probe, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	probe.Close()
+	log := testLogger(t)
+	reg := conference.NewRegistry(conference.Options{Logger: log})
+	lo, hi := freePairs(t, 2)
+	eng, err := mixer.New(mixer.Config{BindIP: netip.IPv6Loopback(), PortMin: lo, PortMax: hi, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	f, err := New(Config{Listen: []string{"udp:[::1]:0"}, Domain: "conf.example.test", Logger: log}, reg, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+		if eng.PortsInUse() != 0 {
+			t.Errorf("ports in use after shutdown: %d", eng.PortsInUse())
+		}
+	}()
+	<-f.Ready()
+	if f.AdvertisedAddr() != netip.IPv6Loopback() {
+		t.Fatalf("advertised %v", f.AdvertisedAddr())
+	}
+	_, addr, _ := strings.Cut(f.Addrs()[0], ":")
+	u, err := sipua.New(sipua.Config{Host: "::1", User: "alice", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	rtp, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rtp.Close()
+	c, err := u.Invite(ctxT(t, 5*time.Second), u.Target("team", addr), sipua.Offer(rtp.LocalAddr().(*net.UDPAddr).AddrPort(), "0"))
+	if err != nil {
+		t.Fatalf("INVITE: %v", err)
+	}
+	if c.Response.StatusCode != 200 {
+		t.Fatalf("INVITE: %v", c.Response)
+	}
+	if !strings.Contains(string(c.Response.Body()), "c=IN IP6 ::1\r\n") {
+		t.Errorf("answer:\n%s", c.Response.Body())
+	}
+	if ct := c.Response.Contact(); ct == nil || !strings.Contains(ct.Value(), "[::1]") {
+		t.Errorf("Contact %v", c.Response.GetHeader("Contact"))
+	}
+	c.Ack(nil)
+	if res, err := c.Bye(ctxT(t, 5*time.Second)); err != nil || res.StatusCode != 200 {
+		t.Fatalf("BYE %v %v", res, err)
+	}
 }

@@ -243,6 +243,7 @@ func (u *UA) Start(ctx context.Context, target sip.Uri, body []byte, opts ...Opt
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	}
 	req.SetBody(body)
+	req.SetDestination(dest(target))
 	for _, o := range opts {
 		o(req)
 	}
@@ -398,6 +399,7 @@ func (c *Call) request(method sip.RequestMethod, next bool) *sip.Request {
 	}
 	req.AppendHeader(c.u.Contact())
 	req.SetTransport(c.Invite.Transport())
+	req.SetDestination(dest(c.remoteTarget))
 	req.Laddr = c.Invite.Laddr
 	return req
 }
@@ -475,7 +477,18 @@ func (c *Call) WaitBye(ctx context.Context) (*sip.Request, error) {
 func (u *UA) Options(ctx context.Context, target sip.Uri) (*sip.Response, error) {
 	req := sip.NewRequest(sip.OPTIONS, target)
 	req.AppendHeader(u.Contact())
+	req.SetDestination(dest(target))
 	return u.cli.Do(ctx, req)
+}
+
+// dest is host:port of a URI for sending, with IPv6 brackets (sipgo's own
+// Destination omits them).
+func dest(u sip.Uri) string {
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
 }
 
 // AudioPort returns the port and connection address of the first audio

@@ -3,6 +3,8 @@ package confstate
 import (
 	"testing"
 	"time"
+
+	"cusax.dev/bridge/conference"
 )
 
 func benchFull(b *testing.B, n int) {
@@ -36,11 +38,11 @@ func BenchmarkUpdate200Marshal(b *testing.B) {
 // throttle window: nothing is rendered.
 func BenchmarkUpdate200Throttled(b *testing.B) {
 	s := room(200)
-	v := NewView(renderer, time.Hour)
-	v.Initial(t0, s)
+	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), time.Hour)
+	initial(v, t0, s)
 	b.ReportAllocs()
 	for b.Loop() {
-		v.Update(t0, s)
+		upd(v, t0, s)
 	}
 }
 
@@ -48,9 +50,9 @@ func benchUpdate(b *testing.B, budget int, marshal bool) {
 	s := room(200)
 	muted := clone(s)
 	muted.Participants[100].Muted = true
-	v := NewView(renderer, 0)
+	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), 0)
 	v.SetBudget(budget)
-	v.Initial(t0, s)
+	initial(v, t0, s)
 	var buf []byte
 	b.ReportAllocs()
 	i := 0
@@ -60,7 +62,7 @@ func benchUpdate(b *testing.B, budget int, marshal bool) {
 			snap = muted
 		}
 		i++
-		docs, _ := v.Update(t0, snap)
+		docs, _ := upd(v, t0, snap)
 		if len(docs) != 1 {
 			b.Fatalf("%d documents", len(docs))
 		}
@@ -79,8 +81,8 @@ func BenchmarkInitialUDP200(b *testing.B) {
 	s := room(200)
 	b.ReportAllocs()
 	for b.Loop() {
-		v := NewView(renderer, time.Second)
+		v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), time.Second)
 		v.SetBudget(UDPBudget)
-		v.Initial(t0, s)
+		initial(v, t0, s)
 	}
 }

@@ -18,12 +18,12 @@ import (
 // final state after Final.
 func runScript(t testing.TB, script []byte) {
 	const interval = time.Second
-	v := NewView(renderer, interval)
+	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), interval)
 	sub := &subscriber{t: t}
 	now := t0
 	s := room(3)
 	next := 3
-	sub.apply(v.Initial(now, s))
+	sub.apply(initial(v, now, s))
 	lastBatch := now
 	var flushAt time.Time
 
@@ -90,7 +90,7 @@ func runScript(t testing.TB, script []byte) {
 			if !flushAt.IsZero() && now.Before(flushAt) {
 				now = flushAt
 			}
-			docs, at := v.Flush(now, s)
+			docs, at := v.Update(now)
 			batch(docs, at, true)
 			changed = false
 		case 9:
@@ -99,7 +99,7 @@ func runScript(t testing.TB, script []byte) {
 			sub.budget = budget
 			changed = false
 		case 10:
-			batch(v.Refresh(now, s), time.Time{}, false)
+			batch(refresh(v, now, s), time.Time{}, false)
 			changed = false
 		case 11:
 			s.Participants = append(s.Participants, occupant("o"+strconv.Itoa(next)))
@@ -128,11 +128,11 @@ func runScript(t testing.TB, script []byte) {
 			s.Locked = arg%2 == 1
 		}
 		if changed {
-			docs, at := v.Update(now, s)
+			docs, at := upd(v, now, s)
 			batch(docs, at, true)
 		}
 	}
-	sub.apply(v.Final(now, s))
+	sub.apply(final(v, now, s))
 	sub.converged(s)
 }
 

@@ -147,3 +147,26 @@ func (s *subscriber) converged(snap conference.Snapshot) {
 		s.t.Fatalf("subscriber state differs from Full(snapshot); missing change:\n%s\nheld:\n%s", d, got)
 	}
 }
+
+// The helpers below set the view's feed to a snapshot and then call the
+// View method, as the focus does on an event.
+
+func upd(v *View, now time.Time, s conference.Snapshot) ([]*confinfo.Document, time.Time) {
+	v.f.Set(s)
+	return v.Update(now)
+}
+
+func initial(v *View, now time.Time, s conference.Snapshot) []*confinfo.Document {
+	v.f.Set(s)
+	return v.Initial(now)
+}
+
+func refresh(v *View, now time.Time, s conference.Snapshot) []*confinfo.Document {
+	v.f.Set(s)
+	return v.Refresh(now)
+}
+
+func final(v *View, now time.Time, s conference.Snapshot) []*confinfo.Document {
+	v.f.Set(s)
+	return v.Final(now)
+}

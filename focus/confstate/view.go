@@ -4,48 +4,55 @@ import (
 	"sync"
 	"time"
 
-	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/confinfo"
 )
 
 // View is one subscription's side of the conference event package: it
 // numbers the documents (RFC 4575 §4.3: version scoped to the subscription,
-// +1 per partial), turns conference changes into partial documents, throttles
-// them to at most one batch per minimum interval, and cuts them to the
-// subscription's byte budget.
+// +1 per partial), turns changes of its Feed into partial documents,
+// throttles them to at most one batch per minimum interval, and cuts them to
+// the subscription's byte budget.
 //
-// The design is "diff against what was sent": the View keeps the full
-// document the subscriber holds once it has applied everything handed out so
-// far, renders Full(snapshot) when it is time to send, and sends
-// confinfo.Diff(held, now). Changes made during a throttle window therefore
+// The design is "diff against what was sent": the View remembers the full
+// rendering the subscriber holds once it has applied everything handed out
+// so far, and when it is time to send it hands out confinfo.Diff(held,
+// current), numbered last+1. Changes made during a throttle window therefore
 // merge into one partial by construction, and a change undone within the
 // window sends nothing.
 //
+// Throttling: a change arriving when the window is over is sent at once
+// (leading edge); later ones wait until the window is over. Windows end on a
+// grid of multiples of the interval (in Unix time) rather than exactly one
+// interval after the last send, so the Views of one conference flush
+// together and share the Feed's rendering and diff; the price is that a
+// throttled change may wait up to two intervals instead of one.
+//
 // Every method returns the documents to send, in order, each as the body of
-// its own NOTIFY; their versions are consecutive and continue the previous
-// call's. The caller must send them in that order (and not interleave two
-// calls' results). A View is safe for concurrent use, but ordering the sends
-// is the caller's job, so the focus normally drives each View from one
-// goroutine per subscription (events and the flush timer alike). The
-// returned documents belong to the caller.
+// its own NOTIFY, with consecutive versions continuing the previous call's.
+// The caller must send them in that order and not interleave two calls'
+// results. The documents share structure with the Feed and other Views:
+// treat them as read-only (marshal them, do not modify them). A View is safe
+// for concurrent use, but ordering the sends is the caller's job, so the
+// focus normally drives each View from one goroutine (events and the flush
+// timer alike).
 type View struct {
-	mu       sync.Mutex
-	r        Renderer
+	f        *Feed
 	interval time.Duration
-	budget   int
 
+	mu      sync.Mutex
+	budget  int
 	started bool
 	version uint32             // version of the last document handed out
-	held    *confinfo.Document // full state the subscriber holds
+	held    *confinfo.Document // rendering the subscriber holds
+	gen     uint64             // feed generation held renders (or was found equal to)
 	last    time.Time          // when documents were last handed out
-	pending bool               // a change arrived that is not sent yet
 }
 
-// NewView returns the view of a new subscription rendered by r, sending at
-// most one batch of partial documents per minInterval (0: no throttling).
-// The budget starts unlimited (see SetBudget).
-func NewView(r Renderer, minInterval time.Duration) *View {
-	return &View{r: r, interval: max(minInterval, 0)}
+// NewView returns the view of a new subscription to f's conference, sending
+// at most one batch of partial documents per minInterval (0: no
+// throttling). The budget starts unlimited (see SetBudget).
+func NewView(f *Feed, minInterval time.Duration) *View {
+	return &View{f: f, interval: max(minInterval, 0)}
 }
 
 // SetBudget sets the largest body, in bytes, of the documents the view hands
@@ -66,73 +73,55 @@ func (v *View) Version() uint32 {
 	return v.version
 }
 
-// Pending reports whether a change is waiting for the throttle window to
-// end (a Flush is due).
+// Pending reports whether the feed changed since the subscriber was last
+// brought up to date (a later Update may have something to send).
 func (v *View) Pending() bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.pending
+	return v.started && v.f.generation() != v.gen
 }
 
 // Initial returns the body (or, over budget, the bodies) of the NOTIFY that
 // answers the SUBSCRIBE: full state (RFC 4575 §3.2), version 1. A second
 // call acts as Refresh. now starts the throttle window.
-func (v *View) Initial(now time.Time, snap conference.Snapshot) []*confinfo.Document {
+func (v *View) Initial(now time.Time) []*confinfo.Document {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.full(now, snap)
+	return v.fullState(now)
 }
 
 // Refresh returns full state for the NOTIFY that answers a refreshing
 // SUBSCRIBE, or for resynchronising a subscriber after a failed NOTIFY. It
-// always takes a new version (last+1; RFC 4575 §4.3 allows a full document
-// to take any higher version), so a subscriber that detected a gap accepts
-// it. Pending changes are included.
-func (v *View) Refresh(now time.Time, snap conference.Snapshot) []*confinfo.Document {
+// always takes a new version (last+1; RFC 4575 §4.3 lets a full document take
+// any higher version), so a subscriber that saw a gap accepts it. Changes
+// not sent yet are included.
+func (v *View) Refresh(now time.Time) []*confinfo.Document {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.full(now, snap)
+	return v.fullState(now)
 }
 
-func (v *View) full(now time.Time, snap conference.Snapshot) []*confinfo.Document {
-	doc := v.r.Full(snap)
-	v.held = doc
-	send := doc.Clone()
-	send.Version = v.version + 1
-	return v.handOut(now, send)
+func (v *View) fullState(now time.Time) []*confinfo.Document {
+	cur, gen, parts := v.f.fullState(v.budget)
+	v.held, v.gen = cur, gen
+	return v.handOut(now, parts)
 }
 
-// Update tells the view that the conference changed (an event for which
-// Affects is true) and passes its current snapshot. It returns either the
-// partial document(s) to send now, or nil and the time at which the caller
-// must call Flush because the throttle window is still open (the change is
-// remembered and will be merged with any later ones). It returns nil and the
-// zero time when the change is invisible to the subscriber (Diff is empty)
-// or before Initial.
+// Update returns the partial document(s) to send now, if the feed changed
+// since the subscriber was last brought up to date and the throttle window
+// is over. While the window is open it returns nil and the time at which to
+// call Update again (the changes are kept and will be merged with later
+// ones). It returns nil and the zero time when there is nothing to send: no
+// change, a change invisible in the document, or no Initial yet.
 //
-// A caller that gets a flush time while a flush is already scheduled for
-// that time need not schedule another.
-func (v *View) Update(now time.Time, snap conference.Snapshot) ([]*confinfo.Document, time.Time) {
+// The focus calls it after Feed.Set (for every View of that conference) and
+// when the timer it armed for a returned time fires. Called early, it
+// returns the same time again; a caller that already has a timer for that
+// time need not arm another.
+func (v *View) Update(now time.Time) ([]*confinfo.Document, time.Time) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if !v.started {
-		return nil, time.Time{}
-	}
-	v.pending = true
-	return v.flush(now, snap, false)
-}
-
-// Flush is Update for the timer: it sends the changes remembered during the
-// throttle window, if any, with the conference's current snapshot. Called
-// early it returns nil and the (unchanged) time it is due; with nothing
-// pending it returns nil and the zero time.
-func (v *View) Flush(now time.Time, snap conference.Snapshot) ([]*confinfo.Document, time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if !v.started {
-		return nil, time.Time{}
-	}
-	return v.flush(now, snap, false)
+	return v.update(now, false)
 }
 
 // Final returns the body for the NOTIFY that terminates the subscription
@@ -141,64 +130,80 @@ func (v *View) Flush(now time.Time, snap conference.Snapshot) ([]*confinfo.Docum
 // when there are none, a partial document carrying only conference-state so
 // that the terminating NOTIFY still has a body. Before Initial it returns
 // full state.
-func (v *View) Final(now time.Time, snap conference.Snapshot) []*confinfo.Document {
+func (v *View) Final(now time.Time) []*confinfo.Document {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if !v.started {
-		return v.full(now, snap)
+		return v.fullState(now)
 	}
-	v.pending = true
-	docs, _ := v.flush(now, snap, true)
-	if docs != nil {
+	if docs, _ := v.update(now, true); docs != nil {
 		return docs
 	}
-	return v.handOut(now, &confinfo.Document{
-		Entity: v.held.Entity, State: confinfo.StatePartial, Version: v.version + 1,
-		ConferenceState: v.held.ConferenceState.Clone(),
-	})
+	return v.handOut(now, []*confinfo.Document{{
+		Entity: v.held.Entity, State: confinfo.StatePartial,
+		ConferenceState: v.held.ConferenceState,
+	}})
 }
 
 // Ended returns the body for the NOTIFY that terminates the subscription
 // because the conference ended (Subscription-State: terminated;
 // reason=noresource, RFC 4575 §3.3): a root state="deleted" document, which
-// makes a subscriber clear its view (§4.6). conf is the conference URI
-// (Renderer.ConferenceURI); it is used only if Initial was never called.
-func (v *View) Ended(now time.Time, conf string) *confinfo.Document {
+// makes a subscriber clear its view (§4.6).
+func (v *View) Ended(now time.Time) *confinfo.Document {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	conf := v.f.ConferenceURI()
 	if v.held != nil {
 		conf = v.held.Entity
 	}
-	d := &confinfo.Document{Entity: conf, State: confinfo.StateDeleted, Version: v.version + 1}
-	v.version = d.Version
-	v.started, v.pending, v.last = true, false, now
-	return d
+	return v.handOut(now, []*confinfo.Document{{Entity: conf, State: confinfo.StateDeleted}})[0]
 }
 
-// flush sends the difference between what the subscriber holds and the
-// current state, when a change is pending and the window is over (or force).
-func (v *View) flush(now time.Time, snap conference.Snapshot, force bool) ([]*confinfo.Document, time.Time) {
-	if !v.pending {
+// update sends the difference between what the subscriber holds and the
+// feed's current state, when the feed changed and the window is over (or
+// force).
+func (v *View) update(now time.Time, force bool) ([]*confinfo.Document, time.Time) {
+	if !v.started || v.f.generation() == v.gen {
 		return nil, time.Time{}
 	}
-	if due := v.last.Add(v.interval); !force && v.interval > 0 && now.Before(due) {
+	if due := v.due(); !force && now.Before(due) {
 		return nil, due
 	}
-	v.pending = false
-	doc := v.r.Full(snap)
-	diff := confinfo.Diff(v.held, doc)
-	if diff == nil {
+	cur, gen, parts := v.f.since(v.held, v.budget)
+	v.held, v.gen = cur, gen
+	if len(parts) == 0 {
 		return nil, time.Time{}
 	}
-	v.held = doc
-	diff.Version = v.version + 1
-	return v.handOut(now, diff), time.Time{}
+	return v.handOut(now, parts), time.Time{}
 }
 
-// handOut splits d to the budget and advances the version and the window.
-func (v *View) handOut(now time.Time, d *confinfo.Document) []*confinfo.Document {
-	docs := Split(d, v.budget)
-	v.version = docs[len(docs)-1].Version
-	v.started, v.pending, v.last = true, false, now
-	return docs
+// due is the end of the throttle window: one interval after the last send,
+// rounded up to the interval grid.
+func (v *View) due() time.Time {
+	if v.interval <= 0 {
+		return v.last
+	}
+	t := v.last.Add(v.interval)
+	r := time.Duration(t.UnixNano() % int64(v.interval))
+	if r < 0 {
+		r += v.interval
+	}
+	if r != 0 {
+		t = t.Add(v.interval - r)
+	}
+	return t
+}
+
+// handOut numbers parts (versions counted from 0) after the last version,
+// as fresh root copies, and starts a new window.
+func (v *View) handOut(now time.Time, parts []*confinfo.Document) []*confinfo.Document {
+	out := make([]*confinfo.Document, len(parts))
+	for i, p := range parts {
+		d := *p
+		v.version++
+		d.Version = v.version
+		out[i] = &d
+	}
+	v.started, v.last = true, now
+	return out
 }

@@ -11,56 +11,115 @@ import (
 )
 
 func TestViewInitial(t *testing.T) {
-	v := NewView(renderer, time.Second)
-	if v.Version() != 0 {
-		t.Fatalf("version before Initial %d", v.Version())
+	f := NewFeed(renderer, room(3))
+	v := NewView(f, time.Second)
+	if v.Version() != 0 || v.Pending() {
+		t.Fatalf("before Initial: version %d pending %v", v.Version(), v.Pending())
 	}
 	// Changes before Initial are not the view's business.
-	if docs, at := v.Update(t0, room(1)); docs != nil || !at.IsZero() {
+	f.Set(room(1))
+	if docs, at := v.Update(t0); docs != nil || !at.IsZero() {
 		t.Fatalf("Update before Initial: %v %v", docs, at)
 	}
-	docs := v.Initial(t0, room(3))
+	f.Set(room(3))
+	docs := v.Initial(t0)
 	if len(docs) != 1 || docs[0].Version != 1 || docs[0].State != confinfo.StateFull {
 		t.Fatalf("Initial: %v", docs)
 	}
-	if len(docs[0].Users.Users) != 3 || v.Version() != 1 {
-		t.Fatalf("Initial users %d version %d", len(docs[0].Users.Users), v.Version())
+	if len(docs[0].Users.Users) != 3 || v.Version() != 1 || v.Pending() {
+		t.Fatalf("Initial users %d version %d pending %v", len(docs[0].Users.Users), v.Version(), v.Pending())
 	}
-	// The caller owns what it got: changing it does not disturb the view.
-	docs[0].Users.Users[0].DisplayText = "scribbled"
-	if docs, _ := v.Update(t0.Add(2*time.Second), room(3)); docs != nil {
-		t.Fatalf("the view's held state was aliased by the returned document: %v", docs)
+	if f.ConferenceURI() != "sip:team@conf.example.com" || f.Renderer() != renderer {
+		t.Errorf("feed: %q %+v", f.ConferenceURI(), f.Renderer())
+	}
+}
+
+// TestFeedSharing: views in step share the feed's rendering and diff; each
+// gets its own version numbers.
+func TestFeedSharing(t *testing.T) {
+	s := room(20)
+	f := NewFeed(renderer, s)
+	views := make([]*View, 5)
+	subs := make([]*subscriber, 5)
+	for i := range views {
+		views[i] = NewView(f, time.Second)
+		subs[i] = &subscriber{t: t}
+		// Subscriptions start at different times and versions.
+		at := t0.Add(50*time.Millisecond + time.Duration(i)*100*time.Millisecond)
+		for range i {
+			subs[i].apply(views[i].Initial(at))
+		}
+		subs[i].apply(views[i].Initial(at))
+	}
+	cur := f.Current()
+	if f.Current() != cur {
+		t.Fatal("feed re-rendered without a change")
+	}
+	// A change inside everyone's window: all are due at the same grid time.
+	s = clone(s)
+	s.Participants[3].Muted = true
+	f.Set(s)
+	var due time.Time
+	for i, v := range views {
+		docs, at := v.Update(t0.Add(450 * time.Millisecond))
+		if docs != nil || at.IsZero() || (i > 0 && !at.Equal(due)) {
+			t.Fatalf("view %d: %v, due %v (others %v)", i, docs, at, due)
+		}
+		due = at
+	}
+	if !due.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("due %v, want the grid point %v", due, t0.Add(2*time.Second))
+	}
+	var first *confinfo.Document
+	for i, v := range views {
+		docs, _ := v.Update(due)
+		if len(docs) != 1 {
+			t.Fatalf("view %d: %d documents", i, len(docs))
+		}
+		if want := uint32(i + 2); docs[0].Version != want {
+			t.Errorf("view %d: version %d, want %d", i, docs[0].Version, want)
+		}
+		if i == 0 {
+			first = docs[0]
+		} else if docs[0].Users != first.Users {
+			t.Errorf("view %d: diff not shared", i)
+		}
+		subs[i].apply(docs)
+		subs[i].converged(s)
+	}
+	if f.Current() == cur {
+		t.Error("feed did not re-render after Set")
 	}
 }
 
 func TestViewThrottle(t *testing.T) {
 	sub := &subscriber{t: t}
-	v := NewView(renderer, time.Second)
+	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), time.Second)
 	s := room(2)
-	sub.apply(v.Initial(t0, s))
+	sub.apply(initial(v, t0, s))
 
 	// Within the window: nothing now, a flush time, changes remembered.
 	s = clone(s)
 	s.Participants = append(s.Participants, caller(2))
-	docs, at := v.Update(t0.Add(10*time.Millisecond), s)
+	docs, at := upd(v, t0.Add(10*time.Millisecond), s)
 	if docs != nil || !at.Equal(t0.Add(time.Second)) {
 		t.Fatalf("Update in window: %v, flush at %v", docs, at)
 	}
 	s = clone(s)
 	s.Participants[0].Muted = true
 	s.Subject = "New agenda"
-	if docs, at2 := v.Update(t0.Add(20*time.Millisecond), s); docs != nil || !at2.Equal(at) {
+	if docs, at2 := upd(v, t0.Add(20*time.Millisecond), s); docs != nil || !at2.Equal(at) {
 		t.Fatalf("second Update in window: %v, flush at %v", docs, at2)
 	}
 	if !v.Pending() {
 		t.Fatal("not pending")
 	}
 	// An early timer gets the same due time again.
-	if docs, at3 := v.Flush(t0.Add(500*time.Millisecond), s); docs != nil || !at3.Equal(at) {
+	if docs, at3 := v.Update(t0.Add(500 * time.Millisecond)); docs != nil || !at3.Equal(at) {
 		t.Fatalf("early Flush: %v, %v", docs, at3)
 	}
 	// On time: one partial with everything, version +1.
-	docs, at = v.Flush(at, s)
+	docs, at = v.Update(at)
 	if len(docs) != 1 || !at.IsZero() {
 		t.Fatalf("Flush: %v, %v", docs, at)
 	}
@@ -75,13 +134,13 @@ func TestViewThrottle(t *testing.T) {
 		t.Fatal("still pending after flush")
 	}
 	// Nothing pending: a stray timer sends nothing.
-	if docs, at := v.Flush(t0.Add(3*time.Second), s); docs != nil || !at.IsZero() {
+	if docs, at := v.Update(t0.Add(3 * time.Second)); docs != nil || !at.IsZero() {
 		t.Fatalf("stray Flush: %v %v", docs, at)
 	}
 	// After a quiet window a change goes out at once (leading edge).
 	s = clone(s)
 	leave(&s, "p0", conference.Departed, "", t0.Add(5*time.Second))
-	docs, at = v.Update(t0.Add(5*time.Second), s)
+	docs, at = upd(v, t0.Add(5*time.Second), s)
 	if len(docs) != 1 || !at.IsZero() || docs[0].Version != 3 {
 		t.Fatalf("leading edge: %v %v", docs, at)
 	}
@@ -91,13 +150,13 @@ func TestViewThrottle(t *testing.T) {
 
 func TestViewNoThrottle(t *testing.T) {
 	sub := &subscriber{t: t}
-	v := NewView(renderer, 0)
+	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), 0)
 	s := room(1)
-	sub.apply(v.Initial(t0, s))
+	sub.apply(initial(v, t0, s))
 	for i := 1; i < 5; i++ {
 		s = clone(s)
 		s.Participants = append(s.Participants, caller(i))
-		docs, at := v.Update(t0, s)
+		docs, at := upd(v, t0, s)
 		if len(docs) != 1 || !at.IsZero() {
 			t.Fatalf("update %d: %v %v", i, docs, at)
 		}
@@ -107,31 +166,31 @@ func TestViewNoThrottle(t *testing.T) {
 }
 
 func TestViewInvisibleChanges(t *testing.T) {
-	v := NewView(renderer, time.Second)
+	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), time.Second)
 	s := room(2)
-	v.Initial(t0, s)
+	initial(v, t0, s)
 	// Speaking and nick changes are not in the document.
 	s2 := clone(s)
 	s2.Participants[0].Speaking = true
 	s2.Participants[1].Nick = "renamed"
-	if docs, at := v.Update(t0.Add(2*time.Second), s2); docs != nil || !at.IsZero() {
+	if docs, at := upd(v, t0.Add(2*time.Second), s2); docs != nil || !at.IsZero() {
 		t.Fatalf("invisible change sent: %v %v", docs, at)
 	}
 	// A real change opens a window; a mute undone inside it sends nothing.
 	s.Subject = "changed"
-	if docs, _ := v.Update(t0.Add(2*time.Second), s); len(docs) != 1 {
+	if docs, _ := upd(v, t0.Add(2*time.Second), s); len(docs) != 1 {
 		t.Fatalf("subject change: %v", docs)
 	}
 	s3 := clone(s)
 	s3.Participants[0].Muted = true
-	if docs, at := v.Update(t0.Add(2100*time.Millisecond), s3); docs != nil || at.IsZero() {
+	if docs, at := upd(v, t0.Add(2100*time.Millisecond), s3); docs != nil || at.IsZero() {
 		t.Fatalf("in-window update: %v %v", docs, at)
 	}
-	docs, at := v.Update(t0.Add(2200*time.Millisecond), s)
+	docs, at := upd(v, t0.Add(2200*time.Millisecond), s)
 	if docs != nil || !at.Equal(t0.Add(3*time.Second)) {
 		t.Fatalf("in-window update: %v %v", docs, at)
 	}
-	if docs, _ := v.Flush(at, s); docs != nil {
+	if docs, _ := v.Update(at); docs != nil {
 		t.Fatalf("undone change sent: %v", docs)
 	}
 	if v.Version() != 2 {
@@ -141,17 +200,17 @@ func TestViewInvisibleChanges(t *testing.T) {
 
 func TestViewRefreshFinalEnded(t *testing.T) {
 	sub := &subscriber{t: t}
-	v := NewView(renderer, time.Second)
+	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), time.Second)
 	s := room(3)
-	sub.apply(v.Initial(t0, s))
+	sub.apply(initial(v, t0, s))
 
 	// A pending change is included in the refresh, which is full and +1.
 	s = clone(s)
 	s.Participants[1].Audio.OnHold = true
-	if docs, _ := v.Update(t0.Add(time.Millisecond), s); docs != nil {
+	if docs, _ := upd(v, t0.Add(time.Millisecond), s); docs != nil {
 		t.Fatal("sent inside the window")
 	}
-	docs := v.Refresh(t0.Add(2*time.Millisecond), s)
+	docs := refresh(v, t0.Add(2*time.Millisecond), s)
 	if len(docs) != 1 || docs[0].State != confinfo.StateFull || docs[0].Version != 2 {
 		t.Fatalf("Refresh: %v", docs)
 	}
@@ -162,7 +221,7 @@ func TestViewRefreshFinalEnded(t *testing.T) {
 	}
 
 	// Final with nothing new: a tiny partial so the NOTIFY has a body.
-	docs = v.Final(t0.Add(3*time.Millisecond), s)
+	docs = final(v, t0.Add(3*time.Millisecond), s)
 	if len(docs) != 1 || docs[0].State != confinfo.StatePartial || docs[0].Version != 3 ||
 		docs[0].ConferenceState == nil || docs[0].Users != nil || docs[0].Description != nil {
 		t.Fatalf("Final without changes: %v", docs)
@@ -173,7 +232,7 @@ func TestViewRefreshFinalEnded(t *testing.T) {
 	// Final with a change ignores the throttle.
 	s = clone(s)
 	leave(&s, "p2", conference.Booted, "sip:mod@example.com", t0)
-	docs = v.Final(t0.Add(4*time.Millisecond), s)
+	docs = final(v, t0.Add(4*time.Millisecond), s)
 	if len(docs) != 1 || docs[0].Version != 4 || docs[0].Users == nil {
 		t.Fatalf("Final with a change: %v", docs)
 	}
@@ -181,7 +240,7 @@ func TestViewRefreshFinalEnded(t *testing.T) {
 	sub.converged(s)
 
 	// The conference ends.
-	d := v.Ended(t0.Add(5*time.Millisecond), "ignored")
+	d := v.Ended(t0.Add(5 * time.Millisecond))
 	if d.State != confinfo.StateDeleted || d.Version != 5 || d.Entity != "sip:team@conf.example.com" {
 		t.Fatalf("Ended: %s", d)
 	}
@@ -192,14 +251,14 @@ func TestViewRefreshFinalEnded(t *testing.T) {
 }
 
 func TestViewEndedBeforeInitial(t *testing.T) {
-	v := NewView(renderer, time.Second)
-	d := v.Ended(t0, renderer.ConferenceURI("gone"))
+	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "gone"}), time.Second)
+	d := v.Ended(t0)
 	if d.Entity != "sip:gone@conf.example.com" || d.Version != 1 || d.State != confinfo.StateDeleted {
 		t.Fatalf("Ended: %s", d)
 	}
 	// Final before Initial gives full state.
-	w := NewView(renderer, time.Second)
-	docs := w.Final(t0, room(1))
+	w := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), time.Second)
+	docs := final(w, t0, room(1))
 	if len(docs) != 1 || docs[0].State != confinfo.StateFull || docs[0].Version != 1 {
 		t.Fatalf("Final before Initial: %v", docs)
 	}
@@ -213,11 +272,11 @@ func TestViewBigRoomUDP(t *testing.T) {
 	for _, budget := range []int{UDPBudget, 1300, 4000} {
 		t.Run(strconv.Itoa(budget), func(t *testing.T) {
 			sub := &subscriber{t: t, budget: budget}
-			v := NewView(renderer, time.Second)
+			v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), time.Second)
 			v.SetBudget(budget)
 			s := room(64)
 			s.Config.MaxParticipants = 200
-			docs := v.Initial(t0, s)
+			docs := initial(v, t0, s)
 			if len(docs) < 2 || docs[0].State != confinfo.StateFull {
 				t.Fatalf("Initial of 64 users in %d bytes: %d documents", budget, len(docs))
 			}
@@ -236,14 +295,14 @@ func TestViewBigRoomUDP(t *testing.T) {
 				if i == 100 {
 					s.Participants[3].Muted = true
 				}
-				docs, at := v.Update(now, s)
+				docs, at := upd(v, now, s)
 				if docs != nil {
 					t.Fatalf("storm update %d sent inside the window", i)
 				}
 				flushAt = at
 				now = now.Add(time.Millisecond)
 			}
-			docs, _ = v.Flush(flushAt, s)
+			docs, _ = v.Update(flushAt)
 			if len(docs) < 2 {
 				t.Fatalf("storm of 60 in %d bytes: %d documents", budget, len(docs))
 			}
@@ -255,7 +314,7 @@ func TestViewBigRoomUDP(t *testing.T) {
 			v.SetBudget(0)
 			s = clone(s)
 			s.Participants[5].Muted = true
-			docs, _ = v.Update(flushAt.Add(time.Hour), s)
+			docs, _ = upd(v, flushAt.Add(time.Hour), s)
 			if len(docs) != 1 {
 				t.Fatalf("unbudgeted update: %d documents", len(docs))
 			}
@@ -287,12 +346,12 @@ func TestViewWithRegistry(t *testing.T) {
 	ids := []string{join(1), join(2), join(3), join(4)}
 
 	sub := &subscriber{t: t}
-	v := NewView(renderer, 0)
+	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), 0)
 	snap, err := reg.Snapshot(ctx, "team")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub.apply(v.Initial(t0, snap))
+	sub.apply(initial(v, t0, snap))
 	sub.converged(snap)
 
 	steps := []func(){
@@ -343,7 +402,7 @@ func TestViewWithRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			docs, _ := v.Update(t0, snap)
+			docs, _ := upd(v, t0, snap)
 			sub.apply(docs)
 			sub.converged(snap)
 			if ev.Kind != conference.Joined || i == 4 {
