@@ -18,33 +18,43 @@ import (
 // final state after Final.
 func runScript(t testing.TB, script []byte) {
 	const interval = time.Second
-	v := NewView(NewFeed(renderer, conference.Snapshot{Name: "team"}), interval)
-	sub := &subscriber{t: t}
 	now := t0
 	s := room(3)
 	next := 3
-	sub.apply(initial(v, now, s))
-	lastBatch := now
-	var flushAt time.Time
+	feed := NewFeed(renderer, s)
 
-	batch := func(docs []*confinfo.Document, at time.Time, throttled bool) {
+	// Two subscriptions share the feed: the first switches budgets as the
+	// script says, the second is UDP-only and starts later.
+	type client struct {
+		v         *View
+		sub       *subscriber
+		lastBatch time.Time
+		flushAt   time.Time
+	}
+	a := &client{v: NewView(feed, interval), sub: &subscriber{t: t}, lastBatch: now}
+	a.sub.apply(a.v.Initial(now))
+	b := &client{v: NewView(feed, interval), sub: &subscriber{t: t, budget: UDPBudget}}
+	b.v.SetBudget(UDPBudget)
+	clients := []*client{a}
+
+	batch := func(c *client, docs []*confinfo.Document, at time.Time, throttled bool) {
 		t.Helper()
 		if docs == nil {
 			if !at.IsZero() {
 				if at.Before(now) {
 					t.Fatalf("flush time %v is in the past (now %v)", at, now)
 				}
-				flushAt = at
+				c.flushAt = at
 			}
 			return
 		}
-		if throttled && now.Before(lastBatch.Add(interval)) {
-			t.Fatalf("throttled batch at %v, previous at %v", now, lastBatch)
+		if throttled && now.Before(c.lastBatch.Add(interval)) {
+			t.Fatalf("throttled batch at %v, previous at %v", now, c.lastBatch)
 		}
-		lastBatch = now
-		sub.apply(docs)
-		if !v.Pending() {
-			sub.converged(s)
+		c.lastBatch = now
+		c.sub.apply(docs)
+		if !c.v.Pending() {
+			c.sub.converged(s)
 		}
 	}
 	pick := func(b byte) int {
@@ -85,21 +95,30 @@ func runScript(t testing.TB, script []byte) {
 			}
 		case 7:
 			now = now.Add(time.Duration(arg) * 20 * time.Millisecond)
+			if len(clients) == 1 && now.Sub(t0) > 3*time.Second {
+				b.sub.apply(b.v.Initial(now))
+				b.lastBatch = now
+				clients = append(clients, b)
+			}
 			changed = false
 		case 8:
-			if !flushAt.IsZero() && now.Before(flushAt) {
-				now = flushAt
+			c := clients[int(arg)%len(clients)]
+			if !c.flushAt.IsZero() && now.Before(c.flushAt) {
+				now = c.flushAt
 			}
-			docs, at := v.Update(now)
-			batch(docs, at, true)
+			for _, c := range clients {
+				docs, at := c.v.Update(now)
+				batch(c, docs, at, true)
+			}
 			changed = false
 		case 9:
 			budget := []int{0, UDPBudget, 1300, 3000}[arg%4]
-			v.SetBudget(budget)
-			sub.budget = budget
+			a.v.SetBudget(budget)
+			a.sub.budget = budget
 			changed = false
 		case 10:
-			batch(refresh(v, now, s), time.Time{}, false)
+			c := clients[int(arg)%len(clients)]
+			batch(c, c.v.Refresh(now), time.Time{}, false)
 			changed = false
 		case 11:
 			s.Participants = append(s.Participants, occupant("o"+strconv.Itoa(next)))
@@ -128,12 +147,17 @@ func runScript(t testing.TB, script []byte) {
 			s.Locked = arg%2 == 1
 		}
 		if changed {
-			docs, at := upd(v, now, s)
-			batch(docs, at, true)
+			feed.Set(s)
+			for _, c := range clients {
+				docs, at := c.v.Update(now)
+				batch(c, docs, at, true)
+			}
 		}
 	}
-	sub.apply(final(v, now, s))
-	sub.converged(s)
+	for _, c := range clients {
+		c.sub.apply(c.v.Final(now))
+		c.sub.converged(s)
+	}
 }
 
 func presentEntity(s conference.Snapshot, e string) bool {

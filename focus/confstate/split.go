@@ -15,7 +15,8 @@ import (
 const UDPBudget = 900
 
 // Split cuts d into a sequence of documents that each marshal to at most
-// budget bytes, numbered d.Version, d.Version+1, … (exactly +1 each), such
+// budget bytes whatever their version numbers, numbered d.Version,
+// d.Version+1, … (exactly +1 each), such
 // that a subscriber applying them in order with confinfo.State ends with the
 // same state as applying d alone. A budget ≤ 0, a document that already fits
 // and a deleted document give []*Document{d}.
@@ -52,7 +53,11 @@ func Split(d *confinfo.Document, budget int) []*confinfo.Document {
 		}
 		return len(buf)
 	}
-	if size(d) <= budget {
+	// Sizes are measured with the widest version, so that the result fits
+	// whatever versions the caller numbers it with.
+	widest := *d
+	widest.Version = math.MaxUint32
+	if size(&widest) <= budget {
 		return []*confinfo.Document{d}
 	}
 

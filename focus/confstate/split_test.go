@@ -20,11 +20,16 @@ func marshalLen(t *testing.T, d *confinfo.Document) int {
 
 func TestSplitNoop(t *testing.T) {
 	d := renderer.Full(room(3))
-	n := marshalLen(t, d)
+	n := marshalLen(t, d) + 9 // room for a 10-digit version
 	for _, budget := range []int{0, -1, n, n + 100} {
 		if got := Split(d, budget); len(got) != 1 || got[0] != d {
 			t.Errorf("budget %d: %d documents", budget, len(got))
 		}
+	}
+	// A document that fits only with a short version is split: the caller
+	// may number it with up to ten digits (found by FuzzView).
+	if got := Split(d, n-9); len(got) < 2 {
+		t.Errorf("a document that fits only at version 0 was not split")
 	}
 	del := &confinfo.Document{Entity: d.Entity, State: confinfo.StateDeleted, Version: 9}
 	if got := Split(del, 10); len(got) != 1 || got[0] != del {
