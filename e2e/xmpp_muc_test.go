@@ -1,0 +1,344 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/config"
+	"cusax.dev/bridge/metrics"
+	"cusax.dev/bridge/muc"
+	"cusax.dev/bridge/store"
+)
+
+const e2eSIPDomain = "127.0.0.1" // what StartBridge sets as sip.domain
+
+// mucBridge is the MUC side under test: the real binary, or the muc Service
+// and the core run in this process over the same SQLite file.
+type mucBridge interface {
+	Restart(t *testing.T)
+	Connected() bool
+}
+
+// inProcess runs registry + muc.Service over a SQLite store, as cmd/bridge
+// wires them.
+type inProcess struct {
+	dbPath string
+	p      *Prosody
+	m      *metrics.Metrics
+	svc    *muc.Service
+	reg    *conference.Registry
+	st     *store.SQLite
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func startInProcess(t *testing.T, p *Prosody) *inProcess {
+	b := &inProcess{dbPath: filepath.Join(t.TempDir(), "bridge.db"), p: p}
+	b.start(t)
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *inProcess) start(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("E2E_MUC_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	st, err := store.OpenSQLite(ctx, b.dbPath, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.st = st
+	b.reg = conference.NewRegistry(conference.Options{Store: st, Logger: log, HistoryLength: 50})
+	b.m = metrics.New()
+	b.svc, err = muc.New(muc.Config{Server: b.p.ComponentAddr(), Domain: b.p.MUCDomain, Secret: b.p.Secret,
+		SIPDomain: e2eSIPDomain, Logger: log, Metrics: b.m}, b.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	b.cancel, b.done = cancel, make(chan struct{})
+	go func() {
+		defer close(b.done)
+		_ = b.svc.Run(runCtx)
+	}()
+}
+
+// stop shuts down as the binary does: the registry ends its rooms (332),
+// the component drains and closes, the store closes.
+func (b *inProcess) stop() {
+	if b.cancel == nil {
+		return
+	}
+	b.reg.Close(context.Background())
+	b.cancel()
+	<-b.done
+	_ = b.st.Close()
+	b.cancel = nil
+}
+
+func (b *inProcess) Restart(t *testing.T) { b.stop(); b.start(t) }
+func (b *inProcess) Connected() bool      { return b.svc.Connected() }
+
+// binaryBridge is the bridge binary with its XMPP component configured.
+type binaryBridge struct{ b *Bridge }
+
+func startBinary(t *testing.T, p *Prosody) *binaryBridge {
+	b := StartBridge(t, func(c *config.Config) {
+		c.XMPP = config.XMPP{Mode: "component", Server: p.ComponentAddr(), Domain: p.MUCDomain, Secret: p.Secret,
+			RoomCreation: "anyone", HistoryLength: 50}
+	})
+	res, err := http.Get(b.AdminURL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if strings.Contains(string(body), "xmpp: n/a") {
+		t.Skip("the bridge binary does not run the MUC component yet (readyz: xmpp n/a)")
+	}
+	return &binaryBridge{b}
+}
+
+func (b *binaryBridge) Restart(t *testing.T) { b.b.Stop(); b.b.Start() }
+func (b *binaryBridge) Connected() bool {
+	return MetricValue(b.b.Metrics(), "cusax_xmpp_component_connected") == 1
+}
+
+var e2eUsers = map[string]string{"alice": "pw-alice", "bob": "pw-bob", "carol": "pw-carol", "dave": "pw-dave", "mallory": "pw-mallory"}
+
+func login(t *testing.T, p *Prosody, name string) *XMPPClient {
+	return DialXMPP(t, p.C2SAddr(), name, p.Domain, e2eUsers[name])
+}
+
+// waitComponent waits until the MUC domain answers disco through Prosody.
+func waitComponent(t *testing.T, c *XMPPClient, mucDomain string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		res := c.IQ(mucDomain, "get", `<query xmlns='`+nsDisco+`'/>`)
+		if res.Attr("type") == "result" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("MUC component not reachable through Prosody within %v: %s", within, res)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestXMPPMUCWithProsodyInProcess(t *testing.T) {
+	p := StartProsody(t, e2eUsers)
+	mucScenario(t, p, startInProcess(t, p))
+}
+
+func TestXMPPMUCWithProsodyBinary(t *testing.T) {
+	p := StartProsody(t, e2eUsers)
+	mucScenario(t, p, startBinary(t, p))
+}
+
+// mucScenario: two users join and chat, a late joiner gets history and the
+// subject, a moderator revokes voice, kicks and bans with the right codes and
+// actor, the ban holds after a bridge restart, and disco advertises the SIP
+// conference URI.
+func mucScenario(t *testing.T, p *Prosody, br mucBridge) {
+	room := "team@" + p.MUCDomain
+	alice, bob, dave := login(t, p, "alice"), login(t, p, "bob"), login(t, p, "dave")
+	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
+
+	// Alice creates the room (201) and makes it an instant room.
+	got := alice.Join(room, "Alice", "")
+	self := got[len(got)-2]
+	if !slices.Equal(self.Codes(), []string{"110", "201"}) || self.Item().Attr("affiliation") != "owner" {
+		t.Fatalf("creator self-presence: %s", self)
+	}
+	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCOwner+`'><x xmlns='`+nsData+`' type='submit'/></query>`); res.Attr("type") != "result" {
+		t.Fatalf("instant room: %s", res)
+	}
+	// Bob joins: Alice's presence first, then his own with 110.
+	got = bob.Join(room, "Bob", "")
+	if len(got) < 3 || got[0].Attr("from") != room+"/Alice" || !slices.Contains(got[1].Codes(), "110") {
+		t.Fatalf("bob's join sequence: %v", got)
+	}
+	alice.NextFrom("presence", room+"/Bob")
+
+	// Subject and chat.
+	alice.Send(`<message type='groupchat' to=%q><subject>Weekly sync</subject></message>`, room)
+	for _, c := range []*XMPPClient{alice, bob} {
+		if m := c.NextFrom("message", room+"/Alice"); m.Child("", "subject").Text != "Weekly sync" {
+			t.Fatalf("subject: %s", m)
+		}
+	}
+	bob.Send(`<message type='groupchat' to=%q id='hello-1'><body>Hello from Bob</body></message>`, room)
+	for _, c := range []*XMPPClient{alice, bob} {
+		m := c.NextFrom("message", room+"/Bob")
+		if m.Child("", "body").Text != "Hello from Bob" || m.Attr("id") != "hello-1" {
+			t.Fatalf("groupchat to %s: %s", c.Bare, m)
+		}
+	}
+
+	// Carol joins late: history with delay, then the subject.
+	carol := login(t, p, "carol")
+	got = carol.Join(room, "Carol", "")
+	var history []string
+	for _, e := range got {
+		if b := e.Child("", "body"); b != nil && e.Child("urn:xmpp:delay", "delay") != nil {
+			history = append(history, b.Text)
+		}
+	}
+	if !slices.Equal(history, []string{"Hello from Bob"}) || got[len(got)-1].Child("", "subject").Text != "Weekly sync" {
+		t.Fatalf("late joiner history %q / subject %s", history, got[len(got)-1])
+	}
+	alice.NextFrom("presence", room+"/Carol")
+	bob.NextFrom("presence", room+"/Carol")
+
+	// Voice revoked: everyone sees Carol as visitor.
+	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCAdmin+`'><item nick='Carol' role='visitor'/></query>`); res.Attr("type") != "result" {
+		t.Fatalf("revoke voice: %s", res)
+	}
+	for _, c := range []*XMPPClient{alice, bob, carol} {
+		if e := c.NextFrom("presence", room+"/Carol"); e.Item().Attr("role") != "visitor" {
+			t.Fatalf("voice revoked presence to %s: %s", c.Bare, e)
+		}
+	}
+	// Kick Carol: 307 with actor and reason.
+	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCAdmin+`'><item nick='Carol' role='none'><reason>Avaunt!</reason></item></query>`); res.Attr("type") != "result" {
+		t.Fatalf("kick: %s", res)
+	}
+	e := carol.NextFrom("presence", room+"/Carol")
+	if e.Attr("type") != "unavailable" || !slices.Equal(e.Codes(), []string{"110", "307"}) ||
+		e.Item().Child(nsMUCUser, "actor").Attr("nick") != "Alice" || e.Item().Child(nsMUCUser, "reason").Text != "Avaunt!" {
+		t.Fatalf("kicked presence: %s", e)
+	}
+	if e := bob.NextFrom("presence", room+"/Carol"); !slices.Equal(e.Codes(), []string{"307"}) {
+		t.Fatalf("kick seen by others: %s", e)
+	}
+	alice.NextFrom("presence", room+"/Carol")
+	// Ban Bob: 301 with actor; he cannot rejoin.
+	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCAdmin+`'><item affiliation='outcast' jid='`+bob.Bare+`'><reason>spam</reason></item></query>`); res.Attr("type") != "result" {
+		t.Fatalf("ban: %s", res)
+	}
+	e = bob.NextFrom("presence", room+"/Bob")
+	if !slices.Equal(e.Codes(), []string{"110", "301"}) || e.Item().Attr("affiliation") != "outcast" || e.Item().Child(nsMUCUser, "actor").Attr("nick") != "Alice" {
+		t.Fatalf("banned presence: %s", e)
+	}
+	if e := alice.NextFrom("presence", room+"/Bob"); !slices.Equal(e.Codes(), []string{"301"}) {
+		t.Fatalf("ban seen by others: %s", e)
+	}
+	if got := bob.Join(room, "Bob", ""); got[len(got)-1].ErrorCondition() != "forbidden" {
+		t.Fatalf("banned user rejoined: %v", got)
+	}
+	checkRoomInfo(t, dave, room, "team")
+
+	// Restart the bridge over the same store: the ban, the history and the
+	// subject survive.
+	br.Restart(t)
+	WaitFor(t, 10*time.Second, "component reconnected", br.Connected)
+	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
+	if got := bob.Join(room, "Bob", ""); got[len(got)-1].ErrorCondition() != "forbidden" {
+		t.Fatalf("banned user rejoined after restart: %v", got)
+	}
+	got = carol.Join(room, "Carol", "")
+	if last := got[len(got)-1]; last.Child("", "subject") == nil || last.Child("", "subject").Text != "Weekly sync" {
+		t.Fatalf("subject after restart: %v", got)
+	}
+	if b := got[len(got)-2].Child("", "body"); b == nil || b.Text != "Hello from Bob" {
+		t.Fatalf("history after restart: %v", got)
+	}
+	checkRoomInfo(t, dave, room, "team")
+}
+
+// checkRoomInfo asserts the room's disco#info: identity, MUC feature and the
+// muc#roominfo form with audio-video-uri = the SIP conference URI.
+func checkRoomInfo(t *testing.T, c *XMPPClient, room, name string) {
+	t.Helper()
+	res := c.IQ(room, "get", `<query xmlns='`+nsDisco+`'/>`)
+	q := res.Child(nsDisco, "query")
+	if res.Attr("type") != "result" || q.Child(nsDisco, "identity").Attr("category") != "conference" {
+		t.Fatalf("room disco#info: %s", res)
+	}
+	vals := map[string]string{}
+	for _, f := range q.Child(nsData, "x").Children(nsData, "field") {
+		if v := f.Child(nsData, "value"); v != nil {
+			vals[f.Attr("var")] = v.Text
+		}
+	}
+	if vals["FORM_TYPE"] != "http://jabber.org/protocol/muc#roominfo" {
+		t.Fatalf("no muc#roominfo form: %s", res)
+	}
+	if want := muc.ConferenceURI(name, e2eSIPDomain); vals["audio-video-uri"] != want {
+		t.Fatalf("audio-video-uri = %q, want %q (%s)", vals["audio-video-uri"], want, res)
+	}
+}
+
+func TestXMPPReconnectAfterProsodyRestart(t *testing.T) {
+	p := StartProsody(t, e2eUsers)
+	br := startInProcess(t, p)
+	room := "persist@" + p.MUCDomain
+	alice, dave := login(t, p, "alice"), login(t, p, "dave")
+	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
+	alice.Join(room, "Alice", "")
+	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCOwner+`'><x xmlns='`+nsData+`' type='submit'/></query>`); res.Attr("type") != "result" {
+		t.Fatalf("instant room: %s", res)
+	}
+	alice.Send(`<message type='groupchat' to=%q><body>before the restart</body></message>`, room)
+	alice.NextFrom("message", room+"/Alice")
+	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCAdmin+`'><item affiliation='outcast' jid='mallory@localhost'/><item affiliation='member' jid='carol@localhost'/></query>`); res.Attr("type") != "result" {
+		t.Fatalf("affiliations: %s", res)
+	}
+
+	p.Stop()
+	WaitFor(t, 10*time.Second, "link down noticed", func() bool { return !br.Connected() })
+	if v := MetricValue(metricsText(t, br.m), "cusax_xmpp_component_connected"); v != 0 {
+		t.Fatalf("connected gauge = %v while Prosody is down", v)
+	}
+	p.Start()
+	WaitFor(t, 5*time.Second, "component back within 5 s of Prosody's restart", br.Connected)
+	if v := MetricValue(metricsText(t, br.m), "cusax_xmpp_component_connected"); v != 1 {
+		t.Fatalf("connected gauge = %v", v)
+	}
+	// Prosody's restart dropped every client: the bridge finds Alice's
+	// occupant is a ghost and removes it.
+	WaitFor(t, 15*time.Second, "ghost occupant removed", func() bool {
+		_, ok := br.reg.ByNick("persist", "Alice")
+		return !ok
+	})
+	alice, dave = login(t, p, "alice"), login(t, p, "dave")
+	waitComponent(t, dave, p.MUCDomain, 5*time.Second)
+	got := alice.Join(room, "Alice", "")
+	self := got[len(got)-3]
+	if self.Item().Attr("affiliation") != "owner" {
+		t.Fatalf("owner affiliation lost: %v", got)
+	}
+	if b := got[len(got)-2].Child("", "body"); b == nil || b.Text != "before the restart" {
+		t.Fatalf("history lost: %v", got)
+	}
+	res := alice.IQ(room, "get", `<query xmlns='`+nsMUCAdmin+`'><item affiliation='member'/></query>`)
+	if items := res.Child(nsMUCAdmin, "query").Children(nsMUCAdmin, "item"); len(items) != 1 || items[0].Attr("jid") != "carol@localhost" {
+		t.Fatalf("member list after reconnect: %s", res)
+	}
+	mallory := login(t, p, "mallory")
+	if got := mallory.Join(room, "M", ""); got[len(got)-1].ErrorCondition() != "forbidden" {
+		t.Fatalf("outcast joined after reconnect: %v", got)
+	}
+	checkRoomInfo(t, dave, room, "persist")
+}
+
+func metricsText(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
