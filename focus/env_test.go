@@ -41,6 +41,7 @@ type envOptions struct {
 	pairs       int // RTP port pairs; default 8
 	ackTimeout  time.Duration
 	answerDelay time.Duration
+	advertised  string
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -91,7 +92,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.f, err = New(Config{Listen: []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}, Domain: e.domain,
-		AckTimeout: o.ackTimeout, AnswerDelay: o.answerDelay, ShutdownTimeout: 3 * time.Second,
+		AckTimeout: o.ackTimeout, AnswerDelay: o.answerDelay, ShutdownTimeout: 3 * time.Second, AdvertisedIP: o.advertised,
 		Logger: log, Metrics: e.m}, e.reg, e.eng)
 	if err != nil {
 		t.Fatal(err)

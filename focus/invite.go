@@ -175,43 +175,11 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	f.reply(tx, req, 100, "Trying", nil)
 
-	canceled := make(chan struct{})
-	var cancelOnce sync.Once
-	onCancel := func(*sip.Request) {
-		cancelOnce.Do(func() {
-			// The transaction layer answered the CANCEL (200) and the
-			// INVITE (487); count what it sent on our behalf.
-			if f.m != nil {
-				f.m.SIPRequests.WithLabelValues("CANCEL").Inc()
-			}
-			f.countResponse(sip.CANCEL, 200)
-			f.countResponse(sip.INVITE, 487)
-			close(canceled)
-		})
-	}
-	if !tx.OnCancel(onCancel) {
-		onCancel(nil)
-	}
-	abandon := func(why string) {
-		log.Info("call abandoned before answer", "room", room, "why", why)
-		_ = leg.Close()
-	}
+	canceled := f.watchCancel(tx)
 	if f.cfg.AnswerDelay > 0 {
-		f.send(tx, req, f.earlyResponse(req, localTag, room, 180, "Ringing"))
-		timer := time.NewTimer(f.cfg.AnswerDelay)
-		select {
-		case <-timer.C:
-		case <-canceled:
-			abandon("canceled")
-			return
-		case <-tx.Done():
-			timer.Stop()
-			abandon("transaction ended")
-			return
-		case <-f.stop:
-			timer.Stop()
-			abandon("shutting down")
-			f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+		if why := f.ring(tx, req, localTag, room, canceled); why != "" {
+			log.Info("call abandoned before answer", "room", room, "why", why)
+			_ = leg.Close()
 			return
 		}
 	}
@@ -307,6 +275,47 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	if replaced != nil {
 		log.Info("call replaces another", "replaced-call-id", replaced.dlg.key.callID, "replaced-participant", replaced.pid)
 		f.hangupNow(replaced, conference.Departed)
+	}
+}
+
+// watchCancel returns a channel closed when a CANCEL hits the INVITE
+// transaction. The transaction layer answers such a CANCEL itself (200,
+// and 487 to the INVITE); this counts those responses.
+func (f *Focus) watchCancel(tx sip.ServerTransaction) <-chan struct{} {
+	canceled := make(chan struct{})
+	var once sync.Once
+	onCancel := func(*sip.Request) {
+		once.Do(func() {
+			if f.m != nil {
+				f.m.SIPRequests.WithLabelValues("CANCEL").Inc()
+			}
+			f.countResponse(sip.CANCEL, 200)
+			f.countResponse(sip.INVITE, 487)
+			close(canceled)
+		})
+	}
+	if !tx.OnCancel(onCancel) {
+		onCancel(nil) // canceled already
+	}
+	return canceled
+}
+
+// ring sends 180 and waits AnswerDelay. It returns why the call was
+// abandoned meanwhile (CANCEL, transaction gone, shutdown: 503), or "".
+func (f *Focus) ring(tx sip.ServerTransaction, req *sip.Request, localTag, room string, canceled <-chan struct{}) string {
+	f.send(tx, req, f.earlyResponse(req, localTag, room, 180, "Ringing"))
+	timer := time.NewTimer(f.cfg.AnswerDelay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return ""
+	case <-canceled:
+		return "canceled"
+	case <-tx.Done():
+		return "transaction ended"
+	case <-f.stop:
+		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+		return "shutting down"
 	}
 }
 

@@ -754,3 +754,37 @@ func TestIPv6Call(t *testing.T) {
 		t.Fatalf("BYE %v %v", res, err)
 	}
 }
+
+// sip.advertised_ip goes into the SDP (c=, o=), the Contact and the
+// Warning agent, and is accepted as a Request-URI host.
+func TestAdvertisedIP(t *testing.T) {
+	e := newEnv(t, envOptions{advertised: "198.51.100.7"})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	uri := e.target(u, "udp", "team")
+	uri.Host = "198.51.100.7" // addressed to the public address, sent to the listener
+	ctx := ctxT(t, 5*time.Second)
+	c, err := u.Invite(ctx, uri, sipua.Offer(rtpAddr, "0"), sipua.WithOutbound(e.udp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Response.StatusCode != 200 {
+		t.Fatalf("INVITE: %s", c.Response.StartLine())
+	}
+	body := string(c.Response.Body())
+	if !strings.Contains(body, "c=IN IP4 198.51.100.7\r\n") || !strings.Contains(body, " IN IP4 198.51.100.7\r\n") {
+		t.Errorf("answer:\n%s", body)
+	}
+	if ct := c.Response.Contact(); ct == nil || ct.Address.Host != "198.51.100.7" {
+		t.Errorf("Contact %v", c.Response.GetHeader("Contact"))
+	}
+	if err := c.Ack(nil); err != nil {
+		t.Fatal(err)
+	}
+	// The focus's BYE at shutdown goes to where the caller's requests came
+	// from, not to an address in the SDP.
+	e.shutdown()
+	if _, err := c.WaitBye(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

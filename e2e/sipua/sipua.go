@@ -211,6 +211,7 @@ type Call struct {
 	remoteTarget sip.Uri
 	routes       []string
 	cseq         uint32
+	outbound     string // fixed next hop (WithOutbound)
 }
 
 // Option adjusts an INVITE before it is sent.
@@ -219,6 +220,13 @@ type Option func(*sip.Request)
 // WithHeader adds a header.
 func WithHeader(name, value string) Option {
 	return func(r *sip.Request) { r.AppendHeader(sip.NewHeader(name, value)) }
+}
+
+// WithOutbound sends the INVITE and every later request of the call to
+// addr (host:port), whatever the Request-URI or the far end's Contact say,
+// like an outbound proxy would.
+func WithOutbound(addr string) Option {
+	return func(r *sip.Request) { r.SetDestination(addr) }
 }
 
 // WithContentType sets the body's Content-Type (default application/sdp).
@@ -248,6 +256,9 @@ func (u *UA) Start(ctx context.Context, target sip.Uri, body []byte, opts ...Opt
 		o(req)
 	}
 	c := &Call{u: u, Invite: req, localTag: tag, cseq: 1, requests: make(chan *sip.Request, 16)}
+	if d := req.Destination(); d != dest(target) {
+		c.outbound = d
+	}
 	tx, err := u.cli.TransactionRequest(ctx, req)
 	if err != nil {
 		return nil, err
@@ -400,6 +411,9 @@ func (c *Call) request(method sip.RequestMethod, next bool) *sip.Request {
 	req.AppendHeader(c.u.Contact())
 	req.SetTransport(c.Invite.Transport())
 	req.SetDestination(dest(c.remoteTarget))
+	if c.outbound != "" {
+		req.SetDestination(c.outbound)
+	}
 	req.Laddr = c.Invite.Laddr
 	return req
 }
