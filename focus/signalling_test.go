@@ -788,3 +788,31 @@ func TestAdvertisedIP(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A re-INVITE without SDP gets the focus's offer (same port, next o=
+// version) in the 200; the answer comes in the ACK.
+func TestReInviteWithoutOffer(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	_, rtp2 := e.rtp()
+	c := e.dial(u, "udp", "team", rtpAddr, "0")
+	joined := e.waitEvent(conference.Joined, 2*time.Second)
+	port, _ := sipua.AudioPort(c.Response.Body())
+	version := sdpVersion(t, c.Response.Body())
+	ctx := ctxT(t, 5*time.Second)
+	res, err := c.ReInvite(ctx, nil)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("re-INVITE: %v %v", res, err)
+	}
+	if p, _ := sipua.AudioPort(res.Body()); p != port || sdpVersion(t, res.Body()) != version+1 ||
+		!strings.Contains(string(res.Body()), " RTP/AVP 0 8 101\r\n") {
+		t.Fatalf("offer in 200:\n%s", res.Body())
+	}
+	if err := c.Ack(sipua.Offer(rtp2, "8")); err != nil {
+		t.Fatal(err)
+	}
+	call := e.f.calls.participant(joined.Participant.ID)
+	eventually(t, 2*time.Second, "answer applied", func() bool { return call.codec() == "PCMA" && call.remote() == rtp2.String() })
+	c.Bye(ctx)
+}
