@@ -7,6 +7,12 @@ import (
 	"cusax.dev/bridge/conference"
 )
 
+// Length limits of what the room stores (those of the store package).
+const (
+	maxShort = 1024      // title, password
+	maxText  = 64 * 1024 // body, subject, description
+)
+
 // Room configuration fields (XEP-0045 §16.5.3). The subject is not a
 // registered field, so it is namespaced in Clark notation (XEP-0068 §3.4).
 const (
@@ -179,6 +185,9 @@ func parseConfig(x *node, cur conference.Config, subject string) (conference.Con
 	}
 	if secret != nil {
 		cfg.Password = *secret
+	}
+	if len(cfg.Title) > maxShort || len(cfg.Password) > maxShort || len(cfg.Description) > maxText || len(subject) > maxText {
+		return cfg, subject, &formError{condNotAcceptable, "a value is too long"}
 	}
 	if protect != nil && !*protect {
 		cfg.Password = ""

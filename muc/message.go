@@ -51,6 +51,10 @@ func (s *Service) onMessage(ctx context.Context, st *stanza) {
 	}
 	body, hasBody := st.el.childText("body")
 	subject, hasSubject := st.el.childText("subject")
+	if len(body) > maxText || len(subject) > maxText {
+		s.send(errorReply(st, condNotAcceptable, "message too long", s.roomJID(room)))
+		return
+	}
 	actor := conference.Actor{ParticipantID: p.ID, JID: from}
 	switch {
 	case hasSubject && !hasBody:

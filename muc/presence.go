@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 	"errors"
+	"time"
 
 	"cusax.dev/bridge/conference"
 )
@@ -53,8 +54,54 @@ func (s *Service) onPresence(ctx context.Context, st *stanza) {
 			}
 			s.send(errorReply(st, cond, text, s.roomJID(room)))
 		}
+	case st.el.child(NSMUC, "x") != nil:
+		s.rejoin(ctx, st, room, payload)
 	default:
 		s.updatePresence(room, from, payload)
+	}
+}
+
+// rejoin answers a join presence from a client that is already an occupant
+// (typically one that lost its connection unnoticed): it gets the room's
+// presence, its self-presence, history and subject again, as on a first
+// join; the others see its presence update.
+func (s *Service) rejoin(ctx context.Context, st *stanza, room string, payload []*node) {
+	from := st.from.String()
+	s.mu.Lock()
+	v := s.rooms[room]
+	var me *occView
+	if v != nil {
+		me = v.byJID(from)
+	}
+	if me == nil {
+		s.mu.Unlock()
+		s.updatePresence(room, from, payload)
+		return
+	}
+	me.payload = payload
+	var out []*node
+	for _, o := range v.occ {
+		if o != me {
+			out = append(out, s.presence(room, v, o, me, presOpts{}))
+		}
+	}
+	opt := presOpts{id: st.id}
+	if v.whois == "anyone" {
+		opt.codes = []int{100}
+	}
+	out = append(out, s.presence(room, v, me, me, opt))
+	for _, to := range v.recipients() {
+		if to != me {
+			out = append(out, s.presence(room, v, me, to, presOpts{}))
+		}
+	}
+	p := me.p
+	s.mu.Unlock()
+	for _, n := range out {
+		s.send(n)
+	}
+	for _, n := range s.joinHistory(ctx, room, p, parseHistory(st.el.child(NSMUC, "x").child(NSMUC, "history")), time.Now()) {
+		s.send(n)
 	}
 }
 

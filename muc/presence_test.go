@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -305,4 +306,26 @@ func TestSelectHistoryMaxChars(t *testing.T) {
 	if h := parseHistory(el("history").set("maxstanzas", "x").set("since", "nope")); h.maxStanzas != -1 || !h.since.IsZero() {
 		t.Fatalf("bad attributes must be ignored: %+v", h)
 	}
+}
+
+func TestRejoinResendsRoomState(t *testing.T) {
+	r := newRig(t)
+	alice, bob := user("alice"), user("bob")
+	r.create(alice, "team", "Alice")
+	r.joined(bob, "team", "Bob")
+	r.fc.nextTo(t, alice)
+	// Bob's client reconnected unnoticed and joins again with the same nick.
+	got := r.joined(bob, "team", "Bob")
+	if len(got) != 3 || got[0].attr("from") != roomJID("team")+"/Alice" || !slices.Contains(codes(got[1]), "110") || got[1].attr("id") != "j-Bob" {
+		t.Fatalf("rejoin sequence: %v", got)
+	}
+	if n := r.fc.nextTo(t, alice); n.attr("from") != roomJID("team")+"/Bob" || n.attr("type") != "" {
+		t.Fatalf("others see a presence update: %s", n)
+	}
+	if ps := r.reg.Find("team", func(*conference.Participant) bool { return true }); len(ps) != 2 {
+		t.Fatalf("rejoin must not add a participant: %d", len(ps))
+	}
+	// Too long a message is refused.
+	r.fc.send(t, `<message from='%s' to='%s' type='groupchat' id='big'><body>%s</body></message>`, bob, roomJID("team"), strings.Repeat("x", 70000))
+	wantError(t, r.fc.nextTo(t, bob), "not-acceptable", "modify")
 }

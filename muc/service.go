@@ -168,6 +168,9 @@ func (s *Service) occJID(room, nick string) string { return s.roomJID(room) + "/
 // the link is down.
 func (s *Service) send(n *node) {
 	s.count(n.Name.Local, "out")
+	if n.attr("type") == "error" {
+		s.log.Debug("stanza error", "kind", n.Name.Local, "to", n.attr("to"), "from", n.attr("from"), "condition", errorCondition(n))
+	}
 	if s.sendFn != nil {
 		s.sendFn(n)
 		return
