@@ -70,7 +70,7 @@ func (f *Focus) bye(ctx context.Context, c *call) {
 	ctx, cancel := context.WithTimeout(ctx, byeTimeout)
 	defer cancel()
 	req := c.dlg.request(sip.BYE)
-	res, err := do(ctx, f.cli, req)
+	res, err := f.do(ctx, req)
 	switch {
 	case err != nil:
 		f.log.Info("BYE got no answer", "call-id", c.dlg.key.callID, "err", err)

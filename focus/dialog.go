@@ -50,6 +50,9 @@ type dialog struct {
 	remote    sip.Uri // the peer's URI (From)
 	remoteDN  string  // the peer's display name
 	transport string  // transport the peer used ("UDP", "TCP")
+	// contact is the focus's Contact for requests it sends in the dialog
+	// (required in NOTIFY and re-INVITE, harmless in BYE); may be nil.
+	contact *sip.ContactHeader
 
 	mu           sync.Mutex
 	remoteTarget sip.Uri  // the peer's Contact, refreshed by re-INVITE
@@ -140,6 +143,9 @@ func (d *dialog) request(method sip.RequestMethod) *sip.Request {
 	req.AppendHeader(&cid)
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: d.localSeq, MethodName: method})
 	req.AppendHeader(&maxFwd)
+	if d.contact != nil {
+		req.AppendHeader(sip.HeaderClone(d.contact))
+	}
 	dest := d.source
 	for i, r := range d.routeSet {
 		req.AppendHeader(sip.NewHeader("Route", r))
@@ -160,13 +166,22 @@ func (d *dialog) request(method sip.RequestMethod) *sip.Request {
 	return req
 }
 
-// do sends an in-dialog request built by dialog.request and returns the
-// final response.
-func do(ctx context.Context, cli *sipgo.Client, req *sip.Request) (*sip.Response, error) {
+// do sends a request the focus originates (built by dialog.request) and
+// returns the final response. Over UDP it leaves from the focus's listening
+// socket, so that replies and NATs see the address the peer talks to;
+// otherwise sipgo would open an ephemeral socket for a next hop it has not
+// heard from yet (a Record-Route proxy, a moved Contact).
+func (f *Focus) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	if req.Body() == nil {
 		req.SetBody(nil) // Content-Length: 0, required on TCP
 	}
-	return cli.Do(ctx, req, sipgo.ClientRequestBuild)
+	f.mu.Lock()
+	udp := f.udpLocal
+	f.mu.Unlock()
+	if udp != nil && strings.EqualFold(req.Transport(), "udp") {
+		req.Laddr = sip.Addr{IP: udp.IP, Port: udp.Port}
+	}
+	return f.cli.Do(ctx, req, sipgo.ClientRequestBuild)
 }
 
 // callTable is the focus's dialog table: every call by dialog key and by

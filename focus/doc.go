@@ -6,8 +6,10 @@
 // renders the core's events back into SIP (a kick or a ban becomes a BYE, a
 // mute goes to the mixer leg); media goes through one mixer.Leg per call.
 //
-// Files: focus.go (server, routing, responses), dialog.go (dialogs and the
-// table), invite.go (INVITE, re-INVITE, ACK), bye.go (BYE both ways),
-// options.go (OPTIONS, INFO, CANCEL), media.go (mixer glue), events.go (the
-// core's event stream), shutdown.go, sdp.go (offer/answer).
+// Files: focus.go (server, routing, responses), dialog.go (UAS dialogs,
+// in-dialog requests from the focus, the call table), call.go (a call's
+// state, media glue to the mixer), invite.go (INVITE, re-INVITE, ACK),
+// replaces.go (RFC 3891), bye.go (BYE both ways), options.go (OPTIONS, INFO,
+// unmatched CANCEL), events.go (the core's event stream), shutdown.go,
+// sdp.go (offer/answer, pure functions).
 package focus

@@ -123,6 +123,7 @@ type Focus struct {
 	ready    chan struct{}
 	mu       sync.Mutex
 	ports    map[string]int  // transport (lower case) → port of its first listener
+	udpLocal *net.UDPAddr    // the first UDP listener: requests from the focus leave from it
 	addrs    []string        // bound listeners, "udp:127.0.0.1:5060"
 	hosts    map[string]bool // Request-URI hosts that are ours (lower case)
 	closers  []func() error  // listeners
@@ -222,7 +223,7 @@ func advertisedAddr(configured string, specs []listenSpec) (netip.Addr, error) {
 
 // handle registers h for method; the method then appears in Allow. The
 // subscription and REFER code of the focus registers its methods the same
-// way.
+// way, in New (never after Run started).
 func (f *Focus) handle(method sip.RequestMethod, h sipgo.RequestHandler) {
 	f.srv.OnRequest(method, f.wrap(h))
 	f.allow = append(f.allow, method.String())
@@ -322,6 +323,11 @@ func (f *Focus) listen(serveErr chan<- error) error {
 				return fmt.Errorf("focus: listen udp %s: %w", s.addr, err)
 			}
 			local = conn.LocalAddr().(*net.UDPAddr).AddrPort()
+			f.mu.Lock()
+			if f.udpLocal == nil {
+				f.udpLocal = conn.LocalAddr().(*net.UDPAddr)
+			}
+			f.mu.Unlock()
 			f.closers = append(f.closers, conn.Close)
 			serve = func() error { return f.srv.ServeUDP(conn) }
 		case "tcp":

@@ -163,6 +163,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
 		return
 	}
+	dlg.contact = f.contact(room, req.Transport())
 	leg, err := f.media.Allocate()
 	if err != nil {
 		if errors.Is(err, mixer.ErrPortsExhausted) {

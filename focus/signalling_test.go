@@ -816,3 +816,54 @@ func TestReInviteWithoutOffer(t *testing.T) {
 	eventually(t, 2*time.Second, "answer applied", func() bool { return call.codec() == "PCMA" && call.remote() == rtp2.String() })
 	c.Bye(ctx)
 }
+
+// With a Record-Route in the INVITE, the focus's BYE carries it as Route,
+// goes to that hop, and still names the caller's Contact in its
+// Request-URI (loose routing, RFC 3261 §12.2.1.1).
+func TestByeFollowsRecordRoute(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	proxy, proxyAddr := e.rtp() // any UDP socket will do as the recorded hop
+	u := e.ua("udp", "alice")
+	_, rtpAddr := e.rtp()
+	ctx := ctxT(t, 5*time.Second)
+	rr := "<sip:" + proxyAddr.String() + ";lr>"
+	c, err := u.Invite(ctx, e.target(u, "udp", "team"), sipua.Offer(rtpAddr, "0"), sipua.WithHeader("Record-Route", rr))
+	if err != nil || c.Response.StatusCode != 200 {
+		t.Fatalf("INVITE: %v %v", c.Response, err)
+	}
+	if h := c.Response.GetHeader("Record-Route"); h == nil || h.Value() != rr {
+		t.Errorf("200 Record-Route %v", h)
+	}
+	c.Ack(nil)
+	joined := e.waitEvent(conference.Joined, 2*time.Second)
+	if err := e.reg.Kick(ctx, "team", joined.Participant.ID, conference.Actor{API: true}, conference.OriginAPI, ""); err != nil {
+		t.Fatal(err)
+	}
+	proxy.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 4096)
+	n, from, err := proxy.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatalf("no BYE at the recorded hop: %v", err)
+	}
+	msg := string(buf[:n])
+	if from.String() != e.udp {
+		t.Errorf("BYE sent from %v, not from the focus's listener %s", from, e.udp)
+	}
+	// Answer it, as the proxy would relay the caller's 200.
+	res := "SIP/2.0 200 OK\r\n"
+	for _, l := range strings.Split(msg, "\r\n") {
+		for _, h := range []string{"Via:", "From:", "To:", "Call-ID:", "CSeq:"} {
+			if strings.HasPrefix(l, h) {
+				res += l + "\r\n"
+			}
+		}
+	}
+	proxy.WriteToUDP([]byte(res+"Content-Length: 0\r\n\r\n"), from)
+	wantRURI := "BYE sip:alice@" + u.Addr().String() + " SIP/2.0\r\n"
+	if !strings.HasPrefix(msg, wantRURI) || !strings.Contains(msg, "\r\nRoute: "+rr+"\r\n") {
+		t.Errorf("BYE at the hop:\n%s\nwant start %q and Route %s", msg, wantRURI, rr)
+	}
+	if !strings.Contains(msg, "\r\nContact: <sip:team@127.0.0.1:") {
+		t.Errorf("BYE lacks the focus Contact:\n%s", msg)
+	}
+}
