@@ -329,3 +329,19 @@ func TestRejoinResendsRoomState(t *testing.T) {
 	r.fc.send(t, `<message from='%s' to='%s' type='groupchat' id='big'><body>%s</body></message>`, bob, roomJID("team"), strings.Repeat("x", 70000))
 	wantError(t, r.fc.nextTo(t, bob), "not-acceptable", "modify")
 }
+
+func TestInvalidNickNotPresented(t *testing.T) {
+	r := newRig(t)
+	alice := user("alice")
+	r.create(alice, "team", "Alice")
+	// A SIP display name that cannot be a resourcepart (a control character).
+	if _, err := r.reg.Join(context.Background(), "team", conference.JoinRequest{DisplayName: "bad\u0007name", AOR: "sip:x@example.com", Audio: &conference.Audio{}, Origin: conference.OriginSIP}); err != nil {
+		t.Fatal(err)
+	}
+	r.fc.quiet(t, alice, 100*time.Millisecond)
+	// The room still works.
+	r.fc.send(t, `<message from='%s' to='%s' type='groupchat' id='ok'><body>x</body></message>`, alice, roomJID("team"))
+	if n := r.fc.nextTo(t, alice); n.attr("id") != "ok" {
+		t.Fatalf("room broken: %s", n)
+	}
+}

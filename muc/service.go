@@ -165,8 +165,11 @@ func (s *Service) roomJID(room string) string { return room + "@" + s.domain.Dom
 func (s *Service) occJID(room, nick string) string { return s.roomJID(room) + "/" + nick }
 
 // send writes one stanza to the XMPP server; it is dropped (and logged) when
-// the link is down.
+// the link is down. A nil stanza is ignored.
 func (s *Service) send(n *node) {
+	if n == nil {
+		return
+	}
 	s.count(n.Name.Local, "out")
 	if n.attr("type") == "error" {
 		s.log.Debug("stanza error", "kind", n.Name.Local, "to", n.attr("to"), "from", n.attr("from"), "condition", errorCondition(n))

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"cusax.dev/bridge/conference"
 )
 
@@ -145,8 +147,13 @@ type presOpts struct {
 	id      string
 }
 
-// presence renders occupant o's presence as seen by to.
+// presence renders occupant o's presence as seen by to; nil when o's nick
+// cannot be a JID resourcepart (such an occupant is not presented).
 func (s *Service) presence(room string, v *roomView, o, to *occView, opt presOpts) *node {
+	if _, err := jid.New(room, s.domain.Domainpart(), o.p.Nick); err != nil {
+		s.log.Debug("occupant not presented: nick is not a valid resourcepart", "room", room, "participant", o.p.ID)
+		return nil
+	}
 	self := o.p.ID == to.p.ID
 	role, aff := string(o.p.Role), string(o.p.Affiliation)
 	if opt.typ == "unavailable" {
