@@ -5,13 +5,13 @@ import (
 	"strconv"
 )
 
-// Features of the service and rooms (XEP-0045 §16.3).
+// AudioVideoURIField is the muc#roominfo field that carries the room's SIP
+// conference URI (RFC 7081 §4).
+const AudioVideoURIField = "audio-video-uri"
+
 const (
-	featSelfPing = "http://jabber.org/protocol/muc#self-ping-optimization"
-	nodeRoomUser = "x-roomuser-item"
-	// AudioVideoURIField is the muc#roominfo field that carries the room's
-	// SIP conference URI (RFC 7081 §4).
-	AudioVideoURIField = "audio-video-uri"
+	featSelfPing = "http://jabber.org/protocol/muc#self-ping-optimization" // XEP-0410
+	nodeRoomUser = "x-roomuser-item"                                       // reserved nick query, XEP-0045 §7.12
 )
 
 func feature(v string) *node { return el("feature").set("var", v) }
