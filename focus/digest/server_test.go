@@ -100,7 +100,7 @@ func TestChallengeFormat(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
-	s, clk := newServer(t, Options{})
+	s, _ := newServer(t, Options{})
 	fresh := func() string { return s.Challenge(false) }
 
 	tests := []struct {
@@ -156,7 +156,6 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
-	_ = clk
 }
 
 func TestReplay(t *testing.T) {
@@ -328,17 +327,16 @@ func TestConcurrentVerify(t *testing.T) {
 	s, _ := newServer(t, Options{MaxNonces: 50})
 	var wg sync.WaitGroup
 	errs := make(chan string, 100)
-	for g := range 8 {
+	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range 50 {
+			for range 50 {
 				c := s.Challenge(false)
 				h := answer(t, c, "REFER", uri, "alice", "wonderland", 1)
 				if _, res := s.Verify("REFER", h, accounts); res != OK && res != Stale {
 					errs <- res.String()
 				}
-				_ = g + i
 			}
 		}()
 	}
