@@ -15,8 +15,7 @@ import (
 type readiness struct {
 	store   pinger
 	sip     atomic.Bool
-	xmppUp  func() bool
-	started time.Time
+	xmppUp  atomic.Pointer[func() bool] // nil: XMPP is off
 }
 
 func adminMux(m *metrics.Metrics, ready *readiness) *http.ServeMux {
@@ -29,9 +28,9 @@ func adminMux(m *metrics.Metrics, ready *readiness) *http.ServeMux {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		xmpp := "n/a"
-		if ready.xmppUp != nil {
+		if up := ready.xmppUp.Load(); up != nil {
 			xmpp = "down"
-			if ready.xmppUp() {
+			if (*up)() {
 				xmpp = "up"
 			}
 		}

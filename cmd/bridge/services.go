@@ -12,6 +12,7 @@ import (
 	"cusax.dev/bridge/focus"
 	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/mixer"
+	"cusax.dev/bridge/muc"
 )
 
 // startServices starts the media engine, the SIP focus and the MUC
@@ -58,6 +59,22 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		eng.Close()
 		return err
 	})
+	if cfg.XMPP.Mode == "component" {
+		svc, err := muc.New(muc.Config{
+			Server:    cfg.XMPP.Server,
+			Domain:    cfg.XMPP.Domain,
+			Secret:    cfg.XMPP.Secret,
+			SIPDomain: cfg.SIP.Domain,
+			Logger:    log.With("component", "muc"),
+			Metrics:   m,
+		}, reg)
+		if err != nil {
+			return fmt.Errorf("muc: %w", err)
+		}
+		connected := svc.Connected
+		ready.xmppUp.Store(&connected)
+		start("xmpp", svc.Run)
+	}
 	go func() {
 		select {
 		case <-foc.Ready():
