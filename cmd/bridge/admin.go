@@ -13,9 +13,9 @@ import (
 // readiness tracks what /readyz reports: ready once SIP listens and the
 // store answers. XMPP state is reported, not required (DESIGN.md §7).
 type readiness struct {
-	store   pinger
-	sip     atomic.Bool
-	xmppUp  atomic.Pointer[func() bool] // nil: XMPP is off
+	store  pinger
+	sip    atomic.Bool
+	xmppUp atomic.Pointer[func() bool] // nil: XMPP is off
 }
 
 func adminMux(m *metrics.Metrics, ready *readiness) *http.ServeMux {
