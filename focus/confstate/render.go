@@ -18,9 +18,9 @@ const MediaID = "audio"
 const AvailableMediaLabel = "audio"
 
 // Length limits, in bytes, for the free-text values the renderer copies from
-// the conference. They keep one user, and the conference description, small
-// enough for a UDP NOTIFY (see Split); longer values are cut at a UTF-8
-// boundary. Keys (entities, URIs) are never cut.
+// the conference. They keep a user, and with a short title and subject the
+// conference description, small enough for a UDP NOTIFY (see Split); longer
+// values are cut at a UTF-8 boundary. Keys (entities, URIs) are never cut.
 const (
 	MaxDisplayText = 128 // user and conference display-text
 	MaxSubject     = 256 // conference-description/subject

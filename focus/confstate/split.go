@@ -32,9 +32,12 @@ const UDPBudget = 900
 // A single user, or the first document without any user, that alone exceeds
 // the budget is still emitted, over budget, in a document of its own: the
 // caller must then send that one over a stream transport or give up the
-// subscription. Renderer bounds the free-text values it copies (MaxSubject,
-// MaxDisplayText, MaxReason) so that this does not happen with budgets of
-// UDPBudget and more for ordinary URIs.
+// subscription (sipgo fails such a UDP send with ErrUDPMTUCongestion).
+// Renderer bounds the free-text values it copies (MaxSubject,
+// MaxDisplayText, MaxReason), so one user (about 500 bytes) fits UDPBudget
+// unless its URIs are unusually long. The head is about 750 bytes with a
+// short room name, title and subject; a long subject or title can take it
+// over UDPBudget.
 //
 // d is not modified; the returned documents share its users.
 func Split(d *confinfo.Document, budget int) []*confinfo.Document {
