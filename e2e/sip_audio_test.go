@@ -111,7 +111,9 @@ func TestSIPAudioConference(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // the digits take ~300 ms to send
+	WaitFor(t, 5*time.Second, "the core muting caller 0 by DTMF", func() bool {
+		return b.Metric("cusax_moderation_actions_total", `action="mute"`, `origin="dtmf"`) == 1
+	})
 	levels = listen()
 	for i := 1; i < len(callers); i++ {
 		other := 3 - i // the unmuted caller besides i
@@ -121,6 +123,9 @@ func TestSIPAudioConference(t *testing.T) {
 		if levels[i][other] < -40 {
 			t.Errorf("after *6, caller %d no longer hears caller %d (%.1f dBFS)", i, other, levels[i][other])
 		}
+	}
+	for i, l := range levels {
+		t.Logf("after *6, caller %d hears %v Hz: %.1f / %.1f / %.1f dBFS", i, freqs, l[0], l[1], l[2])
 	}
 	if levels[0][1] < -40 || levels[0][2] < -40 {
 		t.Errorf("muted caller 0 must still hear the others: %.1f / %.1f dBFS", levels[0][1], levels[0][2])
