@@ -294,7 +294,7 @@ func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliat
 	}
 	for _, id := range ids {
 		listed := slices.Contains(c.cfg.Moderators, "xmpp:"+id) ||
-			(sipAuthenticated && isSIPURI(id) && slices.Contains(c.cfg.Moderators, id))
+			(sipAuthenticated && isSIPURI(id) && slices.ContainsFunc(c.cfg.Moderators, func(m string) bool { return sameSIPURI(m, id) }))
 		if listed && best.rank() < AffiliationAdmin.rank() {
 			best = AffiliationAdmin
 		}
@@ -321,6 +321,16 @@ func bare(jid string) string {
 }
 
 func isSIPURI(s string) bool { return strings.HasPrefix(s, "sip:") || strings.HasPrefix(s, "sips:") }
+
+// sameSIPURI compares two sip: URIs as addresses of record: the user part
+// exactly, scheme and host without regard to case (RFC 3261 §19.1.4).
+func sameSIPURI(a, b string) bool {
+	ua, ha, _ := strings.Cut(a, "@")
+	ub, hb, _ := strings.Cut(b, "@")
+	sa, ua, _ := strings.Cut(ua, ":")
+	sb, ub, _ := strings.Cut(ub, ":")
+	return strings.EqualFold(sa, sb) && ua == ub && strings.EqualFold(ha, hb)
+}
 
 // derivedNick names a SIP caller in the MUC: the display name, else the
 // AOR's user part, else "caller".
@@ -349,7 +359,9 @@ func (c *Conference) uniqueNick(base string) string {
 // (RFC 4575 §5.6): the AOR, else xmpp:bare-JID, made unique by a parameter.
 func (c *Conference) uniqueEntity(p *Participant) string {
 	base := p.AOR
-	if base == "" && p.JID != "" {
+	if base == "" && p.JID != "" && c.cfg.Whois == "anyone" {
+		// Only a non-anonymous room shows a chat user's real JID to SIP
+		// subscribers; otherwise the user is anonymous (RFC 4575 §5.6).
 		base = "xmpp:" + p.BareJID()
 	}
 	if base == "" {

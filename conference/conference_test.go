@@ -538,3 +538,29 @@ func TestStreamOrderUnderConcurrency(t *testing.T) {
 		t.Fatalf("still present: %v", present)
 	}
 }
+
+func TestEntityPrivacyAndModeratorURIs(t *testing.T) {
+	ctx := context.Background()
+	reg, _ := newReg(t, Options{Rooms: []RoomSpec{{Name: "r", Moderators: []string{"sip:Mod@Example.COM"}}}})
+	chat := mucJoin(t, reg, "r", "secret@x/r", "chatter").Participant
+	if chat.Entity != "sip:anonymous"+chat.ID+"@anonymous.invalid" {
+		t.Fatalf("semi-anonymous room leaks the JID as entity: %q", chat.Entity)
+	}
+	res, err := reg.Join(ctx, "r", JoinRequest{AOR: "sip:Mod@example.com", Authenticated: true, Audio: &Audio{}})
+	if err != nil || res.Participant.Role != RoleModerator {
+		t.Fatalf("host case should not matter: %+v %v", res.Participant, err)
+	}
+	res, err = reg.Join(ctx, "r", JoinRequest{AOR: "sip:mod@example.com", Authenticated: true, Audio: &Audio{}})
+	if err != nil || res.Participant.Role == RoleModerator {
+		t.Fatalf("user part is case-sensitive: %+v %v", res.Participant, err)
+	}
+	cfg, _ := reg.Config(ctx, "r")
+	cfg.Whois = "anyone"
+	if err := reg.Configure(ctx, "r", cfg, Actor{API: true}, OriginAPI); err != nil {
+		t.Fatal(err)
+	}
+	open := mucJoin(t, reg, "r", "Open@x/r", "opener").Participant
+	if open.Entity != "xmpp:open@x" {
+		t.Fatalf("non-anonymous entity %q", open.Entity)
+	}
+}
