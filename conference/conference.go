@@ -362,7 +362,7 @@ func (c *Conference) uniqueEntity(p *Participant) string {
 	if base == "" && p.JID != "" && c.cfg.Whois == "anyone" {
 		// Only a non-anonymous room shows a chat user's real JID to SIP
 		// subscribers; otherwise the user is anonymous (RFC 4575 §5.6).
-		base = "xmpp:" + p.BareJID()
+		base = "xmpp:" + bare(p.JID)
 	}
 	if base == "" {
 		base = "sip:anonymous" + p.ID + "@anonymous.invalid"
