@@ -147,13 +147,12 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	}
 	f := &Focus{
 		cfg: cfg, log: cfg.Logger, m: cfg.Metrics, reg: reg, media: media,
-		accept:        []string{"application/sdp", "application/conference-info+xml"},
-		calls:         newCallTable(),
-		ready:         make(chan struct{}),
-		stop:          make(chan struct{}),
-		ports:         map[string]int{},
-		hosts:         map[string]bool{},
-		eventPackages: nil,
+		accept: []string{"application/sdp", "application/conference-info+xml"},
+		calls:  newCallTable(),
+		ready:  make(chan struct{}),
+		stop:   make(chan struct{}),
+		ports:  map[string]int{},
+		hosts:  map[string]bool{},
 	}
 	for _, l := range cfg.Listen {
 		spec, err := parseListen(l)
