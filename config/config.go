@@ -42,7 +42,10 @@ type SIP struct {
 	// AckTimeout bounds how long a 200 to INVITE waits for its ACK before
 	// the focus hangs the call up with BYE.
 	AckTimeout Duration `yaml:"ack_timeout"`
-	Auth       Auth     `yaml:"auth"`
+	// AnswerDelay lets the focus ring (180 Ringing) this long before it
+	// answers; 0 answers at once.
+	AnswerDelay Duration `yaml:"answer_delay"`
+	Auth        Auth     `yaml:"auth"`
 }
 
 // Auth configures SIP digest authentication.
@@ -229,6 +232,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SIP.SubscriptionExpires.D() < time.Minute {
 		return bad("sip.subscription_expires", c.SIP.SubscriptionExpires.D().String(), "must be at least 1m")
+	}
+	if c.SIP.AnswerDelay.D() < 0 || c.SIP.AnswerDelay.D() > 30*time.Second {
+		return bad("sip.answer_delay", c.SIP.AnswerDelay.D().String(), "must be 0..30s")
 	}
 	if c.SIP.AckTimeout.D() <= 0 {
 		return bad("sip.ack_timeout", c.SIP.AckTimeout.D().String(), "must be positive")

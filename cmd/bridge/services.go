@@ -40,6 +40,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		Domain:       cfg.SIP.Domain,
 		AdvertisedIP: cfg.SIP.AdvertisedIP,
 		AckTimeout:   cfg.SIP.AckTimeout.D(),
+		AnswerDelay:  cfg.SIP.AnswerDelay.D(),
 		Logger:       log.With("component", "focus"),
 		Metrics:      m,
 	}, reg, eng)
