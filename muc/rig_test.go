@@ -26,7 +26,7 @@ const (
 	testDomain = "conference.localhost"
 	testSecret = "s3cret"
 	testSIP    = "sip.example.com"
-	wait       = 5 * time.Second
+	wait       = 10 * time.Second
 )
 
 // fakeServer is the accept side of XEP-0114 (component.ReceiveSession is not
