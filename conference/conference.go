@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"cusax.dev/bridge/store"
 )
@@ -259,7 +261,7 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 	}
 	c.parts = append(c.parts, p)
 	snap := p.clone()
-	r.emit(Event{Kind: Joined, Conference: c.name, Participant: snap, Others: others, Origin: req.Origin})
+	r.emit(Event{Kind: Joined, Conference: c.name, Participant: snap, Others: others, Origin: req.Origin, Created: created})
 	return JoinResult{Participant: snap, Created: created, Others: others}, nil
 }
 
@@ -333,18 +335,46 @@ func sameSIPURI(a, b string) bool {
 }
 
 // derivedNick names a SIP caller in the MUC: the display name, else the
-// AOR's user part, else "caller".
+// AOR's user part, else "caller"; always a valid XMPP resourcepart (no
+// control characters, at most 64 characters).
 func derivedNick(display, aor string) string {
-	if n := strings.TrimSpace(display); n != "" {
+	if n := cleanNick(display); n != "" {
 		return n
 	}
 	u := strings.TrimPrefix(strings.TrimPrefix(aor, "sips:"), "sip:")
 	u, _, _ = strings.Cut(u, "@")
 	u, _, _ = strings.Cut(u, ";")
-	if u != "" {
-		return u
+	if n := cleanNick(u); n != "" {
+		return n
 	}
 	return "caller"
+}
+
+// cleanNick drops control and format characters and invalid UTF-8, folds
+// runs of white space to one space and bounds the length.
+func cleanNick(s string) string {
+	var b strings.Builder
+	space := false
+	n := 0
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r):
+			continue
+		case unicode.IsSpace(r):
+			space = b.Len() > 0
+			continue
+		}
+		if n == 64 {
+			break
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }
 
 func (c *Conference) uniqueNick(base string) string {

@@ -3,6 +3,7 @@ package conference
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -562,5 +563,49 @@ func TestEntityPrivacyAndModeratorURIs(t *testing.T) {
 	open := mucJoin(t, reg, "r", "Open@x/r", "opener").Participant
 	if open.Entity != "xmpp:open@x" {
 		t.Fatalf("non-anonymous entity %q", open.Entity)
+	}
+}
+
+func TestDerivedNicksAreResourceparts(t *testing.T) {
+	for in, want := range map[string]string{
+		"Alice":                 "Alice",
+		"  Bob\t \n Smith ":     "Bob Smith",
+		"ev\x00il\x1b[31m":      "evil[31m",
+		"\u200bzero\u200dwidth": "zerowidth",
+		"\xff\xfe":              "",
+		strings.Repeat("x", 80): strings.Repeat("x", 64),
+	} {
+		if got := cleanNick(in); got != want {
+			t.Errorf("cleanNick(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := derivedNick("\x01\x02", "sip:+4930123@x"); got != "+4930123" {
+		t.Errorf("fallback to AOR user: %q", got)
+	}
+	if got := derivedNick("", "sip:@x"); got != "caller" {
+		t.Errorf("fallback to caller: %q", got)
+	}
+}
+
+func TestSeqAuthorityAndLockedRoomsHidden(t *testing.T) {
+	ctx := context.Background()
+	reg, s := newReg(t, Options{})
+	owner := mucJoin(t, reg, "r", "owner@x/a", "owner")
+	evs := expectKinds(t, s, ConferenceCreated, Joined)
+	if !evs[1].Created || reg.Seq() != evs[1].Seq {
+		t.Fatalf("Created %v, Seq %d vs %d", evs[1].Created, reg.Seq(), evs[1].Seq)
+	}
+	rooms, err := reg.Rooms(ctx)
+	if err != nil || len(rooms) != 1 || rooms[0].Public {
+		t.Fatalf("locked room listed as public: %+v %v", rooms, err)
+	}
+	if aff, mod := reg.Authority("r", Actor{ParticipantID: owner.Participant.ID}); aff != AffiliationOwner || !mod {
+		t.Fatalf("owner authority %s %v", aff, mod)
+	}
+	if aff, mod := reg.Authority("r", Actor{JID: "else@x/r"}); aff != AffiliationNone || mod {
+		t.Fatalf("stranger authority %s %v", aff, mod)
+	}
+	if aff, _ := reg.Authority("nope", Actor{API: true}); aff != AffiliationOwner {
+		t.Fatalf("API authority %s", aff)
 	}
 }

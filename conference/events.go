@@ -83,7 +83,10 @@ type Event struct {
 	Subject     string
 	Message     *Message
 	Digit       rune
-	At          time.Time
+	// Created is set on the Joined event of the participant whose join
+	// created the room.
+	Created bool
+	At      time.Time
 }
 
 // Stream is one subscriber's view of the event stream. Events are queued

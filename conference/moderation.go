@@ -73,6 +73,24 @@ func (au authority) name(a Actor) string {
 	return ""
 }
 
+// Authority returns actor's effective affiliation in room (stored, or
+// raised by the room's moderators list) and whether it moderates. Adapters
+// use it to decide what to show (owner forms, lists); the actions themselves
+// check again.
+func (r *Registry) Authority(room string, actor Actor) (Affiliation, bool) {
+	c := r.Lookup(room)
+	if c == nil {
+		if actor.API {
+			return AffiliationOwner, true
+		}
+		return AffiliationNone, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	au := c.authorityOf(actor)
+	return au.aff, au.moderator
+}
+
 // CanModerate reports whether actor may mute and kick in room.
 func (r *Registry) CanModerate(room string, actor Actor) bool {
 	c := r.Lookup(room)

@@ -138,6 +138,16 @@ func (r *Registry) emit(ev Event) {
 	}
 }
 
+// Seq returns the sequence number of the last event emitted. An adapter
+// that must answer a request only after its own rendering of the resulting
+// events (XEP-0045 §8.2: presences before the IQ result) reads Seq after the
+// call and waits until its stream has delivered that event.
+func (r *Registry) Seq() uint64 {
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	return r.seq
+}
+
 func (r *Registry) newID() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -202,7 +212,8 @@ func (r *Registry) Rooms(ctx context.Context) ([]RoomInfo, error) {
 		if c := r.Lookup(n); c != nil {
 			c.mu.Lock()
 			if !c.ended {
-				seen[n] = RoomInfo{Name: n, Title: c.cfg.Title, Public: c.cfg.Public, Participants: len(c.parts)}
+				// A room locked until its owner configures it is not listed.
+				seen[n] = RoomInfo{Name: n, Title: c.cfg.Title, Public: c.cfg.Public && !c.locked, Participants: len(c.parts)}
 			}
 			c.mu.Unlock()
 		}

@@ -70,7 +70,10 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	ready := &readiness{store: st.(pinger)}
 	admin := &http.Server{Handler: adminMux(m, ready), ReadHeaderTimeout: 5 * time.Second}
 
-	ctx, cancel := context.WithCancel(ctx)
+	// Services run on their own context: on a signal the conferences end
+	// first (reg.Close: calls get BYE, occupants the shutdown presence),
+	// and only then do the services stop.
+	svcCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
@@ -78,7 +81,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			if err := fn(svcCtx); err != nil && !errors.Is(err, context.Canceled) {
 				errc <- fmt.Errorf("%s: %w", name, err)
 				cancel()
 			}
@@ -96,18 +99,23 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 		}
 		return nil
 	})
-	if err := startServices(ctx, cfg, reg, m, log, ready, start); err != nil {
+	if err := startServices(svcCtx, cfg, reg, m, log, ready, start); err != nil {
 		cancel()
 		wg.Wait()
 		return err
 	}
 	log.Info("bridge running", "version", version, "sip", cfg.SIP.Listen, "admin", cfg.Admin.Listen, "domain", cfg.SIP.Domain)
-	<-ctx.Done()
-	log.Info("shutting down")
-	wg.Wait()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case <-svcCtx.Done():
+		log.Error("a service failed; shutting down")
+	}
 	sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
 	defer c()
 	reg.Close(sctx)
+	cancel()
+	wg.Wait()
 	events.Close()
 	select {
 	case err := <-errc:
