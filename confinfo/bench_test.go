@@ -104,3 +104,41 @@ func TestAppendToDoesNotAllocate(t *testing.T) {
 		t.Errorf("AppendTo into a large enough buffer: %v allocs", allocs)
 	}
 }
+
+// BenchmarkDiff measures what the focus's notifier pays once per conference
+// change: prev and next are separately built full documents (no shared
+// strings), next differing by one muted user or by a storm of joins.
+func BenchmarkDiff(b *testing.B) {
+	muted := func(n int) (*Document, *Document) {
+		prev, next := benchDocument(n), benchDocument(n)
+		ep := &next.Users.Users[n/2].Endpoints[0]
+		ep.Status, ep.Media[0].Status = StatusMutedViaFocus, MediaRecvOnly
+		return prev, next
+	}
+	joined := func(n, k int) (*Document, *Document) {
+		prev, next := benchDocument(n-k), benchDocument(n)
+		prev.Version = next.Version - 1
+		return prev, next
+	}
+	for _, bc := range []struct {
+		name string
+		docs func() (*Document, *Document)
+	}{
+		{name: "users=60/changed=1", docs: func() (*Document, *Document) { return muted(60) }},
+		{name: "users=200/changed=1", docs: func() (*Document, *Document) { return muted(200) }},
+		{name: "users=60/joined=60", docs: func() (*Document, *Document) { return joined(60, 60) }},
+		{name: "users=200/joined=60", docs: func() (*Document, *Document) { return joined(200, 60) }},
+		{name: "users=200/unchanged", docs: func() (*Document, *Document) { return benchDocument(200), benchDocument(200) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			prev, next := bc.docs()
+			if Diff(prev, next) == nil && bc.name != "users=200/unchanged" {
+				b.Fatal("no difference")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				Diff(prev, next)
+			}
+		})
+	}
+}

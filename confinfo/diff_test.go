@@ -119,7 +119,8 @@ func sortView(d *Document) {
 	}
 }
 
-// FuzzDiff: for any two full documents, prev + Diff(prev, next) == next.
+// FuzzDiff: for any two full documents, prev + Diff(prev, next) == next,
+// and Diff returns exactly what referenceDiff does.
 func FuzzDiff(f *testing.F) {
 	f.Add([]byte{0}, []byte{1})
 	f.Add([]byte("\x01\x04\x01\x02\x01\x03\x00\x01\x02\x01"), []byte("\x01\x04\x01\x02\x00\x03\x00\x01\x02\x02\x01"))
@@ -140,5 +141,9 @@ func FuzzDiff(f *testing.F) {
 		}
 		prev, next := build(a), build(b)
 		checkDiffApplies(t, prev, next, Diff(prev, next))
+		checkDiffMatchesReference(t, prev, next)
+		// The same bytes drawn as documents using every field of the
+		// model: Diff must match its reference exactly on those too.
+		checkDiffMatchesReference(t, (&gen{b: a}).richDocument(), (&gen{b: b}).richDocument())
 	})
 }
