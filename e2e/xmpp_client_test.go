@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -124,6 +125,8 @@ type XMPPClient struct {
 	mu   sync.Mutex
 	held []*Elem
 	done chan struct{}
+	// dropped counts stanzas lost because nobody consumed the queue.
+	dropped atomic.Int64
 }
 
 // DialXMPP logs user@domain in over plaintext loopback (PLAIN, as the test
@@ -132,10 +135,11 @@ func DialXMPP(t testing.TB, addr, user, domain, password string) *XMPPClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	raw, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatalf("dial c2s: %v", err)
 	}
+	conn := clientConn{Conn: raw}
 	origin := jid.MustParse(user + "@" + domain)
 	sess, err := xmpp.NewSession(ctx, origin.Domain(), origin, conn, xmpp.Secure, xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
 		return xmpp.StreamConfig{Features: []xmpp.StreamFeature{xmpp.SASL("", password, sasl.Plain), xmpp.BindResource()}}
@@ -154,6 +158,23 @@ func DialXMPP(t testing.TB, addr, user, domain, password string) *XMPPClient {
 	return c
 }
 
+// clientConn bounds each write itself and ignores mellium's write
+// deadlines: mellium (v0.22) sets the write deadline to the past from a
+// goroutine when a Send's context ends, which can land on a later write once
+// the call has returned and break the session's encoder for good (the muc
+// package's writeConn explains it).
+type clientConn struct{ net.Conn }
+
+func (c clientConn) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+func (c clientConn) SetDeadline(t time.Time) error    { return c.Conn.SetReadDeadline(t) }
+func (c clientConn) SetWriteDeadline(time.Time) error { return nil }
+
 func (c *XMPPClient) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 	var e Elem
 	// The handler's reader starts after start; give the decoder the whole element.
@@ -168,6 +189,7 @@ func (c *XMPPClient) handle(t xmlstream.TokenReadEncoder, start *xml.StartElemen
 	select {
 	case c.in <- &e:
 	default:
+		c.dropped.Add(1)
 	}
 	return nil
 }
@@ -184,9 +206,8 @@ func (r rawReader) Token() (xml.Token, error) { return r.d.RawToken() }
 // Send writes one raw stanza.
 func (c *XMPPClient) Send(format string, args ...any) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.sess.Send(ctx, rawTokens(fmt.Sprintf(format, args...))); err != nil {
+	// No deadline on the context: clientConn bounds the write (see there).
+	if err := c.sess.Send(context.Background(), rawTokens(fmt.Sprintf(format, args...))); err != nil {
 		c.t.Fatalf("%s: send: %v", c.Bare, err)
 	}
 }
@@ -210,20 +231,47 @@ func (c *XMPPClient) Next(what string, match func(*Elem) bool) *Elem {
 			if match(e) {
 				return e
 			}
-			c.mu.Lock()
-			c.held = append(c.held, e)
-			c.mu.Unlock()
-		case <-deadline:
-			c.mu.Lock()
-			var held []string
-			for _, h := range c.held {
-				held = append(held, h.String())
+			c.hold(e)
+			continue
+		default:
+		}
+		// Everything received before the stream ended has been looked at (the
+		// handler queues a stanza before Serve returns): waiting is of no use.
+		select {
+		case <-c.done:
+			c.fail("the stream ended while waiting for " + what)
+			return nil
+		default:
+		}
+		select {
+		case e := <-c.in:
+			if match(e) {
+				return e
 			}
-			c.mu.Unlock()
-			c.t.Fatalf("%s: timed out waiting for %s; unconsumed:\n%s", c.Bare, what, strings.Join(held, "\n"))
+			c.hold(e)
+		case <-c.done:
+		case <-deadline:
+			c.fail("timed out waiting for " + what)
 			return nil
 		}
 	}
+}
+
+func (c *XMPPClient) hold(e *Elem) {
+	c.mu.Lock()
+	c.held = append(c.held, e)
+	c.mu.Unlock()
+}
+
+func (c *XMPPClient) fail(why string) {
+	c.t.Helper()
+	c.mu.Lock()
+	var held []string
+	for _, h := range c.held {
+		held = append(held, h.String())
+	}
+	c.mu.Unlock()
+	c.t.Fatalf("%s: %s (%d stanzas dropped: queue full); unconsumed:\n%s", c.Bare, why, c.dropped.Load(), strings.Join(held, "\n"))
 }
 
 // NextFrom returns the next stanza of kind from the given address.

@@ -25,8 +25,14 @@ const e2eSIPDomain = "127.0.0.1" // what StartBridge sets as sip.domain
 // mucBridge is the MUC side under test: the real binary, or the muc Service
 // and the core run in this process over the same SQLite file.
 type mucBridge interface {
+	// Stop shuts the bridge down as on SIGTERM: the conferences end (332),
+	// then the component link closes.
+	Stop(t *testing.T)
+	// Restart stops the bridge and starts it again over the same store.
 	Restart(t *testing.T)
 	Connected() bool
+	// SIPDomain is the bridge's sip.domain.
+	SIPDomain() string
 }
 
 // inProcess runs registry + muc.Service over a SQLite store, as cmd/bridge
@@ -89,8 +95,10 @@ func (b *inProcess) stop() {
 	b.cancel = nil
 }
 
+func (b *inProcess) Stop(*testing.T)      { b.stop() }
 func (b *inProcess) Restart(t *testing.T) { b.stop(); b.start(t) }
 func (b *inProcess) Connected() bool      { return b.svc.Connected() }
+func (b *inProcess) SIPDomain() string    { return e2eSIPDomain }
 
 // binaryBridge is the bridge binary with its XMPP component configured.
 type binaryBridge struct{ b *Bridge }
@@ -112,10 +120,19 @@ func startBinary(t *testing.T, p *Prosody) *binaryBridge {
 	return &binaryBridge{b}
 }
 
-func (b *binaryBridge) Restart(t *testing.T) { b.b.Stop(); b.b.Start() }
+// Stop sends SIGTERM and expects a clean exit.
+func (b *binaryBridge) Stop(t *testing.T) {
+	t.Helper()
+	if code := b.b.Stop(); code != 0 {
+		t.Fatalf("bridge exit code after SIGTERM: %d", code)
+	}
+}
+
+func (b *binaryBridge) Restart(t *testing.T) { b.Stop(t); b.b.Start() }
 func (b *binaryBridge) Connected() bool {
 	return MetricValue(b.b.Metrics(), "cusax_xmpp_component_connected") == 1
 }
+func (b *binaryBridge) SIPDomain() string { return b.b.Config.SIP.Domain }
 
 var e2eUsers = map[string]string{"alice": "pw-alice", "bob": "pw-bob", "carol": "pw-carol", "dave": "pw-dave", "mallory": "pw-mallory"}
 
@@ -240,11 +257,13 @@ func mucScenario(t *testing.T, p *Prosody, br mucBridge) {
 	if got := bob.Join(room, "Bob", ""); got[len(got)-1].ErrorCondition() != "forbidden" {
 		t.Fatalf("banned user rejoined: %v", got)
 	}
-	checkRoomInfo(t, dave, room, "team")
+	checkRoomInfo(t, dave, room, "team", br)
 
-	// Restart the bridge over the same store: the ban, the history and the
-	// subject survive.
+	// Restart the bridge over the same store. Alice, still in the room, is
+	// told the service shut down (332); the ban, the history and the subject
+	// survive.
 	br.Restart(t)
+	wantShutdownPresence(t, alice, room+"/Alice")
 	WaitFor(t, 10*time.Second, "component reconnected", br.Connected)
 	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
 	if got := bob.Join(room, "Bob", ""); got[len(got)-1].ErrorCondition() != "forbidden" {
@@ -257,12 +276,23 @@ func mucScenario(t *testing.T, p *Prosody, br mucBridge) {
 	if b := got[len(got)-2].Child("", "body"); b == nil || b.Text != "Hello from Bob" {
 		t.Fatalf("history after restart: %v", got)
 	}
-	checkRoomInfo(t, dave, room, "team")
+	checkRoomInfo(t, dave, room, "team", br)
 }
 
-// checkRoomInfo asserts the room's disco#info: identity, MUC feature and the
-// muc#roominfo form with audio-video-uri = the SIP conference URI.
-func checkRoomInfo(t *testing.T, c *XMPPClient, room, name string) {
+// wantShutdownPresence asserts that c got the unavailable self-presence
+// from occupant with 110 and 332 (XEP-0045 §16.6.2: the service shut down).
+func wantShutdownPresence(t *testing.T, c *XMPPClient, occupant string) {
+	t.Helper()
+	e := c.Next("shutdown presence from "+occupant, func(e *Elem) bool {
+		return e.XMLName.Local == "presence" && e.Attr("from") == occupant && e.Attr("type") == "unavailable"
+	})
+	if !slices.Equal(e.Codes(), []string{"110", "332"}) || e.Item().Attr("role") != "none" {
+		t.Fatalf("shutdown presence to %s: %s", c.Bare, e)
+	}
+}
+
+// roomInfo returns the room's disco#info reply and its form fields.
+func roomInfo(t *testing.T, c *XMPPClient, room string) (*Elem, map[string]string) {
 	t.Helper()
 	res := c.IQ(room, "get", `<query xmlns='`+nsDisco+`'/>`)
 	q := res.Child(nsDisco, "query")
@@ -278,14 +308,38 @@ func checkRoomInfo(t *testing.T, c *XMPPClient, room, name string) {
 	if vals["FORM_TYPE"] != "http://jabber.org/protocol/muc#roominfo" {
 		t.Fatalf("no muc#roominfo form: %s", res)
 	}
-	if want := muc.ConferenceURI(name, e2eSIPDomain); vals["audio-video-uri"] != want {
+	return res, vals
+}
+
+// checkRoomInfo asserts the room's disco#info: identity, MUC feature and the
+// muc#roominfo form with audio-video-uri, byte for byte the conference URI
+// "sip:ROOM@" + the bridge's sip.domain (RFC 7081 §4; DESIGN §2).
+func checkRoomInfo(t *testing.T, c *XMPPClient, room, name string, br mucBridge) {
+	t.Helper()
+	res, vals := roomInfo(t, c, room)
+	if want := "sip:" + name + "@" + br.SIPDomain(); vals["audio-video-uri"] != want {
 		t.Fatalf("audio-video-uri = %q, want %q (%s)", vals["audio-video-uri"], want, res)
 	}
 }
 
-func TestXMPPReconnectAfterProsodyRestart(t *testing.T) {
+func TestXMPPReconnectAfterProsodyRestartInProcess(t *testing.T) {
 	p := StartProsody(t, e2eUsers)
 	br := startInProcess(t, p)
+	reconnectScenario(t, p, br)
+	if v := MetricValue(metricsText(t, br.m), "cusax_xmpp_component_connected"); v != 1 {
+		t.Fatalf("connected gauge = %v", v)
+	}
+}
+
+func TestXMPPReconnectAfterProsodyRestartBinary(t *testing.T) {
+	p := StartProsody(t, e2eUsers)
+	reconnectScenario(t, p, startBinary(t, p))
+}
+
+// reconnectScenario: Prosody is stopped and started again; the component is
+// back within 5 s, the occupant whose client went with Prosody is removed,
+// and the room, its affiliations and its history are intact.
+func reconnectScenario(t *testing.T, p *Prosody, br mucBridge) {
 	room := "persist@" + p.MUCDomain
 	alice, dave := login(t, p, "alice"), login(t, p, "dave")
 	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
@@ -301,25 +355,19 @@ func TestXMPPReconnectAfterProsodyRestart(t *testing.T) {
 
 	p.Stop()
 	WaitFor(t, 10*time.Second, "link down noticed", func() bool { return !br.Connected() })
-	if v := MetricValue(metricsText(t, br.m), "cusax_xmpp_component_connected"); v != 0 {
-		t.Fatalf("connected gauge = %v while Prosody is down", v)
-	}
 	p.Start()
 	WaitFor(t, 5*time.Second, "component back within 5 s of Prosody's restart", br.Connected)
-	if v := MetricValue(metricsText(t, br.m), "cusax_xmpp_component_connected"); v != 1 {
-		t.Fatalf("connected gauge = %v", v)
-	}
 	// Prosody's restart dropped every client: the bridge finds Alice's
 	// occupant is a ghost and removes it.
-	WaitFor(t, 15*time.Second, "ghost occupant removed", func() bool {
-		_, ok := br.reg.ByNick("persist", "Alice")
-		return !ok
-	})
 	alice, dave = login(t, p, "alice"), login(t, p, "dave")
 	waitComponent(t, dave, p.MUCDomain, 5*time.Second)
+	WaitFor(t, 15*time.Second, "ghost occupant removed", func() bool {
+		_, vals := roomInfo(t, dave, room)
+		return vals["muc#roominfo_occupants"] == "0"
+	})
 	got := alice.Join(room, "Alice", "")
 	self := got[len(got)-3]
-	if self.Item().Attr("affiliation") != "owner" {
+	if self.Item().Attr("affiliation") != "owner" || !slices.Contains(self.Codes(), "110") {
 		t.Fatalf("owner affiliation lost: %v", got)
 	}
 	if b := got[len(got)-2].Child("", "body"); b == nil || b.Text != "before the restart" {
@@ -333,7 +381,42 @@ func TestXMPPReconnectAfterProsodyRestart(t *testing.T) {
 	if got := mallory.Join(room, "M", ""); got[len(got)-1].ErrorCondition() != "forbidden" {
 		t.Fatalf("outcast joined after reconnect: %v", got)
 	}
-	checkRoomInfo(t, dave, room, "persist")
+	checkRoomInfo(t, dave, room, "persist", br)
+}
+
+func TestXMPPShutdownPresenceInProcess(t *testing.T) {
+	p := StartProsody(t, e2eUsers)
+	shutdownScenario(t, p, startInProcess(t, p))
+}
+
+func TestXMPPShutdownPresenceBinary(t *testing.T) {
+	p := StartProsody(t, e2eUsers)
+	shutdownScenario(t, p, startBinary(t, p))
+}
+
+// shutdownScenario: on SIGTERM every occupant of every room gets its
+// unavailable self-presence with 332 before the component goes away.
+func shutdownScenario(t *testing.T, p *Prosody, br mucBridge) {
+	alice, bob, dave := login(t, p, "alice"), login(t, p, "bob"), login(t, p, "dave")
+	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
+	team, other := "team@"+p.MUCDomain, "other@"+p.MUCDomain
+	for _, room := range []string{team, other} {
+		alice.Join(room, "Alice", "")
+		if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCOwner+`'><x xmlns='`+nsData+`' type='submit'/></query>`); res.Attr("type") != "result" {
+			t.Fatalf("instant room %s: %s", room, res)
+		}
+	}
+	bob.Join(team, "Bob", "")
+	alice.NextFrom("presence", team+"/Bob")
+
+	br.Stop(t)
+	wantShutdownPresence(t, alice, team+"/Alice")
+	wantShutdownPresence(t, alice, other+"/Alice")
+	wantShutdownPresence(t, bob, team+"/Bob")
+	// The component is gone: Prosody answers for it.
+	if res := dave.IQ(team, "get", `<query xmlns='`+nsDisco+`'/>`); res.Attr("type") != "error" {
+		t.Fatalf("room still answers after shutdown: %s", res)
+	}
 }
 
 func metricsText(t *testing.T, m *metrics.Metrics) string {

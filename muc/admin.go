@@ -42,11 +42,14 @@ func (s *Service) onAdmin(ctx context.Context, st *stanza, room string, q *node)
 			if cond == condInternal {
 				s.log.Warn("admin request failed", "room", room, "err", err)
 			}
-			s.send(errorReply(st, cond, text, by))
+			// Items applied before this one have been rendered too.
+			s.sendAfterRendered(ctx, errorReply(st, cond, text, by))
 			return
 		}
 	}
-	s.send(iqResult(st, nil))
+	// XEP-0045 §8.2, §9.1: the occupants (the moderator among them) get the
+	// presences of the change first, then the moderator the result.
+	s.sendAfterRendered(ctx, iqResult(st, nil))
 }
 
 // parseAdminItems validates the items: role or affiliation, never both;
@@ -117,13 +120,20 @@ func (s *Service) applyAdminItem(ctx context.Context, room string, actor confere
 	return s.reg.SetAffiliation(ctx, room, identity, it.affiliation, actor, conference.OriginXMPP, it.reason)
 }
 
-// adminList answers a role list (moderators only) or an affiliation list
-// (admins and owners, as the core rules).
+// adminList answers a role list or an affiliation list. The moderator list
+// is for admins and owners (XEP-0045 §9.8), the voice list (participants)
+// and the visitor list for moderators (§8.5); the affiliation lists follow
+// the core's rules (§9.3, §9.5, §10.5, §10.8).
 func (s *Service) adminList(ctx context.Context, st *stanza, room string, actor conference.Actor, it adminItem) {
 	by := s.roomJID(room)
 	q := elNS(NSMUCAdmin, "query")
 	if it.role != "" {
-		if !s.reg.CanModerate(room, actor) {
+		aff, moderator := s.reg.Authority(room, actor)
+		switch {
+		case it.role == conference.RoleModerator && aff != conference.AffiliationAdmin && aff != conference.AffiliationOwner:
+			s.send(errorReply(st, condForbidden, "only admins and owners may list the moderators", by))
+			return
+		case !moderator:
 			s.send(errorReply(st, condForbidden, "only moderators may list roles", by))
 			return
 		}

@@ -183,3 +183,119 @@ func TestModeratedRoomVoice(t *testing.T) {
 		t.Fatalf("message after voice: %s", n)
 	}
 }
+
+// XEP-0045 §8.2, §9.1, §8.4: the moderator receives the presences its
+// action caused before the IQ result, whatever the renderer's timing.
+func TestAdminResultAfterPresences(t *testing.T) {
+	r, alice, bob, carol := threeInRoom(t)
+	room := roomJID("team")
+	// upToResult sends an admin or owner set and returns what alice receives up to and
+	// including its result, in order.
+	upToResult := func(payload string) []*node {
+		t.Helper()
+		id := newID()
+		r.fc.send(t, `<iq from='%s' to='%s' type='set' id='%s'>%s</iq>`, alice, room, id, payload)
+		var got []*node
+		for {
+			n := r.fc.nextTo(t, alice)
+			got = append(got, n)
+			if n.Name.Local == "iq" && n.attr("id") == id {
+				if n.attr("type") != "result" {
+					t.Fatalf("%s: %s", payload, n)
+				}
+				return got
+			}
+		}
+	}
+	for _, c := range []struct {
+		name, payload, from, typ, code string
+	}{
+		{"revoke voice", admin(`<item nick='Carol' role='visitor'/>`), room + "/Carol", "", ""},
+		{"kick", admin(`<item nick='Carol' role='none'><reason>out</reason></item>`), room + "/Carol", "unavailable", "307"},
+		{"ban", admin(`<item affiliation='outcast' jid='bob@localhost'/>`), room + "/Bob", "unavailable", "301"},
+	} {
+		got := upToResult(c.payload)
+		if len(got) != 2 {
+			t.Fatalf("%s: want the presence then the result, got %v", c.name, got)
+		}
+		p := got[0]
+		if p.Name.Local != "presence" || p.attr("from") != c.from || p.attr("type") != c.typ || (c.code != "" && !slices.Equal(codes(p), []string{c.code})) {
+			t.Fatalf("%s: first stanza to the moderator: %s", c.name, p)
+		}
+	}
+	r.fc.nextTo(t, carol) // visitor
+	r.fc.nextTo(t, carol) // kicked
+	r.fc.nextTo(t, bob)   // visitor
+	r.fc.nextTo(t, bob)   // kicked
+	r.fc.nextTo(t, bob)   // banned
+
+	// Affiliation change of a present occupant: presence first, too.
+	r.joined(carol, "team", "Carol")
+	r.fc.nextTo(t, alice)
+	got := upToResult(admin(`<item affiliation='member' jid='carol@localhost'/>`))
+	if len(got) != 2 || got[0].Name.Local != "presence" || mucItem(got[0]).attr("affiliation") != "member" {
+		t.Fatalf("membership: %v", got)
+	}
+	r.fc.nextTo(t, carol)
+
+	// The owner's destruction: unavailable with <destroy/> before the result.
+	got = upToResult(`<query xmlns='` + ownerNS + `'><destroy/></query>`)
+	if len(got) != 2 || got[0].attr("type") != "unavailable" || got[0].child(NSMUCUser, "x").child(NSMUCUser, "destroy") == nil {
+		t.Fatalf("destroy: %v", got)
+	}
+}
+
+// The moderator list is for admins and owners (XEP-0045 §9.8), the voice
+// and visitor lists for moderators (§8.5).
+func TestRoleListPermissions(t *testing.T) {
+	r, alice, bob, carol := threeInRoom(t)
+	room := roomJID("team")
+	// Bob becomes a moderator by role only (no affiliation).
+	if n := r.iq(alice, room, "set", admin(`<item nick='Bob' role='moderator'/>`)); n.attr("type") != "result" {
+		t.Fatalf("grant moderator: %s", n)
+	}
+	for _, to := range []string{alice, bob, carol} {
+		if n := r.fc.nextTo(t, to); mucItem(n).attr("role") != "moderator" {
+			t.Fatalf("moderator presence to %s: %s", to, n)
+		}
+	}
+	// Bob, a new moderator of a semi-anonymous room, learns the real JIDs.
+	r.fc.nextTo(t, bob)
+	r.fc.nextTo(t, bob)
+
+	list := func(u, role string) []string {
+		t.Helper()
+		n := r.iq(u, room, "get", admin(`<item role='`+role+`'/>`))
+		if n.attr("type") != "result" {
+			t.Fatalf("%s lists %s: %s", u, role, n)
+		}
+		var nicks []string
+		for _, it := range n.child(NSMUCAdmin, "query").children(NSMUCAdmin, "item") {
+			nicks = append(nicks, it.attr("nick"))
+		}
+		return nicks
+	}
+	for _, c := range []struct {
+		who, role string
+		want      []string // nil: forbidden
+	}{
+		{alice, "moderator", []string{"Alice", "Bob"}},
+		{alice, "participant", []string{"Carol"}},
+		{bob, "moderator", nil},                 // a moderator without admin affiliation
+		{bob, "participant", []string{"Carol"}}, // the voice list
+		{bob, "visitor", []string{}},            // moderators may see visitors
+		{carol, "participant", nil},             // a participant sees no list
+		{carol, "moderator", nil},
+		{user("eve"), "participant", nil}, // nor does an outsider
+	} {
+		t.Run(c.who+" "+c.role, func(t *testing.T) {
+			if c.want == nil {
+				wantError(t, r.iq(c.who, room, "get", admin(`<item role='`+c.role+`'/>`)), "forbidden", "auth")
+				return
+			}
+			if got := list(c.who, c.role); !slices.Equal(got, c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}

@@ -133,3 +133,30 @@ func TestUnknownAndMalformedIQs(t *testing.T) {
 		t.Fatalf("error from: %s", n)
 	}
 }
+
+// A room locked until its owner configures it is not listed (XEP-0045
+// §10.1.1); it appears once configured.
+func TestDiscoItemsSkipsLockedRoom(t *testing.T) {
+	r := newRig(t)
+	alice := user("alice")
+	items := func() []string {
+		t.Helper()
+		n := r.iq(user("eve"), testDomain, "get", `<query xmlns='`+NSDiscoItem+`'/>`)
+		var jids []string
+		for _, it := range n.child(NSDiscoItem, "query").children(NSDiscoItem, "item") {
+			jids = append(jids, it.attr("jid"))
+		}
+		return jids
+	}
+	r.create(alice, "open", "Alice")
+	r.joined(alice, "fresh", "Alice") // created, not configured: locked
+	if got := items(); !slices.Equal(got, []string{roomJID("open")}) {
+		t.Fatalf("rooms listed while fresh is locked: %v", got)
+	}
+	if n := r.iq(alice, roomJID("fresh"), "set", `<query xmlns='`+ownerNS+`'><x xmlns='jabber:x:data' type='submit'/></query>`); n.attr("type") != "result" {
+		t.Fatalf("instant room: %s", n)
+	}
+	if got := items(); !slices.Equal(got, []string{roomJID("fresh"), roomJID("open")}) {
+		t.Fatalf("rooms listed once fresh is configured: %v", got)
+	}
+}

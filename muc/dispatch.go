@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"strings"
 
 	"cusax.dev/bridge/conference"
 )
@@ -160,10 +159,4 @@ func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// bareOf returns the lower-cased bare form of a JID string.
-func bareOf(j string) string {
-	b, _, _ := strings.Cut(j, "/")
-	return strings.ToLower(b)
 }

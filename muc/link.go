@@ -19,32 +19,63 @@ import (
 type link struct {
 	mu   sync.Mutex
 	sess *xmpp.Session
+	conn net.Conn
 }
 
 var errLinkDown = errors.New("muc: component link is down")
 
-func (l *link) set(s *xmpp.Session) {
+func (l *link) set(s *xmpp.Session, c net.Conn) {
 	l.mu.Lock()
-	l.sess = s
+	l.sess, l.conn = s, c
 	l.mu.Unlock()
 }
 
-func (l *link) get() *xmpp.Session {
+func (l *link) get() (*xmpp.Session, net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.sess
+	return l.sess, l.conn
 }
 
-// send writes n on the current session within timeout.
-func (l *link) send(n *node, timeout time.Duration) error {
-	sess := l.get()
+// send writes n on the current session. The connection bounds each write
+// (writeConn); the context given to mellium is never cancelled, see
+// writeConn. A failed write leaves mellium's encoder broken for good, so it
+// closes the connection: the session ends and the link reconnects.
+func (l *link) send(n *node) error {
+	sess, conn := l.get()
 	if sess == nil {
 		return errLinkDown
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return sess.Send(ctx, n.tokenReader())
+	err := sess.Send(context.Background(), n.tokenReader())
+	if err != nil {
+		_ = conn.Close()
+	}
+	return err
 }
+
+// writeConn bounds every write on the component connection with its own
+// deadline and ignores the write deadlines mellium sets. Mellium (v0.22)
+// arms a goroutine per Send that sets the write deadline to the distant past
+// when the call's context ends; if that goroutine runs only after the call
+// has returned (likely, as callers cancel their context right then), it
+// lands on a later write, which fails with a timeout, and the session's
+// buffered encoder keeps failing from then on. Read deadlines pass through.
+type writeConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c writeConn) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}
+
+// SetDeadline sets the read deadline only.
+func (c writeConn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t) }
+
+// SetWriteDeadline is ignored: Write sets its own.
+func (c writeConn) SetWriteDeadline(time.Time) error { return nil }
 
 // backoff returns the delay before reconnect attempt n (0-based): min·2ⁿ
 // capped at max, jittered down by up to half.
@@ -90,10 +121,11 @@ func (s *Service) connectOnce(ctx context.Context, rendered <-chan struct{}) (up
 	dctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(dctx, "tcp", s.cfg.Server)
+	raw, err := d.DialContext(dctx, "tcp", s.cfg.Server)
 	if err != nil {
 		return false, fmt.Errorf("dial %s: %w", s.cfg.Server, err)
 	}
+	conn := writeConn{Conn: raw, timeout: s.cfg.WriteTimeout}
 	sess, err := component.NewSession(dctx, s.domain, []byte(s.cfg.Secret), conn)
 	if err != nil {
 		_ = conn.Close()
@@ -101,7 +133,7 @@ func (s *Service) connectOnce(ctx context.Context, rendered <-chan struct{}) (up
 	}
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()
-	s.link.set(sess)
+	s.link.set(sess, conn)
 	s.setConnected(true)
 	s.log.Info("xmpp component connected", "server", s.cfg.Server, "domain", s.domain.String())
 
@@ -115,7 +147,7 @@ func (s *Service) connectOnce(ctx context.Context, rendered <-chan struct{}) (up
 		// Let the renderer flush the last events (e.g. shutdown presence).
 		select {
 		case <-rendered:
-		case <-time.After(3 * time.Second):
+		case <-time.After(drainTimeout + time.Second):
 		}
 		_ = sess.Close()
 		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
@@ -125,7 +157,7 @@ func (s *Service) connectOnce(ctx context.Context, rendered <-chan struct{}) (up
 	err = sess.Serve(s.handler(sctx))
 	stop()
 	s.setConnected(false)
-	s.link.set(nil)
+	s.link.set(nil, nil)
 	scancel()
 	wg.Wait()
 	_ = conn.Close()

@@ -36,13 +36,16 @@ func TestReconnectKeepsRoomsAndRemovesGhosts(t *testing.T) {
 		t.Fatal("not connected")
 	}
 
-	// The server goes away; the component notices and reconnects.
+	// The server goes away (and refuses connections until the test has seen
+	// the link down); the component notices and reconnects.
 	r.srv.manualPings.Store(true)
+	r.srv.refuse.Store(true)
 	r.fc.c.Close()
 	eventually(t, "disconnected", func() bool { return !r.svc.Connected() })
 	if testutil.ToFloat64(r.m.XMPPConnected) != 0 {
 		t.Fatal("gauge still 1")
 	}
+	r.srv.refuse.Store(false)
 	fc := r.accept()
 	eventually(t, "connected", func() bool { return r.svc.Connected() })
 	// After a reconnect every occupant's client is pinged: Alice answers,

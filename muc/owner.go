@@ -32,11 +32,11 @@ func (s *Service) onOwner(ctx context.Context, st *stanza, room string, q *node)
 		fail(err)
 		return
 	}
-	if snap.Affiliations[bareOf(st.from.String())] != conference.AffiliationOwner {
+	actor := s.actorFor(room, st.from.String())
+	if aff, _ := s.reg.Authority(room, actor); aff != conference.AffiliationOwner {
 		s.send(errorReply(st, condForbidden, "only owners may configure the room", by))
 		return
 	}
-	actor := s.actorFor(room, st.from.String())
 	if st.typ == "get" {
 		if len(q.Kids) != 0 {
 			s.send(errorReply(st, condBadRequest, "", by))
@@ -69,7 +69,8 @@ func (s *Service) onOwner(ctx context.Context, st *stanza, room string, q *node)
 			fail(err)
 			return
 		}
-		s.send(iqResult(st, nil))
+		// XEP-0045 §10.9: the occupants learn of the destruction first.
+		s.sendAfterRendered(ctx, iqResult(st, nil))
 		return
 	}
 	x := q.child(NSData, "x")
@@ -87,7 +88,7 @@ func (s *Service) onOwner(ctx context.Context, st *stanza, room string, q *node)
 				return
 			}
 		}
-		s.send(iqResult(st, nil))
+		s.sendAfterRendered(ctx, iqResult(st, nil))
 	case "submit":
 		cfg, subject, err := parseConfig(x, snap.Config, snap.Subject)
 		if err != nil {
@@ -104,7 +105,8 @@ func (s *Service) onOwner(ctx context.Context, st *stanza, room string, q *node)
 				return
 			}
 		}
-		s.send(iqResult(st, nil))
+		// The occupants get the configuration-change notices (104…) first.
+		s.sendAfterRendered(ctx, iqResult(st, nil))
 	default:
 		s.send(errorReply(st, condBadRequest, "the form must be of type submit or cancel", by))
 	}

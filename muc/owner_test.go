@@ -4,6 +4,9 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
+
+	"cusax.dev/bridge/conference"
 )
 
 const ownerNS = "http://jabber.org/protocol/muc#owner"
@@ -138,4 +141,59 @@ func TestShutdownPresence(t *testing.T) {
 	// Joins after the registry closed are refused.
 	r.joinRaw(user("bob"), "team", "Bob", "late", "")
 	wantError(t, r.fc.nextTo(t, user("bob")), "service-unavailable", "")
+}
+
+// The owner form goes by the requester's effective affiliation: an owner
+// who is not in the room may configure it; a JID the room lists as a
+// moderator (an admin) may not.
+func TestOwnerFormAuthority(t *testing.T) {
+	r := newRig(t, func(o *conference.Options, _ *Config) {
+		o.Rooms = []conference.RoomSpec{{Name: "team", Moderators: []string{"xmpp:mod@localhost"}}}
+	})
+	alice := user("alice")
+	room := roomJID("team")
+	if err := r.reg.SetAffiliation(context.Background(), "team", "alice@localhost", conference.AffiliationOwner, conference.Actor{API: true}, conference.OriginAPI, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Alice, from a client that is not in the room.
+	if n := r.iq(alice, room, "get", `<query xmlns='`+ownerNS+`'/>`); n.attr("type") != "result" {
+		t.Fatalf("absent owner: %s", n)
+	}
+	// The listed moderator is an admin in the room, not an owner.
+	mod := user("mod")
+	r.joined(mod, "team", "Mod")
+	if a, moderator := r.reg.Authority("team", conference.Actor{JID: mod}); a != conference.AffiliationAdmin || !moderator {
+		t.Fatalf("listed moderator's authority = %s, %v", a, moderator)
+	}
+	wantError(t, r.iq(mod, room, "get", `<query xmlns='`+ownerNS+`'/>`), "forbidden", "auth")
+	wantError(t, r.iq(mod, room, "set", submit()), "forbidden", "auth")
+	// …but may list the moderators.
+	if n := r.iq(mod, room, "get", admin(`<item role='moderator'/>`)); n.attr("type") != "result" {
+		t.Fatalf("admin lists moderators: %s", n)
+	}
+}
+
+// As on a bridge shutdown: the registry ends the conferences and the
+// service's context ends right after. Every occupant still gets the 332
+// presence, before the component closes its stream.
+func TestShutdownPresenceBeforeStreamCloses(t *testing.T) {
+	r := newRig(t)
+	alice, bob := user("alice"), user("bob")
+	r.create(alice, "team", "Alice")
+	r.joined(bob, "team", "Bob")
+	r.fc.nextTo(t, alice)
+	r.create(alice, "other", "Al")
+	r.reg.Close(context.Background())
+	r.cancel()
+	select {
+	case <-r.fc.closed:
+	case <-time.After(wait):
+		t.Fatal("the component did not close its stream")
+	}
+	for _, to := range []string{alice, alice, bob} {
+		p := r.fc.nextTo(t, to)
+		if p.attr("type") != "unavailable" || !slices.Equal(codes(p), []string{"110", "332"}) {
+			t.Fatalf("shutdown presence to %s: %s", to, p)
+		}
+	}
 }

@@ -128,16 +128,14 @@ func (s *Service) join(ctx context.Context, st *stanza, room, nick string, paylo
 	if pw := x.child(NSMUC, "password"); pw != nil {
 		password = pw.Text
 	}
-	pj := &pendingJoin{id: st.id, nick: nick, history: parseHistory(x.child(NSMUC, "history")), payload: payload, done: make(chan struct{})}
+	pj := &pendingJoin{id: st.id, nick: nick, history: parseHistory(x.child(NSMUC, "history")), payload: payload}
 	key := occKey{room, from}
 	s.mu.Lock()
 	s.pending[key] = pj
 	s.mu.Unlock()
-	res, err := s.reg.Join(ctx, room, conference.JoinRequest{
+	_, err := s.reg.Join(ctx, room, conference.JoinRequest{
 		DisplayName: nick, Nick: nick, JID: from, Text: true, Password: password, Origin: conference.OriginXMPP,
 	})
-	pj.created = res.Created
-	close(pj.done)
 	if err == nil {
 		return
 	}

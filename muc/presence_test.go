@@ -330,18 +330,49 @@ func TestRejoinResendsRoomState(t *testing.T) {
 	wantError(t, r.fc.nextTo(t, bob), "not-acceptable", "modify")
 }
 
-func TestInvalidNickNotPresented(t *testing.T) {
+// SIP callers' derived nicks are valid resourceparts (the core drops
+// control characters and bounds the length), so every caller is presented;
+// the renderer's guard against an invalid nick is checked on its own.
+func TestSIPCallerNicksPresented(t *testing.T) {
 	r := newRig(t)
 	alice := user("alice")
 	r.create(alice, "team", "Alice")
-	// A SIP display name that cannot be a resourcepart (a control character).
-	if _, err := r.reg.Join(context.Background(), "team", conference.JoinRequest{DisplayName: "bad\u0007name", AOR: "sip:x@example.com", Audio: &conference.Audio{}, Origin: conference.OriginSIP}); err != nil {
-		t.Fatal(err)
+	long := strings.Repeat("é", 100)
+	for _, c := range []struct{ display, want string }{
+		{"bad\u0007name", "badname"},
+		{"  two \t words\r\n", "two words"},
+		{long, strings.Repeat("é", 64)},
+		{"\u200b\u0000", "x"}, // nothing printable: the AOR's user part
+	} {
+		if _, err := r.reg.Join(context.Background(), "team", conference.JoinRequest{DisplayName: c.display, AOR: "sip:x@example.com", Audio: &conference.Audio{}, Origin: conference.OriginSIP}); err != nil {
+			t.Fatal(err)
+		}
+		n := r.fc.nextTo(t, alice)
+		if n.attr("from") != roomJID("team")+"/"+c.want || n.attr("type") != "" {
+			t.Fatalf("caller %q presented as %s, want nick %q", c.display, n, c.want)
+		}
 	}
-	r.fc.quiet(t, alice, 100*time.Millisecond)
 	// The room still works.
 	r.fc.send(t, `<message from='%s' to='%s' type='groupchat' id='ok'><body>x</body></message>`, alice, roomJID("team"))
 	if n := r.fc.nextTo(t, alice); n.attr("id") != "ok" {
 		t.Fatalf("room broken: %s", n)
+	}
+}
+
+func TestInvalidNickNotPresented(t *testing.T) {
+	svc, err := New(Config{Server: "127.0.0.1:1", Domain: testDomain, Logger: testLogger()}, conference.NewRegistry(conference.Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &roomView{whois: "moderators"}
+	to := &occView{p: conference.Participant{ID: "p1", Nick: "Alice", JID: user("alice"), Text: true}}
+	for _, nick := range []string{"bad\u0007name", strings.Repeat("x", 1024), ""} {
+		o := &occView{p: conference.Participant{ID: "p2", Nick: nick}}
+		if n := svc.presence("team", v, o, to, presOpts{}); n != nil {
+			t.Errorf("nick %q presented: %s", nick, n)
+		}
+	}
+	if n := svc.presence("team", v, to, to, presOpts{}); n == nil {
+		t.Fatal("a valid nick must be presented")
 	}
 }

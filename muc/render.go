@@ -8,9 +8,12 @@ import (
 	"cusax.dev/bridge/conference"
 )
 
-// render follows the core's events in order and turns them into stanzas.
-// When ctx ends it keeps draining for a short while, so the last events (a
-// shutdown, say) still reach the occupants before the link closes.
+// render follows the core's events in order and turns them into stanzas,
+// recording its progress for the handlers that answer after it. When ctx
+// ends it goes on until it has rendered every event emitted so far (the
+// registry ends its conferences before the services stop, so the shutdown
+// presences still reach the occupants before the link closes), for at most
+// drainTimeout.
 func (s *Service) render(ctx context.Context, stream *conference.Stream) {
 	for {
 		select {
@@ -19,25 +22,33 @@ func (s *Service) render(ctx context.Context, stream *conference.Stream) {
 				return
 			}
 			s.renderEvent(ev)
+			s.progress.advance(ev.Seq)
 		case <-ctx.Done():
-			idle := time.NewTimer(200 * time.Millisecond)
-			deadline := time.NewTimer(2 * time.Second)
-			defer idle.Stop()
-			defer deadline.Stop()
-			for {
-				select {
-				case ev, ok := <-stream.C():
-					if !ok {
-						return
-					}
-					s.renderEvent(ev)
-					idle.Reset(200 * time.Millisecond)
-				case <-idle.C:
-					return
-				case <-deadline.C:
-					return
-				}
+			s.drain(stream)
+			return
+		}
+	}
+}
+
+// drainTimeout bounds the rendering of the last events after Run's context
+// ends.
+const drainTimeout = 3 * time.Second
+
+func (s *Service) drain(stream *conference.Stream) {
+	target := s.reg.Seq()
+	deadline := time.NewTimer(drainTimeout)
+	defer deadline.Stop()
+	for s.progress.rendered() < target {
+		select {
+		case ev, ok := <-stream.C():
+			if !ok {
+				return
 			}
+			s.renderEvent(ev)
+			s.progress.advance(ev.Seq)
+		case <-deadline.C:
+			s.log.Warn("stopping with events not rendered", "rendered", s.progress.rendered(), "last", target)
+			return
 		}
 	}
 }
@@ -77,21 +88,13 @@ func (s *Service) renderEvent(ev conference.Event) {
 func (s *Service) renderJoined(ctx context.Context, ev conference.Event) []*node {
 	room, p := ev.Conference, ev.Participant
 	v := s.view(ctx, room)
+	s.mu.Lock()
 	var pj *pendingJoin
 	if p.Text && p.JID != "" {
-		s.mu.Lock()
 		key := occKey{room, p.JID}
 		pj = s.pending[key]
 		delete(s.pending, key)
-		s.mu.Unlock()
-		if pj != nil {
-			select { // reg.Join returns right after emitting Joined
-			case <-pj.done:
-			case <-time.After(5 * time.Second):
-			}
-		}
 	}
-	s.mu.Lock()
 	if len(v.occ) == 0 {
 		for _, o := range ev.Others { // a room the view has not followed from the start
 			v.occ = append(v.occ, &occView{p: o, payload: defaultPayload(o)})
@@ -117,11 +120,11 @@ func (s *Service) renderJoined(ctx context.Context, ev conference.Event) []*node
 		if v.whois == "anyone" {
 			opt.codes = append(opt.codes, 100)
 		}
+		if ev.Created {
+			opt.codes = append(opt.codes, 201)
+		}
 		if pj != nil {
 			opt.id = pj.id
-			if pj.created {
-				opt.codes = append(opt.codes, 201)
-			}
 			if pj.nick != p.Nick {
 				opt.codes = append(opt.codes, 210)
 			}

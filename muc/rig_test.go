@@ -39,6 +39,9 @@ type fakeServer struct {
 	// manualPings stops the server from answering the component's pings to
 	// occupants by itself.
 	manualPings atomic.Bool
+	// refuse makes the server drop new connections, so a test can watch the
+	// component while its link is down.
+	refuse atomic.Bool
 }
 
 func newFakeServer(t *testing.T, secret string) *fakeServer {
@@ -61,6 +64,10 @@ func (fs *fakeServer) acceptLoop() {
 		c, err := fs.ln.Accept()
 		if err != nil {
 			return
+		}
+		if fs.refuse.Load() {
+			c.Close()
+			continue
 		}
 		n++
 		fc, err := handshake(c, fs, fmt.Sprintf("stream%d", n))

@@ -39,7 +39,8 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// DialTimeout bounds the TCP connect and the handshake. Default 5 s.
 	DialTimeout time.Duration
-	// WriteTimeout bounds each stanza write. Default 10 s.
+	// WriteTimeout bounds each write on the component connection; a write
+	// that times out closes the link, which then reconnects. Default 10 s.
 	WriteTimeout time.Duration
 	// PingInterval is how often occupants' clients are pinged to find ghosts
 	// (they are always pinged after a reconnect). Default 5 min; negative
@@ -102,6 +103,10 @@ type Service struct {
 	// sendFn replaces the link in tests and fuzzing.
 	sendFn func(*node)
 
+	// progress is how far the renderer has got in the event stream; IQ
+	// results wait on it (see afterRendered).
+	progress renderProgress
+
 	mu         sync.Mutex
 	rooms      map[string]*roomView
 	pending    map[occKey]*pendingJoin
@@ -146,10 +151,14 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	defer s.running.Store(false)
 	stream := s.reg.Subscribe()
+	// Events emitted before the subscription never reach the stream: count
+	// them as rendered (the stream delivers any in between again, harmlessly).
+	s.progress.reset(s.reg.Seq())
 	s.seed(ctx)
 	rendered := make(chan struct{})
 	go func() {
 		defer close(rendered)
+		defer s.progress.stop()
 		s.render(ctx, stream)
 	}()
 	s.connectLoop(ctx, rendered)
@@ -178,8 +187,11 @@ func (s *Service) send(n *node) {
 		s.sendFn(n)
 		return
 	}
-	if err := s.link.send(n, s.cfg.WriteTimeout); err != nil {
-		s.log.Debug("stanza not sent", "kind", n.Name.Local, "to", n.attr("to"), "err", err)
+	switch err := s.link.send(n); {
+	case errors.Is(err, errLinkDown):
+		s.log.Debug("stanza not sent: link down", "kind", n.Name.Local, "to", n.attr("to"))
+	case err != nil:
+		s.log.Warn("stanza not sent; closing the link", "kind", n.Name.Local, "to", n.attr("to"), "err", err)
 	}
 }
 

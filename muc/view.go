@@ -27,14 +27,13 @@ type occView struct {
 }
 
 // pendingJoin carries what a join presence asked for to the renderer, which
-// sees the Joined event possibly before reg.Join has returned.
+// sees the Joined event possibly before reg.Join has returned. It is
+// registered before the core call, so the renderer always finds it.
 type pendingJoin struct {
 	id      string // the join presence's id, echoed on the self-presence
 	nick    string // the nick asked for (210 if the service changed it)
 	history historyReq
 	payload []*node
-	done    chan struct{} // closed when reg.Join has returned
-	created bool          // valid once done is closed
 }
 
 // textOccupant reports whether o has an XMPP client to send stanzas to.
@@ -150,7 +149,7 @@ type presOpts struct {
 // presence renders occupant o's presence as seen by to; nil when o's nick
 // cannot be a JID resourcepart (such an occupant is not presented).
 func (s *Service) presence(room string, v *roomView, o, to *occView, opt presOpts) *node {
-	if _, err := jid.New(room, s.domain.Domainpart(), o.p.Nick); err != nil {
+	if _, err := jid.New(room, s.domain.Domainpart(), o.p.Nick); err != nil || o.p.Nick == "" {
 		s.log.Debug("occupant not presented: nick is not a valid resourcepart", "room", room, "participant", o.p.ID)
 		return nil
 	}
