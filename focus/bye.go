@@ -33,6 +33,7 @@ func (f *Focus) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	// (a retransmitted or second BYE) still finds the dialog.
 	first := f.end(c)
 	f.reply(tx, req, 200, "OK", nil)
+	c.signalled()
 	if first {
 		f.log.Info("call ended by caller", "call-id", key.callID, "room", c.room, "participant", c.pid)
 		f.leave(c, conference.Departed, conference.OriginSIP)
@@ -56,6 +57,7 @@ func (f *Focus) hangup(ctx context.Context, c *call, how conference.Departure, o
 	if established {
 		f.bye(ctx, c)
 	}
+	c.signalled()
 	f.log.Info("call ended by focus", "call-id", c.dlg.key.callID, "room", c.room, "participant", c.pid, "how", how)
 }
 

@@ -26,6 +26,12 @@ type call struct {
 
 	ended   chan struct{} // closed by end
 	endOnce sync.Once
+	// byeDone is closed once the call's end has been signalled on the
+	// wire: the focus's BYE was answered (or not needed, or timed out), or
+	// the caller's BYE was answered. An ejection waits for it before it
+	// reports success to the referrer.
+	byeDone chan struct{}
+	byeOnce sync.Once
 	// invite holds a token while an INVITE transaction (the initial one or
 	// a re-INVITE) runs, until its ACK is processed.
 	invite chan struct{}
@@ -91,6 +97,15 @@ func (c *call) endInvite() {
 	c.mu.Unlock()
 	<-c.invite
 }
+
+// newCall returns a call in room for participant pid on dlg and leg.
+func newCall(dlg *dialog, room, pid string, leg *mixer.Leg, local localMedia) *call {
+	return &call{dlg: dlg, room: room, pid: pid, leg: leg, local: local,
+		ended: make(chan struct{}), byeDone: make(chan struct{}), invite: make(chan struct{}, 1)}
+}
+
+// signalled closes byeDone, once.
+func (c *call) signalled() { c.byeOnce.Do(func() { close(c.byeDone) }) }
 
 // isEnded reports whether end ran.
 func (c *call) isEnded() bool {

@@ -40,10 +40,11 @@ func keyOf(req *sip.Request) (dialogKey, bool) {
 // errOutOfOrder is an in-dialog request whose CSeq is not above the last.
 var errOutOfOrder = errors.New("focus: CSeq out of order")
 
-// dialog is the UAS side of a dialog the focus accepted: enough state to
-// match the peer's requests and to build the focus's own (BYE now; NOTIFY
-// and re-INVITE later) per RFC 3261 §12.2.1.1. Its methods are safe for
-// concurrent use.
+// dialog is a dialog of the focus: the UAS side of one it accepted (a call,
+// a subscription, a REFER's implicit subscription) or the UAC side of a
+// call it dialed out. It holds enough state to match the peer's requests
+// and to build the focus's own (BYE, NOTIFY, ACK) per RFC 3261 §12.2.1.1.
+// Its methods are safe for concurrent use.
 type dialog struct {
 	key       dialogKey
 	local     sip.Uri // the focus's URI (To of the dialog-creating request)
@@ -129,6 +130,20 @@ func (d *dialog) request(method sip.RequestMethod) *sip.Request {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.localSeq++
+	return d.build(method, d.localSeq)
+}
+
+// ack builds the ACK for a 2xx to the focus's INVITE with CSeq seq (RFC
+// 3261 §13.2.2.4: built like an in-dialog request, with the INVITE's CSeq
+// number).
+func (d *dialog) ack(seq uint32) *sip.Request {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.build(sip.ACK, seq)
+}
+
+// build builds an in-dialog request with CSeq seq; d.mu is held.
+func (d *dialog) build(method sip.RequestMethod, seq uint32) *sip.Request {
 	req := sip.NewRequest(method, *d.remoteTarget.Clone())
 	from := &sip.FromHeader{Address: *d.local.Clone(), Params: sip.NewParams()}
 	from.Params.Add("tag", d.key.localTag)
@@ -141,7 +156,7 @@ func (d *dialog) request(method sip.RequestMethod) *sip.Request {
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&cid)
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: d.localSeq, MethodName: method})
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
 	req.AppendHeader(&maxFwd)
 	if d.contact != nil {
 		req.AppendHeader(sip.HeaderClone(d.contact))
@@ -172,6 +187,13 @@ func (d *dialog) request(method sip.RequestMethod) *sip.Request {
 // otherwise sipgo would open an ephemeral socket for a next hop it has not
 // heard from yet (a Record-Route proxy, a moved Contact).
 func (f *Focus) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	f.prepare(req)
+	return f.cli.Do(ctx, req, sipgo.ClientRequestBuild)
+}
+
+// prepare readies a request the focus originates: Content-Length always,
+// and over UDP the focus's listening socket as the source.
+func (f *Focus) prepare(req *sip.Request) {
 	if req.Body() == nil {
 		req.SetBody(nil) // Content-Length: 0, required on TCP
 	}
@@ -181,7 +203,6 @@ func (f *Focus) do(ctx context.Context, req *sip.Request) (*sip.Response, error)
 	if udp != nil && strings.EqualFold(req.Transport(), "udp") {
 		req.Laddr = sip.Addr{IP: udp.IP, Port: udp.Port}
 	}
-	return f.cli.Do(ctx, req, sipgo.ClientRequestBuild)
 }
 
 // callTable is the focus's dialog table: every call by dialog key and by

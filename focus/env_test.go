@@ -17,6 +17,7 @@ import (
 
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/focus/digest"
 	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/mixer"
 )
@@ -42,6 +43,15 @@ type envOptions struct {
 	ackTimeout  time.Duration
 	answerDelay time.Duration
 	advertised  string
+
+	policy        string        // subscribe policy; default participants
+	interval      time.Duration // notify interval; default 50 ms
+	expires       time.Duration // subscription expires; default 1 h
+	mucDomain     string        // default muc.example.test
+	accounts      map[string]string
+	requireAuth   bool
+	dialTimeout   time.Duration
+	notifyTimeout time.Duration
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -91,8 +101,23 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.notifyTimeout == 0 {
+		o.notifyTimeout = time.Second
+	}
+	if o.interval == 0 {
+		o.interval = 50 * time.Millisecond
+	}
+	if o.mucDomain == "" {
+		o.mucDomain = "muc.example.test"
+	}
+	var accounts digest.Lookup
+	if o.accounts != nil {
+		accounts = digest.Accounts(o.accounts)
+	}
 	e.f, err = New(Config{Listen: []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}, Domain: e.domain,
 		AckTimeout: o.ackTimeout, AnswerDelay: o.answerDelay, ShutdownTimeout: 3 * time.Second, AdvertisedIP: o.advertised,
+		SubscribePolicy: o.policy, NotifyInterval: o.interval, SubscriptionExpires: o.expires, MUCDomain: o.mucDomain,
+		Accounts: accounts, RequireAuthForCalls: o.requireAuth, DialTimeout: o.dialTimeout, NotifyTimeout: o.notifyTimeout,
 		Logger: log, Metrics: e.m}, e.reg, e.eng)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +172,19 @@ func (e *env) shutdown() {
 func (e *env) ua(transport, user string) *sipua.UA {
 	e.t.Helper()
 	u, err := sipua.New(sipua.Config{Transport: transport, User: user, DisplayName: strings.ToUpper(user[:1]) + user[1:], Domain: "example.test", Logger: testLogger(e.t)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { u.Close() })
+	return u
+}
+
+// uaAt starts a test UA whose From host is domain; alsoTCP makes a UDP UA
+// listen on TCP at the same port.
+func (e *env) uaAt(transport, user, domain string, alsoTCP bool) *sipua.UA {
+	e.t.Helper()
+	u, err := sipua.New(sipua.Config{Transport: transport, User: user, DisplayName: strings.ToUpper(user[:1]) + user[1:], Domain: domain,
+		AlsoTCP: alsoTCP, Logger: testLogger(e.t)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -7,12 +7,14 @@ import (
 )
 
 // follow renders the conference core's events into SIP and media until
-// the stream closes. It only acts on calls in the table and never calls
+// the stream closes: conference state for the subscriptions (NOTIFYs are
+// sent by each subscription's own goroutine), BYEs and mutes for calls. It only acts on calls in the table and never calls
 // the core back for the participant an event is about, so nothing loops:
 // a call the focus ended itself is out of the table before the core hears
 // of it.
 func (f *Focus) follow(s *conference.Stream) {
 	for ev := range s.C() {
+		f.followSubscriptions(ev)
 		switch ev.Kind {
 		case conference.Muted, conference.Unmuted:
 			if c := f.calls.participant(ev.Participant.ID); c != nil {

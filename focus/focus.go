@@ -18,6 +18,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/focus/confstate"
+	"cusax.dev/bridge/focus/digest"
 	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/mixer"
 )
@@ -48,8 +50,41 @@ type Config struct {
 	// UserAgent is the User-Agent and Server header value. Default
 	// "cusax-bridge".
 	UserAgent string
-	Logger    *slog.Logger
-	Metrics   *metrics.Metrics // nil: no metrics
+
+	// SubscribePolicy says who may subscribe to a conference's state
+	// (RFC 4575): "participants" (default; see onSubscribe for how a
+	// subscriber is recognised) or "anyone".
+	SubscribePolicy string
+	// NotifyInterval is the shortest time between two conference NOTIFYs
+	// to one subscriber; changes within it are merged. Default 1 s.
+	NotifyInterval time.Duration
+	// SubscriptionExpires is the default and the longest lifetime of a
+	// conference subscription. Default 1 h (RFC 4575 §3.3).
+	SubscriptionExpires time.Duration
+	// NotifyTimeout bounds one NOTIFY transaction; a NOTIFY without answer
+	// in time ends its subscription (RFC 6665 §4.2.2). Default 10 s.
+	NotifyTimeout time.Duration
+	// MUCDomain is the XMPP MUC domain: documents carry
+	// xmpp:ROOM@MUCDomain?join as the grouptextchat service URI (RFC 7106).
+	// Empty publishes none (no MUC component).
+	MUCDomain string
+
+	// AuthRealm is the SIP digest realm. Default: Domain.
+	AuthRealm string
+	// Accounts looks up digest passwords; nil means no accounts, so every
+	// request that needs authentication is refused.
+	Accounts digest.Lookup
+	// RequireAuthForCalls challenges every INVITE to a conference; the
+	// caller then joins as its authenticated AOR (and as moderator when the
+	// room lists that AOR). REFERs (ejection, dial-out) are always
+	// challenged.
+	RequireAuthForCalls bool
+	// DialTimeout bounds a dial-out INVITE (REFER without method) waiting
+	// for its final answer; then it is canceled. Default 60 s.
+	DialTimeout time.Duration
+
+	Logger  *slog.Logger
+	Metrics *metrics.Metrics // nil: no metrics
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -71,11 +106,39 @@ func (c Config) withDefaults() (Config, error) {
 	if c.UserAgent == "" {
 		c.UserAgent = "cusax-bridge"
 	}
+	switch c.SubscribePolicy {
+	case "":
+		c.SubscribePolicy = PolicyParticipants
+	case PolicyParticipants, PolicyAnyone:
+	default:
+		return c, fmt.Errorf("focus: subscribe policy %q: want %s or %s", c.SubscribePolicy, PolicyParticipants, PolicyAnyone)
+	}
+	if c.NotifyInterval <= 0 {
+		c.NotifyInterval = time.Second
+	}
+	if c.SubscriptionExpires <= 0 {
+		c.SubscriptionExpires = time.Hour
+	}
+	if c.NotifyTimeout <= 0 {
+		c.NotifyTimeout = 10 * time.Second
+	}
+	if c.AuthRealm == "" {
+		c.AuthRealm = c.Domain
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 60 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return c, nil
 }
+
+// Subscription policies (Config.SubscribePolicy).
+const (
+	PolicyParticipants = "participants"
+	PolicyAnyone       = "anyone"
+)
 
 // listenSpec is one parsed Config.Listen entry.
 type listenSpec struct {
@@ -119,6 +182,11 @@ type Focus struct {
 	eventPackages []string
 
 	calls *callTable
+	subs  *subTable
+	acks  *ackCache
+	auth  *digest.Server
+	// render publishes conference state (RFC 4575).
+	render confstate.Renderer
 
 	ready    chan struct{}
 	mu       sync.Mutex
@@ -149,6 +217,9 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 		cfg: cfg, log: cfg.Logger, m: cfg.Metrics, reg: reg, media: media,
 		accept: []string{"application/sdp", "application/conference-info+xml"},
 		calls:  newCallTable(),
+		subs:   newSubTable(),
+		acks:   newAckCache(),
+		render: confstate.Renderer{SIPDomain: strings.ToLower(cfg.Domain), MUCDomain: cfg.MUCDomain},
 		ready:  make(chan struct{}),
 		stop:   make(chan struct{}),
 		ports:  map[string]int{},
@@ -164,12 +235,13 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	if f.advertise, err = advertisedAddr(cfg.AdvertisedIP, f.specs); err != nil {
 		return nil, err
 	}
+	if f.auth, err = digest.NewServer(digest.Options{Realm: cfg.AuthRealm, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("focus: digest: %w", err)
+	}
 	sipLog := cfg.Logger.With("layer", "sipgo")
 	f.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(f.advertise.String()),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
-			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
-				f.log.Debug("unmatched SIP response", "response", r.StartLine(), "call-id", callID(r))
-			})),
+			sip.WithTransactionLayerUnhandledResponseHandler(f.onUnmatchedResponse)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)))
 	if err != nil {
 		return nil, fmt.Errorf("focus: user agent: %w", err)
@@ -186,6 +258,9 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	f.handle(sip.BYE, f.onBye)
 	f.handle(sip.OPTIONS, f.onOptions)
 	f.handle(sip.INFO, f.onInfo)
+	f.handle(sip.SUBSCRIBE, f.onSubscribe)
+	f.handle(sip.REFER, f.onRefer)
+	f.eventPackages = append(f.eventPackages, eventConference)
 	f.srv.OnNoRoute(f.wrap(f.onUnknown))
 	return f, nil
 }

@@ -142,6 +142,17 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	if !f.checkInvite(req, tx) {
 		return
 	}
+	caller := identity{aor: aor(req.From().Address)}
+	if f.cfg.RequireAuthForCalls {
+		id, ok := f.authenticate(req, tx)
+		if !ok {
+			return
+		}
+		if !id.fromMatches {
+			log.Info("caller authenticated as another AOR than its From", "from", caller.aor, "aor", id.aor)
+		}
+		caller = id
+	}
 	var off *offer
 	if len(req.Body()) > 0 {
 		o, err := parseOffer(req.Body(), f.advertise)
@@ -186,14 +197,14 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	from, ct := req.From(), req.Contact()
-	audio := &conference.Audio{AOR: aor(from.Address), Endpoint: ct.Address.Addr(), CallID: dlg.key.callID,
+	audio := &conference.Audio{AOR: caller.aor, Endpoint: ct.Address.Addr(), CallID: dlg.key.callID,
 		LocalTag: localTag, RemoteTag: dlg.key.remoteTag, JoiningMethod: "dialed-in"}
 	if off != nil {
 		audio.Codec, audio.OnHold = off.n.Codec.Name, off.n.OnHold()
 	}
 	jctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
 	joined, err := f.reg.Join(jctx, room, conference.JoinRequest{DisplayName: from.DisplayName, AOR: audio.AOR,
-		Audio: audio, Origin: conference.OriginSIP})
+		Authenticated: caller.authenticated, Audio: audio, Origin: conference.OriginSIP})
 	cancel()
 	if err != nil {
 		code, reason := joinStatus(err)
@@ -206,8 +217,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, code, reason, nil)
 		return
 	}
-	c := &call{dlg: dlg, room: room, pid: joined.Participant.ID, leg: leg, ended: make(chan struct{}), invite: make(chan struct{}, 1),
-		local: localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1}}
+	c := newCall(dlg, room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1})
 	c.invite <- struct{}{} // this INVITE transaction runs until its ACK is processed
 	defer c.endInvite()
 	leg.SetMuted(joined.Participant.Muted) // before any media flows; syncMute keeps it current

@@ -8,7 +8,7 @@ import (
 
 // supported are the option tags the focus implements (Supported header,
 // and the only ones a Require may name).
-var supported = []string{"replaces"}
+var supported = []string{"replaces", "norefersub"}
 
 // RFC 3891 Replaces: a new INVITE to the conference takes over the seat of
 // an established call (attended transfer into the conference, call pickup).

@@ -9,7 +9,8 @@ import (
 )
 
 // shutdown ends the focus: new calls are refused, every call gets a BYE
-// (in parallel, bounded by ShutdownTimeout) and leaves the conference, the
+// and every subscription a terminating NOTIFY (in parallel, bounded by
+// ShutdownTimeout), participants leave the conference, the
 // event stream stops, running handlers finish, and the listeners and the
 // SIP stack close.
 func (f *Focus) shutdown(stream *conference.Stream, followed <-chan struct{}) {
@@ -23,6 +24,7 @@ func (f *Focus) shutdown(stream *conference.Stream, followed <-chan struct{}) {
 	for _, c := range calls {
 		wg.Go(func() { f.hangup(ctx, c, conference.Departed, conference.OriginSystem, true) })
 	}
+	wg.Go(func() { f.endSubscriptions(ctx) })
 	wg.Wait()
 
 	stream.Close()

@@ -30,8 +30,11 @@ type Config struct {
 	DisplayName string
 	Domain      string // From host; default Host
 	// NAT adds ;rport to Via (RFC 3581).
-	NAT    bool
-	Logger *slog.Logger // default: discard
+	NAT bool
+	// AlsoTCP makes a UDP UA listen on TCP at the same port too, as RFC
+	// 3261 §18 asks of every UA (a focus sends big NOTIFYs over TCP).
+	AlsoTCP bool
+	Logger  *slog.Logger // default: discard
 }
 
 // UA is a test user agent listening on one loopback socket.
@@ -43,8 +46,10 @@ type UA struct {
 	local netip.AddrPort
 	close func() error
 
-	mu    sync.Mutex
-	calls map[string]*Call // by Call-ID
+	mu       sync.Mutex
+	calls    map[string]*Call         // by Call-ID
+	subs     map[string]*Subscription // by Call-ID: SUBSCRIBE and REFER dialogs
+	incoming func(*sip.Request) (int, []byte)
 }
 
 // New starts a UA listening on cfg.Host with a free port.
@@ -65,7 +70,7 @@ func New(cfg Config) (*UA, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	u := &UA{cfg: cfg, calls: map[string]*Call{}}
+	u := &UA{cfg: cfg, calls: map[string]*Call{}, subs: map[string]*Subscription{}}
 	var err error
 	if u.ua, err = sipgo.NewUA(sipgo.WithUserAgent("sipua-test"), sipgo.WithUserAgentHostname(cfg.Domain),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(cfg.Logger),
@@ -80,13 +85,21 @@ func New(cfg Config) (*UA, error) {
 	var serve func() error
 	switch cfg.Transport {
 	case "udp":
-		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+		conn, ln, err := listenUDP(ip, cfg.AlsoTCP)
 		if err != nil {
 			return nil, err
 		}
 		u.local = conn.LocalAddr().(*net.UDPAddr).AddrPort()
 		u.close = conn.Close
 		serve = func() error { return u.srv.ServeUDP(conn) }
+		if ln != nil {
+			u.close = func() error { return errors.Join(conn.Close(), ln.Close()) }
+			serveUDP := serve
+			serve = func() error {
+				go func() { _ = u.srv.ServeTCP(ln) }()
+				return serveUDP()
+			}
+		}
 	case "tcp":
 		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 		if err != nil {
@@ -130,6 +143,23 @@ func New(cfg Config) (*UA, error) {
 	return u, nil
 }
 
+// listenUDP binds a UDP socket on a free port of ip and, with tcp, a TCP
+// listener on the same port.
+func listenUDP(ip netip.Addr, tcp bool) (*net.UDPConn, *net.TCPListener, error) {
+	for range 50 {
+		conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+		if err != nil || !tcp {
+			return conn, nil, err
+		}
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(conn.LocalAddr().(*net.UDPAddr).AddrPort()))
+		if err == nil {
+			return conn, ln, nil
+		}
+		conn.Close()
+	}
+	return nil, nil, errors.New("sipua: no port free for both UDP and TCP")
+}
+
 // Close stops the UA.
 func (u *UA) Close() error {
 	err := u.close()
@@ -164,15 +194,28 @@ func (u *UA) Target(user, hostport string) sip.Uri {
 }
 
 // onRequest answers a request from the far end with 200 (re-INVITE: 488,
-// not supported here) and queues it on its call.
+// not supported here) and queues it on its call; NOTIFYs go to their
+// subscription, new INVITEs to the OnInvite handler.
 func (u *UA) onRequest(req *sip.Request, tx sip.ServerTransaction) {
+	if req.IsInvite() && req.To() != nil && !req.To().Params.Has("tag") {
+		u.onIncoming(req, tx)
+		return
+	}
 	code, reason := 200, "OK"
 	if req.IsInvite() {
 		code, reason = 488, "Not Acceptable Here"
 	}
+	var sub *Subscription
 	u.mu.Lock()
 	c := u.calls[callID(req)]
+	if ev := req.GetHeader("Event"); ev != nil && req.Method == sip.NOTIFY {
+		sub = u.subs[subIndex(callID(req), ev.Value())]
+	}
 	u.mu.Unlock()
+	if req.Method == sip.NOTIFY && sub != nil {
+		sub.onNotify(req, tx)
+		return
+	}
 	if c == nil && req.Method != sip.OPTIONS {
 		code, reason = 481, "Call/Transaction Does Not Exist"
 	}
@@ -206,6 +249,7 @@ type Call struct {
 	requests chan *sip.Request
 
 	mu           sync.Mutex
+	uas          bool // the far end called (Invite was received)
 	localTag     string
 	remoteTag    string
 	remoteTarget sip.Uri
@@ -281,6 +325,25 @@ func (u *UA) Invite(ctx context.Context, target sip.Uri, body []byte, opts ...Op
 		return c, err
 	}
 	return c, nil
+}
+
+// InviteAuth is Invite answering a 401 once with creds (the new INVITE
+// carries Authorization and the next CSeq).
+func (u *UA) InviteAuth(ctx context.Context, target sip.Uri, body []byte, creds Credentials, opts ...Option) (*Call, error) {
+	c, err := u.Invite(ctx, target, body, opts...)
+	if err != nil || c.Response.StatusCode != 401 {
+		return c, err
+	}
+	tx, err := u.cli.TransactionDigestAuth(ctx, c.Invite, c.Response, sipgo.DigestAuth{Username: creds.User, Password: creds.Password})
+	if err != nil {
+		return c, err
+	}
+	c.mu.Lock()
+	c.tx = tx
+	c.cseq = c.Invite.CSeq().SeqNo
+	c.mu.Unlock()
+	_, err = c.Wait(ctx)
+	return c, err
 }
 
 // Wait returns the final response to the INVITE; provisional ones are
@@ -399,6 +462,13 @@ func (c *Call) request(method sip.RequestMethod, next bool) *sip.Request {
 	from := sip.HeaderClone(c.Invite.From()).(*sip.FromHeader)
 	to := sip.HeaderClone(c.Invite.To()).(*sip.ToHeader)
 	to.Params.Add("tag", c.remoteTag)
+	if c.uas {
+		f := c.Invite.To().AsFrom()
+		f.Params = sip.NewParams()
+		f.Params.Add("tag", c.localTag)
+		t := c.Invite.From().AsTo()
+		from, to = &f, &t
+	}
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(sip.HeaderClone(c.Invite.CallID()))
@@ -415,6 +485,9 @@ func (c *Call) request(method sip.RequestMethod, next bool) *sip.Request {
 		req.SetDestination(c.outbound)
 	}
 	req.Laddr = c.Invite.Laddr
+	if c.uas && c.u.cfg.Transport == "udp" {
+		req.Laddr = sip.Addr{IP: c.u.local.Addr().AsSlice(), Port: int(c.u.local.Port())}
+	}
 	return req
 }
 

@@ -76,8 +76,9 @@ func (r Renderer) ChatURI(room string) string {
 //
 // Each user has entity Participant.Entity, display-text (the display name,
 // else the nick), associated-aors (xmpp:BARE-JID once the participant has a
-// JID, then its SIP AOR, each only when it differs from the entity: for a
-// SIP caller the JID entry is the binding hook), roles (the MUC role,
+// JID and the room is non-anonymous, Config.Whois "anyone"; then its SIP
+// AOR; each only when it differs from the entity: for a SIP caller the JID
+// entry is the binding hook), roles (the MUC role,
 // RFC 7702 style: participant, moderator or visitor; a muted participant
 // keeps showing its role) and, for an audio leg, one endpoint rendered by
 // the rules documented on Endpoint. Text-only participants (MUC occupants)
@@ -117,10 +118,13 @@ func (r Renderer) Full(snap conference.Snapshot) *confinfo.Document {
 		Locked:    confinfo.Ptr(snap.Locked),
 	}
 
+	// Real JIDs go to SIP subscribers only from a non-anonymous room, the
+	// rule the core applies to user entities (XEP-0045 §5.2.1 whois).
+	showJID := snap.Config.Whois == "anyone"
 	users := &confinfo.Users{Users: make([]confinfo.User, 0, present+len(snap.Departed))}
 	seen := make(map[string]struct{}, present+len(snap.Departed))
 	for i := range snap.Participants {
-		u := r.user(&snap.Participants[i])
+		u := r.user(&snap.Participants[i], showJID)
 		if _, dup := seen[u.Entity]; dup {
 			continue
 		}
@@ -151,17 +155,18 @@ func (r Renderer) Full(snap conference.Snapshot) *confinfo.Document {
 			q.Left = &conference.Leave{Method: conference.Departed}
 			p = &q
 		}
-		users.Users = append(users.Users, r.user(p))
+		users.Users = append(users.Users, r.user(p, showJID))
 	}
 	d.Users = users
 	return d
 }
 
-// user renders one participant.
-func (r Renderer) user(p *conference.Participant) confinfo.User {
+// user renders one participant; showJID allows its real JID in
+// associated-aors.
+func (r Renderer) user(p *conference.Participant, showJID bool) confinfo.User {
 	u := confinfo.User{Entity: entity(p), DisplayText: clamp(displayName(p), MaxDisplayText)}
 	var aors []confinfo.URIEntry
-	if p.JID != "" {
+	if p.JID != "" && showJID {
 		if x := "xmpp:" + p.BareJID(); x != u.Entity {
 			aors = append(aors, confinfo.URIEntry{URI: x})
 		}

@@ -25,7 +25,7 @@ func TestURIs(t *testing.T) {
 // richSnapshot has one of every kind of participant.
 func richSnapshot() conference.Snapshot {
 	s := conference.Snapshot{Name: "team", Subject: "Agenda: sprint", Locked: false, CreatedAt: t0,
-		Config: conference.Config{Title: "Team call", MaxParticipants: 50}}
+		Config: conference.Config{Title: "Team call", MaxParticipants: 50, Whois: "anyone"}}
 	alice := caller(1) // plain caller
 	bob := caller(2)   // bound to a JID, muted by a moderator
 	bob.JID = "bob@example.org/phone"
@@ -269,15 +269,37 @@ func TestAssociatedAORs(t *testing.T) {
 	p := caller(1)
 	p.Entity = p.AOR + ";cusax-id=p1"
 	p.JID = "alice@example.org/x"
-	u := renderer.user(&p)
+	u := renderer.user(&p, true)
 	if u.AssociatedAORs == nil || len(u.AssociatedAORs.Entries) != 2 ||
 		u.AssociatedAORs.Entries[0].URI != "xmpp:alice@example.org" || u.AssociatedAORs.Entries[1].URI != "sip:user1@example.com" {
 		t.Errorf("aors %+v", u.AssociatedAORs)
 	}
+	// A semi-anonymous room hides the JID and keeps the AOR.
+	if u := renderer.user(&p, false); u.AssociatedAORs == nil || len(u.AssociatedAORs.Entries) != 1 ||
+		u.AssociatedAORs.Entries[0].URI != "sip:user1@example.com" {
+		t.Errorf("anonymous-room aors %+v", u.AssociatedAORs)
+	}
 	// A MUC occupant whose entity is its JID: nothing to repeat.
 	o := occupant("zed")
-	if u := renderer.user(&o); u.AssociatedAORs != nil {
+	if u := renderer.user(&o, true); u.AssociatedAORs != nil {
 		t.Errorf("occupant aors %+v", u.AssociatedAORs)
+	}
+}
+
+// In a room whose whois is not "anyone" no document carries a real JID
+// (the core gives chat users anonymous entities there; the renderer keeps
+// JIDs out of associated-aors).
+func TestNoJIDsInSemiAnonymousRooms(t *testing.T) {
+	s := richSnapshot()
+	for _, whois := range []string{"", "moderators"} {
+		s.Config.Whois = whois
+		b, err := renderer.Full(s).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "bob@example.org") {
+			t.Errorf("whois %q: bound JID published:\n%s", whois, b)
+		}
 	}
 }
 

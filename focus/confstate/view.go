@@ -101,6 +101,20 @@ func (v *View) Refresh(now time.Time) []*confinfo.Document {
 	return v.fullState(now)
 }
 
+// Resync is Refresh for documents that never reached the subscriber: the
+// NOTIFYs carrying versions lost and later were not delivered (a
+// connection that could not be made), so full state is handed out from
+// version lost on, and the subscriber sees no gap. A lost that was never
+// handed out (0, or beyond the last version + 1) acts as Refresh.
+func (v *View) Resync(now time.Time, lost uint32) []*confinfo.Document {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if lost > 0 && lost <= v.version+1 {
+		v.version = lost - 1
+	}
+	return v.fullState(now)
+}
+
 func (v *View) fullState(now time.Time) []*confinfo.Document {
 	cur, gen, parts := v.f.fullState(v.budget)
 	v.held, v.gen = cur, gen

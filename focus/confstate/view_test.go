@@ -3,6 +3,7 @@ package confstate
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -426,10 +427,50 @@ func TestViewWithRegistry(t *testing.T) {
 	if h := held.User("sip:user2@example.com").Endpoints[0]; h.Status != confinfo.StatusOnHold {
 		t.Errorf("held endpoint: %+v", h)
 	}
-	if u := held.User("xmpp:dan@chat.example.com"); u == nil || len(u.Endpoints) != 0 {
-		t.Errorf("MUC occupant: %+v", u)
+	// A chat user of a semi-anonymous room (the default) is anonymous.
+	var dan *confinfo.User
+	for i := range held.Users.Users {
+		if u := &held.Users.Users[i]; u.DisplayText == "dan" {
+			dan = u
+		}
+	}
+	if dan == nil || len(dan.Endpoints) != 0 || !strings.HasPrefix(dan.Entity, "sip:anonymous") || dan.AssociatedAORs != nil {
+		t.Errorf("MUC occupant: %+v", dan)
 	}
 	if *held.ConferenceState.UserCount != 3 || held.Description.Subject != "Retro" {
 		t.Errorf("state: count %d subject %q", *held.ConferenceState.UserCount, held.Description.Subject)
+	}
+}
+
+// Documents that never reached the subscriber are handed out again as full
+// state from the first lost version: the subscriber sees no gap.
+func TestViewResync(t *testing.T) {
+	sub := &subscriber{t: t}
+	f := NewFeed(renderer, conference.Snapshot{Name: "team"})
+	v := NewView(f, time.Second)
+	s := room(2)
+	sub.apply(initial(v, t0, s))
+	sub.budget = UDPBudget
+
+	s = room(12)
+	lost, _ := upd(v, t0.Add(2*time.Second), s)
+	if len(lost) != 1 || lost[0].Version != 2 {
+		t.Fatalf("update: %v", lost)
+	}
+	// The big partial could not be sent; the view is cut to UDP size and
+	// resynchronised from version 2.
+	v.SetBudget(UDPBudget)
+	docs := v.Resync(t0.Add(2*time.Second), lost[0].Version)
+	if len(docs) < 2 || docs[0].Version != 2 || docs[0].State != confinfo.StateFull {
+		t.Fatalf("Resync: %d documents, first v%d %s", len(docs), docs[0].Version, docs[0].State)
+	}
+	sub.apply(docs)
+	sub.converged(s)
+	if v.Version() != docs[len(docs)-1].Version {
+		t.Errorf("version %d after resync", v.Version())
+	}
+	// A version never handed out acts as Refresh.
+	if docs := v.Resync(t0.Add(3*time.Second), 999); docs[0].Version != v.Version()-uint32(len(docs))+1 || docs[0].Version <= lost[0].Version {
+		t.Errorf("Resync beyond the last version numbered from %d", docs[0].Version)
 	}
 }

@@ -1,0 +1,59 @@
+package focus
+
+import (
+	"github.com/emiago/sipgo/sip"
+
+	"cusax.dev/bridge/focus/digest"
+)
+
+// identity is who a request comes from, as far as the focus can tell.
+type identity struct {
+	// aor is the authenticated address of record (digest.AOR of the digest
+	// user) when authenticated, else the From AOR as claimed.
+	aor           string
+	authenticated bool
+	// fromMatches says the From is the authenticated user's own AOR.
+	fromMatches bool
+}
+
+// authenticate checks a request's digest credentials (RFC 3261 §22) against
+// the configured accounts. When they are missing, stale or wrong it answers
+// the request itself (401 with challenges, 403, or 400) and returns false.
+// The digest user's AOR (digest.AOR(user, Domain)) is the identity; the From
+// is trusted only when digest.FromMatches says it is that AOR.
+func (f *Focus) authenticate(req *sip.Request, tx sip.ServerTransaction) (identity, bool) {
+	var auths []string
+	for _, h := range req.GetHeaders("Authorization") {
+		auths = append(auths, h.Value())
+	}
+	lookup := f.cfg.Accounts
+	if lookup == nil {
+		lookup = func(string) (string, bool) { return "", false }
+	}
+	user, res := f.auth.VerifyAll(req.Method.String(), auths, lookup)
+	switch res {
+	case digest.OK:
+		id := identity{aor: digest.AOR(user, f.cfg.Domain), authenticated: true}
+		if from := req.From(); from != nil {
+			_, id.fromMatches = digest.FromMatches(&from.Address, user, f.cfg.Domain)
+		}
+		return id, true
+	case digest.Missing, digest.Stale, digest.Replayed:
+		f.challenge(req, tx, res != digest.Missing)
+	case digest.Bad:
+		f.log.Info("digest authentication failed", "method", req.Method, "user", user, "call-id", callID(req))
+		f.reply(tx, req, 403, "Forbidden", nil, f.warning(399, "Authentication failed"))
+	default:
+		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, "Malformed Authorization header"))
+	}
+	return identity{}, false
+}
+
+// challenge answers 401 with one WWW-Authenticate per offered algorithm.
+func (f *Focus) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool) {
+	res := f.response(req, 401, "Unauthorized", nil)
+	for _, c := range f.auth.Challenges(stale) {
+		res.AppendHeader(sip.NewHeader("WWW-Authenticate", c))
+	}
+	f.send(tx, req, res)
+}

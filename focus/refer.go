@@ -1,0 +1,234 @@
+package focus
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"cusax.dev/bridge/conference"
+)
+
+// referSubExpires is the expires value of the implicit refer subscription
+// while its outcome is pending (RFC 3515 §2.4.4).
+const referSubExpires = 60
+
+// sipfragType is the body type of refer NOTIFYs (RFC 3515 §2.4.5).
+const sipfragType = "message/sipfrag;version=2.0"
+
+// referReport is the implicit subscription a REFER creates (RFC 3515
+// §2.4.4): NOTIFYs with Event: refer and a message/sipfrag status line,
+// sent in the REFER's dialog, the last one terminated. It is used by the
+// REFER's handler goroutine only.
+type referReport struct {
+	dlg   *dialog
+	event string // "refer", or "refer;id=CSEQ" inside a call's dialog
+	off   bool   // Refer-Sub: false (RFC 4488), or a NOTIFY failed
+}
+
+// report sends the referrer the progress (final=false) or outcome of the
+// REFER as a sipfrag status line.
+func (f *Focus) report(r *referReport, code int, reason string, final bool) {
+	if r.off {
+		return
+	}
+	state := "active;expires=" + strconv.Itoa(referSubExpires)
+	if final {
+		state = "terminated;reason=noresource"
+	}
+	body := []byte("SIP/2.0 " + strconv.Itoa(code) + " " + reason + "\r\n")
+	res, err := f.notify(r.dlg, r.event, sipfragType, body, state)
+	switch {
+	case err != nil:
+		f.log.Info("refer NOTIFY got no answer", "call-id", r.dlg.key.callID, "err", err)
+		r.off = true
+	case !res.IsSuccess():
+		f.log.Info("refer NOTIFY refused", "call-id", r.dlg.key.callID, "status", res.StatusCode)
+		r.off = true
+	}
+}
+
+// onRefer serves REFER to a conference URI (RFC 4579 §5.5, §5.11), inside a
+// participant's call or outside any dialog:
+//
+//   - Refer-To: <sip:AOR;method=BYE> ejects the participants with that AOR
+//     (the core kicks them, the event follower sends the BYEs);
+//   - Refer-To without method (or method=INVITE) makes the focus call the
+//     URI into the conference (dial-out).
+//
+// The request must carry exactly one Refer-To (else 400), and its sender
+// must authenticate by digest (401 challenge; wrong credentials 403) with
+// a From equal to the digest user's AOR (else 403) and be allowed to
+// moderate the room by the core (listed moderator AOR or an owner/admin
+// binding; else 403, and nothing happens). Then the focus answers 202 and
+// reports progress with refer NOTIFYs: "SIP/2.0 100 Trying", then the
+// outcome (200 OK; 404 for an AOR not in the conference; the dial-out's
+// final status), the last one terminated. Refer-Sub: false suppresses the
+// NOTIFYs (RFC 4488).
+func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	if req.From() == nil || req.To() == nil || req.CSeq() == nil || req.CallID() == nil {
+		f.reply(tx, req, 400, "Bad Request", nil)
+		return
+	}
+	if f.draining.Load() {
+		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+		return
+	}
+	var in *call
+	var room string
+	if req.To().Params.Has("tag") {
+		key, _ := keyOf(req)
+		if in = f.calls.get(key); in == nil {
+			f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+			return
+		}
+		if err := in.dlg.accept(req); err != nil {
+			f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
+			return
+		}
+		room = in.room
+	} else {
+		var code int
+		var reason string
+		if room, code, reason = f.roomOf(req.Recipient); code != 0 {
+			f.reply(tx, req, code, reason, nil)
+			return
+		}
+	}
+	log := f.log.With("call-id", callID(req), "room", room)
+	vals := headerValues(req, "Refer-To", "r")
+	if len(vals) != 1 {
+		log.Info("REFER refused: not exactly one Refer-To", "count", len(vals))
+		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, "Exactly one Refer-To is required"))
+		return
+	}
+	target, err := parseReferTo(vals[0])
+	if err == nil && target.uri.Scheme != "sip" && target.uri.Scheme != "sips" {
+		err = errors.New("only sip: and sips: URIs are supported")
+	}
+	if err == nil && target.method != "" && target.method != "BYE" && target.method != "INVITE" {
+		err = errors.New("method " + target.method + " in Refer-To is not supported")
+	}
+	if err != nil {
+		log.Info("REFER refused: bad Refer-To", "refer-to", vals[0], "err", err)
+		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
+		return
+	}
+	id, ok := f.authenticate(req, tx)
+	if !ok {
+		return
+	}
+	if !id.fromMatches {
+		log.Info("REFER refused: From is not the authenticated user", "from", aor(req.From().Address), "aor", id.aor)
+		f.reply(tx, req, 403, "Forbidden", nil, f.warning(399, "From does not match the authenticated user"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	_, err = f.reg.Conference(ctx, room)
+	cancel()
+	if err != nil {
+		code, reason := joinStatus(err)
+		f.reply(tx, req, code, reason, nil)
+		return
+	}
+	actor := conference.Actor{AOR: id.aor, Authenticated: true, Name: id.aor}
+	if in != nil {
+		actor.ParticipantID = in.pid
+	}
+	if !f.reg.CanModerate(room, actor) {
+		log.Info("REFER refused: not a moderator", "aor", id.aor)
+		f.reply(tx, req, 403, "Forbidden", nil, f.warning(399, "Not a moderator of this conference"))
+		return
+	}
+
+	rep := &referReport{off: referSubFalse(req), event: eventRefer}
+	if in != nil {
+		rep.dlg = in.dlg
+		rep.event = eventRefer + ";id=" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
+	} else if !rep.off {
+		if rep.dlg, err = newDialog(req, sip.GenerateTagN(16)); err != nil {
+			f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
+			return
+		}
+		rep.dlg.contact = f.contact(room, req.Transport())
+	}
+	res := f.response(req, 202, "Accepted", nil, f.contact(room, req.Transport()))
+	if rep.dlg != nil && in == nil {
+		res.To().Params.Add("tag", rep.dlg.key.localTag)
+	}
+	if rep.off {
+		res.AppendHeader(sip.NewHeader("Refer-Sub", "false"))
+	}
+	f.capabilities(res)
+	if err := f.send(tx, req, res); err != nil {
+		return
+	}
+	f.report(rep, 100, "Trying", false)
+	if target.method == "BYE" {
+		log.Info("REFER: ejecting", "target", target.uri.String(), "by", id.aor)
+		code, reason := f.eject(room, aor(target.uri), actor)
+		f.report(rep, code, reason, true)
+		return
+	}
+	log.Info("REFER: dialing out", "target", target.uri.String(), "by", id.aor)
+	code, reason := f.dialOut(room, target.uri, rep)
+	f.report(rep, code, reason, true)
+}
+
+// eject has the core kick every participant of room whose AOR is target
+// and waits (bounded) until their calls are hung up. It returns the status
+// for the final refer NOTIFY: 200 when someone was ejected, 404 when
+// nobody in the conference has that AOR, 403 when the core refuses (a
+// moderator may not eject itself nor an owner).
+func (f *Focus) eject(room, target string, actor conference.Actor) (int, string) {
+	ps := f.reg.Find(room, func(p *conference.Participant) bool { return p.AOR != "" && sameAOR(p.AOR, target) })
+	if len(ps) == 0 {
+		return 404, "Not Found"
+	}
+	code, reason := 404, "Not Found"
+	var hungUp []*call
+	kicked := 0
+	for _, p := range ps {
+		c := f.calls.participant(p.ID)
+		ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+		err := f.reg.Kick(ctx, room, p.ID, actor, conference.OriginSIP, "")
+		cancel()
+		if err != nil {
+			code, reason = kickStatus(err)
+			f.log.Info("ejection refused by the conference", "room", room, "participant", p.ID, "err", err)
+			continue
+		}
+		kicked++
+		if c != nil {
+			hungUp = append(hungUp, c)
+		}
+	}
+	deadline := time.NewTimer(byeTimeout + time.Second)
+	defer deadline.Stop()
+	for _, c := range hungUp {
+		select {
+		case <-c.byeDone:
+		case <-deadline.C:
+			f.log.Info("ejected call still hanging up", "room", room, "participant", c.pid)
+		}
+	}
+	if kicked > 0 {
+		return 200, "OK"
+	}
+	return code, reason
+}
+
+// kickStatus maps a core Kick error to a sipfrag status.
+func kickStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, conference.ErrNotFound):
+		return 404, "Not Found"
+	case errors.Is(err, conference.ErrForbidden), errors.Is(err, conference.ErrNotAllowed), errors.Is(err, conference.ErrConflict):
+		return 403, "Forbidden"
+	case errors.Is(err, conference.ErrClosed):
+		return 503, "Service Unavailable"
+	}
+	return 500, "Server Internal Error"
+}
