@@ -10,6 +10,7 @@ import (
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/config"
 	"cusax.dev/bridge/focus"
+	"cusax.dev/bridge/focus/digest"
 	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/mixer"
 	"cusax.dev/bridge/muc"
@@ -43,6 +44,14 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		AnswerDelay:  cfg.SIP.AnswerDelay.D(),
 		Logger:       log.With("component", "focus"),
 		Metrics:      m,
+
+		SubscribePolicy:     cfg.SIP.SubscribePolicy,
+		NotifyInterval:      cfg.SIP.NotifyInterval.D(),
+		SubscriptionExpires: cfg.SIP.SubscriptionExpires.D(),
+		MUCDomain:           chatDomain(cfg),
+		AuthRealm:           cfg.SIP.Auth.Realm,
+		Accounts:            sipAccounts(cfg),
+		RequireAuthForCalls: cfg.SIP.Auth.RequireForCalls,
 	}, reg, eng)
 	if err != nil {
 		eng.Close()
@@ -87,4 +96,22 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		}
 	}()
 	return nil
+}
+
+// chatDomain is the MUC domain the focus publishes as the grouptextchat
+// service URI: none when the bridge runs without its MUC component.
+func chatDomain(cfg config.Config) string {
+	if cfg.XMPP.Mode == "off" {
+		return ""
+	}
+	return cfg.XMPP.Domain
+}
+
+// sipAccounts are the digest accounts of sip.auth.accounts.
+func sipAccounts(cfg config.Config) digest.Lookup {
+	m := make(map[string]string, len(cfg.SIP.Auth.Accounts))
+	for _, a := range cfg.SIP.Auth.Accounts {
+		m[a.User] = a.Password
+	}
+	return digest.Accounts(m)
 }
