@@ -274,6 +274,15 @@ func (c *XMPPClient) fail(why string) {
 	c.t.Fatalf("%s: %s (%d stanzas dropped: queue full); unconsumed:\n%s", c.Bare, why, c.dropped.Load(), strings.Join(held, "\n"))
 }
 
+// Received reports whether a stanza matching match has already arrived and
+// is still unconsumed, without waiting: after Next returned a stanza, that
+// covers everything received before it.
+func (c *XMPPClient) Received(match func(*Elem) bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.ContainsFunc(c.held, match)
+}
+
 // NextFrom returns the next stanza of kind from the given address.
 func (c *XMPPClient) NextFrom(kind, from string) *Elem {
 	c.t.Helper()

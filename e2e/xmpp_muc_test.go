@@ -221,10 +221,21 @@ func mucScenario(t *testing.T, p *Prosody, br mucBridge) {
 	alice.NextFrom("presence", room+"/Carol")
 	bob.NextFrom("presence", room+"/Carol")
 
+	// Each moderation result reaches Alice after the presences it caused
+	// (XEP-0045 §8.2, §9.1), through Prosody too.
+	before := func(what, from, typ string) {
+		t.Helper()
+		if !alice.Received(func(e *Elem) bool {
+			return e.XMLName.Local == "presence" && e.Attr("from") == from && e.Attr("type") == typ
+		}) {
+			t.Fatalf("the %s result reached the moderator before the presence from %s", what, from)
+		}
+	}
 	// Voice revoked: everyone sees Carol as visitor.
 	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCAdmin+`'><item nick='Carol' role='visitor'/></query>`); res.Attr("type") != "result" {
 		t.Fatalf("revoke voice: %s", res)
 	}
+	before("revoke voice", room+"/Carol", "")
 	for _, c := range []*XMPPClient{alice, bob, carol} {
 		if e := c.NextFrom("presence", room+"/Carol"); e.Item().Attr("role") != "visitor" {
 			t.Fatalf("voice revoked presence to %s: %s", c.Bare, e)
@@ -234,6 +245,7 @@ func mucScenario(t *testing.T, p *Prosody, br mucBridge) {
 	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCAdmin+`'><item nick='Carol' role='none'><reason>Avaunt!</reason></item></query>`); res.Attr("type") != "result" {
 		t.Fatalf("kick: %s", res)
 	}
+	before("kick", room+"/Carol", "unavailable")
 	e := carol.NextFrom("presence", room+"/Carol")
 	if e.Attr("type") != "unavailable" || !slices.Equal(e.Codes(), []string{"110", "307"}) ||
 		e.Item().Child(nsMUCUser, "actor").Attr("nick") != "Alice" || e.Item().Child(nsMUCUser, "reason").Text != "Avaunt!" {
@@ -247,6 +259,7 @@ func mucScenario(t *testing.T, p *Prosody, br mucBridge) {
 	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCAdmin+`'><item affiliation='outcast' jid='`+bob.Bare+`'><reason>spam</reason></item></query>`); res.Attr("type") != "result" {
 		t.Fatalf("ban: %s", res)
 	}
+	before("ban", room+"/Bob", "unavailable")
 	e = bob.NextFrom("presence", room+"/Bob")
 	if !slices.Equal(e.Codes(), []string{"110", "301"}) || e.Item().Attr("affiliation") != "outcast" || e.Item().Child(nsMUCUser, "actor").Attr("nick") != "Alice" {
 		t.Fatalf("banned presence: %s", e)
