@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func fuzzSeeds(f *testing.F) [][]byte {
+func fuzzSeeds(f testing.TB) [][]byte {
 	seeds := [][]byte{
 		readFile(f, rfcBasicFile),
 		readFile(f, rfcRichFile),
@@ -26,13 +26,19 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	return seeds
 }
 
-// FuzzParse: Parse never panics, and whatever it accepts marshals, parses
-// back to an equal document and marshals to the same bytes again.
+// FuzzParse: Parse never panics, agrees with referenceParse (the
+// encoding/xml parser it replaced) on every input, and whatever it accepts
+// marshals, parses back to an equal document and marshals to the same bytes
+// again.
 func FuzzParse(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
 	}
+	for _, s := range xmlEdgeCases {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		checkParseMatchesReference(t, in)
 		d, err := Parse(in)
 		if err != nil {
 			if d != nil {

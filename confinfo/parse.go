@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -42,20 +41,104 @@ var ErrTooLarge = errors.New("conference-info exceeds a limit")
 // as is.
 //
 // Errors wrap ErrInvalid or ErrTooLarge.
+//
+// The document is read by a scanner of its own that works in place; input
+// it does not handle itself (malformed XML, DOCTYPE, non-ASCII names,
+// references other than the predefined and character ones) is read again
+// by encoding/xml, whose verdict and error text stand.
 func Parse(b []byte) (*Document, error) {
 	if len(b) > MaxDocumentSize {
 		return nil, fmt.Errorf("confinfo: parse: %w: %d bytes, limit %d", ErrTooLarge, len(b), MaxDocumentSize)
 	}
-	p := parser{dec: xml.NewDecoder(bytes.NewReader(b))}
-	doc, err := p.document()
+	doc, err := parseFrom(&scanner{in: b}, nil)
+	if err == errBail {
+		doc, err = parseFrom(nil, &xmlSource{dec: xml.NewDecoder(bytes.NewReader(b))})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("confinfo: parse: %w", err)
 	}
 	return doc, nil
 }
 
+// parseFrom builds a document from the tokens of the scanner, or if that
+// is nil of encoding/xml. It returns errBail unwrapped when the scanner gave
+// up.
+func parseFrom(sc *scanner, xs *xmlSource) (*Document, error) {
+	p := parser{sc: sc, xs: xs}
+	doc := p.document()
+	if p.err != nil {
+		return nil, p.err
+	}
+	return doc, nil
+}
+
+// tokKind is the kind of a token.
+type tokKind uint8
+
+const (
+	tokStart tokKind = iota + 1
+	tokEnd
+	tokText
+)
+
+// token is an element start or end, or character data. Its slices are
+// valid until the next token is read.
+type token struct {
+	kind tokKind
+	// space and local are the namespace name and local name of a start.
+	space, local []byte
+	// attrs are a start's attributes in no namespace, in document order.
+	attrs []attr
+	// text is character data with references resolved.
+	text []byte
+}
+
+type attr struct{ name, value []byte }
+
+// xmlSource reads tokens with encoding/xml. Like the scanner, its next
+// leaves out comments, processing instructions and directives, and returns
+// io.EOF at the end of the input.
+type xmlSource struct{ dec *xml.Decoder }
+
+func (s *xmlSource) next(t *token) error {
+	for {
+		tok, err := s.dec.Token()
+		if err != nil {
+			if err == io.EOF {
+				return io.EOF
+			}
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		switch x := tok.(type) {
+		case xml.StartElement:
+			t.kind, t.space, t.local, t.attrs = tokStart, []byte(x.Name.Space), []byte(x.Name.Local), t.attrs[:0]
+			for _, a := range x.Attr {
+				if a.Name.Space == "" {
+					t.attrs = append(t.attrs, attr{name: []byte(a.Name.Local), value: []byte(a.Value)})
+				}
+			}
+			return nil
+		case xml.EndElement:
+			t.kind = tokEnd
+			return nil
+		case xml.CharData:
+			t.kind, t.text = tokText, x
+			return nil
+		}
+	}
+}
+
+// parser builds a Document from tokens. The first error sticks: after it
+// no token is read and every method returns at once, so the error reported
+// is the first one in document order.
 type parser struct {
-	dec      *xml.Decoder
+	// The tokens come from sc, or from xs when sc is nil. (Two fields
+	// rather than an interface keep the parser and its token off the heap.)
+	sc       *scanner
+	xs       *xmlSource
+	tok      token
+	eof      bool
+	err      error
 	depth    int
 	elements int
 	text     []byte // scratch for leaf text
@@ -65,371 +148,814 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
 }
 
-// next returns the next token, keeping depth and element counts and
-// enforcing the limits. io.EOF is returned as is.
-func (p *parser) next() (xml.Token, error) {
-	tok, err := p.dec.Token()
+func (p *parser) fail(err error) {
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+// next reads the next token, keeping depth and element counts and
+// enforcing the limits. It returns false at the end of the input (p.eof)
+// or on an error (p.err).
+func (p *parser) next() bool {
+	if p.err != nil || p.eof {
+		return false
+	}
+	var err error
+	if p.sc != nil {
+		err = p.sc.next(&p.tok)
+	} else {
+		err = p.xs.next(&p.tok)
+	}
 	if err != nil {
 		if err == io.EOF {
-			return nil, io.EOF
+			p.eof = true
+		} else {
+			p.err = err
 		}
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return false
 	}
-	switch tok.(type) {
-	case xml.StartElement:
+	switch p.tok.kind {
+	case tokStart:
 		p.depth++
 		p.elements++
 		if p.depth > MaxDepth {
-			return nil, fmt.Errorf("%w: nesting deeper than %d", ErrTooLarge, MaxDepth)
+			p.err = fmt.Errorf("%w: nesting deeper than %d", ErrTooLarge, MaxDepth)
+			return false
 		}
 		if p.elements > MaxElements {
-			return nil, fmt.Errorf("%w: more than %d elements", ErrTooLarge, MaxElements)
+			p.err = fmt.Errorf("%w: more than %d elements", ErrTooLarge, MaxElements)
+			return false
 		}
-	case xml.EndElement:
+	case tokEnd:
 		p.depth--
 	}
-	return tok, nil
+	return true
 }
 
-// nextIn is next for use inside an element, where EOF is an error.
-func (p *parser) nextIn() (xml.Token, error) {
-	tok, err := p.next()
-	if err == io.EOF {
-		return nil, invalid("unexpected end of document")
+// nextIn is next for use inside an element, where the end of the input is
+// an error.
+func (p *parser) nextIn() bool {
+	if p.next() {
+		return true
 	}
-	return tok, err
+	if p.eof {
+		p.fail(invalid("unexpected end of document"))
+	}
+	return false
 }
 
 // skip consumes the rest of the element whose start was just read.
-func (p *parser) skip() error {
-	for depth := 1; depth > 0; {
-		tok, err := p.nextIn()
-		if err != nil {
-			return err
-		}
-		switch tok.(type) {
-		case xml.StartElement:
+func (p *parser) skip() {
+	for depth := 1; depth > 0 && p.nextIn(); {
+		switch p.tok.kind {
+		case tokStart:
 			depth++
-		case xml.EndElement:
+		case tokEnd:
 			depth--
+		}
+	}
+}
+
+// child moves to the next child element in the conference-info namespace
+// of the element whose start was read, skipping all others. It returns
+// false after that element's end (or on an error). The caller must consume
+// the child it is given.
+func (p *parser) child() bool {
+	for p.nextIn() {
+		switch p.tok.kind {
+		case tokStart:
+			if string(p.tok.space) == Namespace {
+				return true
+			}
+			p.skip()
+		case tokEnd:
+			return false
+		}
+	}
+	return false
+}
+
+// leafBytes returns the character data of the element whose start was just
+// read, skipping any child elements, and consumes its end. The result is
+// valid until the next leaf.
+func (p *parser) leafBytes() []byte {
+	p.text = p.text[:0]
+	for p.nextIn() {
+		switch p.tok.kind {
+		case tokText:
+			p.text = append(p.text, p.tok.text...)
+		case tokStart:
+			p.skip()
+		case tokEnd:
+			return p.text
 		}
 	}
 	return nil
 }
 
-// children calls fn for each child element in the conference-info namespace
-// of the element whose start was just read, skipping all others, and
-// returns after that element's end. fn must consume the child it is given.
-func (p *parser) children(fn func(se xml.StartElement) error) error {
-	for {
-		tok, err := p.nextIn()
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if t.Name.Space != Namespace {
-				if err := p.skip(); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := fn(t); err != nil {
-				return err
-			}
-		case xml.EndElement:
-			return nil
-		}
-	}
-}
-
-// leaf returns the character data of the element whose start was just read,
-// skipping any child elements, and consumes its end.
-func (p *parser) leaf() (string, error) {
-	p.text = p.text[:0]
-	for {
-		tok, err := p.nextIn()
-		if err != nil {
-			return "", err
-		}
-		switch t := tok.(type) {
-		case xml.CharData:
-			p.text = append(p.text, t...)
-		case xml.StartElement:
-			if err := p.skip(); err != nil {
-				return "", err
-			}
-		case xml.EndElement:
-			return string(p.text), nil
-		}
-	}
-}
+// leaf is leafBytes as a string: free text, kept as is.
+func (p *parser) leaf() string { return string(p.leafBytes()) }
 
 // token is a leaf whose value is an XSD token-like type (URI, number,
 // boolean, enumeration): surrounding whitespace is dropped.
-func (p *parser) token() (string, error) {
-	s, err := p.leaf()
-	return trimXMLSpace(s), err
+func (p *parser) token() string { return intern(trimXMLSpaceBytes(p.leafBytes())) }
+
+func (p *parser) uint32Leaf(name string) *uint32 {
+	s := trimXMLSpaceBytes(p.leafBytes())
+	if p.err != nil {
+		return nil
+	}
+	v, ok := parseUint32(s)
+	if !ok {
+		p.fail(invalid("<%s>: %q is not an unsigned 32-bit integer", name, s))
+		return nil
+	}
+	return &v
 }
 
-func (p *parser) uint32Leaf(name string) (*uint32, error) {
-	s, err := p.token()
-	if err != nil {
-		return nil, err
-	}
-	v, err := strconv.ParseUint(s, 10, 32)
-	if err != nil {
-		return nil, invalid("<%s>: %q is not an unsigned 32-bit integer", name, s)
-	}
-	u := uint32(v)
-	return &u, nil
-}
-
-func (p *parser) boolLeaf(name string) (*bool, error) {
-	s, err := p.token()
-	if err != nil {
-		return nil, err
+func (p *parser) boolLeaf(name string) *bool {
+	s := trimXMLSpaceBytes(p.leafBytes())
+	if p.err != nil {
+		return nil
 	}
 	var v bool
-	switch s {
+	switch string(s) {
 	case "true", "1":
 		v = true
 	case "false", "0":
 	default:
-		return nil, invalid("<%s>: %q is not a boolean", name, s)
+		p.fail(invalid("<%s>: %q is not a boolean", name, s))
+		return nil
 	}
-	return &v, nil
+	return &v
 }
 
-func parseState(s, where string) (ElementState, error) {
-	st := ElementState(trimXMLSpace(s))
-	if st == "" || !st.valid() {
-		return "", invalid("%s: invalid state %q", where, s)
+// parseUint32 is strconv.ParseUint(s, 10, 32) on bytes.
+func parseUint32(s []byte) (uint32, bool) {
+	if len(s) == 0 {
+		return 0, false
 	}
-	return st, nil
-}
-
-// attrVal is an attribute's value and whether it was present.
-type attrVal struct {
-	v  string
-	ok bool
-}
-
-// attrs extracts the unqualified attributes named (at most three) from se,
-// in the order named.
-func attrs(se xml.StartElement, names ...string) [3]attrVal {
-	var out [3]attrVal
-	for _, a := range se.Attr {
-		if a.Name.Space != "" {
-			continue
+	var n uint64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
 		}
+		if n = n*10 + uint64(c-'0'); n > 1<<32-1 {
+			return 0, false
+		}
+	}
+	return uint32(n), true
+}
+
+func trimXMLSpaceBytes(b []byte) []byte {
+	for len(b) > 0 && isSpaceByte(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpaceByte(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// trimmed returns an attribute value (or a leaf) trimmed, as a string.
+func trimmed(b []byte) string { return intern(trimXMLSpaceBytes(b)) }
+
+// intern returns b as a string, without allocating for the enumeration
+// values and common words of conference-info.
+func intern(b []byte) string {
+	switch string(b) {
+	case "":
+		return ""
+	case "connected":
+		return "connected"
+	case "disconnected":
+		return "disconnected"
+	case "muted-via-focus":
+		return "muted-via-focus"
+	case "on-hold":
+		return "on-hold"
+	case "pending":
+		return "pending"
+	case "alerting":
+		return "alerting"
+	case "dialing-in":
+		return "dialing-in"
+	case "dialing-out":
+		return "dialing-out"
+	case "disconnecting":
+		return "disconnecting"
+	case "dialed-in":
+		return "dialed-in"
+	case "dialed-out":
+		return "dialed-out"
+	case "focus-owner":
+		return "focus-owner"
+	case "departed":
+		return "departed"
+	case "booted":
+		return "booted"
+	case "failed":
+		return "failed"
+	case "busy":
+		return "busy"
+	case "sendrecv":
+		return "sendrecv"
+	case "sendonly":
+		return "sendonly"
+	case "recvonly":
+		return "recvonly"
+	case "inactive":
+		return "inactive"
+	case "audio":
+		return "audio"
+	case "video":
+		return "video"
+	case "text":
+		return "text"
+	case "participation":
+		return "participation"
+	case "streaming":
+		return "streaming"
+	case "web-page":
+		return "web-page"
+	case "recording":
+		return "recording"
+	case "event":
+		return "event"
+	case "grouptextchat":
+		return "grouptextchat"
+	case "participant":
+		return "participant"
+	case "moderator":
+		return "moderator"
+	case "visitor":
+		return "visitor"
+	case "1":
+		return "1"
+	case "2":
+		return "2"
+	}
+	return string(b)
+}
+
+// attrs returns the values of the attributes named (at most three) of the
+// start just read, in the order named; the last of repeated ones wins.
+func (p *parser) attrs(names ...string) [3]attrVal {
+	var out [3]attrVal
+	for _, a := range p.tok.attrs {
 		for i, n := range names {
-			if a.Name.Local == n {
-				out[i] = attrVal{v: a.Value, ok: true}
+			if string(a.name) == n {
+				out[i] = attrVal{v: a.value, ok: true}
 			}
 		}
 	}
 	return out
 }
 
-func (p *parser) document() (*Document, error) {
-	var doc *Document
-	for {
-		tok, err := p.next()
-		if err == io.EOF {
-			if doc == nil {
-				return nil, invalid("no conference-info element")
-			}
-			return doc, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if doc != nil {
-				return nil, invalid("element <%s> after the root", t.Name.Local)
-			}
-			if t.Name.Local != "conference-info" {
-				return nil, invalid("root element is <%s>, want <conference-info>", t.Name.Local)
-			}
-			if t.Name.Space != Namespace {
-				return nil, invalid("root element namespace is %q, want %q", t.Name.Space, Namespace)
-			}
-			if doc, err = p.root(t); err != nil {
-				return nil, err
-			}
-		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
-				return nil, invalid("text outside the root element")
-			}
-		}
-	}
+// attrVal is an attribute's value and whether it was present.
+type attrVal struct {
+	v  []byte
+	ok bool
 }
 
-func (p *parser) root(se xml.StartElement) (*Document, error) {
-	a := attrs(se, "entity", "state", "version")
+// state parses a state attribute; what+key names the element for the
+// error (built only then).
+func (p *parser) state(a attrVal, what, key string) ElementState {
+	if !a.ok || p.err != nil {
+		return ""
+	}
+	switch string(trimXMLSpaceBytes(a.v)) {
+	case "full":
+		return StateFull
+	case "partial":
+		return StatePartial
+	case "deleted":
+		return StateDeleted
+	}
+	p.fail(invalid("%s%s: invalid state %q", what, key, a.v))
+	return ""
+}
+
+func (p *parser) document() *Document {
+	var doc *Document
+	for p.next() {
+		switch p.tok.kind {
+		case tokStart:
+			if doc != nil {
+				p.fail(invalid("element <%s> after the root", p.tok.local))
+				return nil
+			}
+			if string(p.tok.local) != "conference-info" {
+				p.fail(invalid("root element is <%s>, want <conference-info>", p.tok.local))
+				return nil
+			}
+			if string(p.tok.space) != Namespace {
+				p.fail(invalid("root element namespace is %q, want %q", p.tok.space, Namespace))
+				return nil
+			}
+			if doc = p.root(); p.err != nil {
+				return nil
+			}
+		case tokText:
+			if len(bytes.TrimSpace(p.tok.text)) != 0 {
+				p.fail(invalid("text outside the root element"))
+				return nil
+			}
+		}
+	}
+	if p.err != nil {
+		return nil
+	}
+	if doc == nil {
+		p.fail(invalid("no conference-info element"))
+	}
+	return doc
+}
+
+func (p *parser) root() *Document {
+	a := p.attrs("entity", "state", "version")
 	doc := &Document{State: StateFull}
-	doc.Entity = trimXMLSpace(a[0].v)
-	if doc.Entity == "" {
-		return nil, invalid("conference-info without entity")
+	if doc.Entity = string(trimXMLSpaceBytes(a[0].v)); doc.Entity == "" {
+		p.fail(invalid("conference-info without entity"))
+		return nil
 	}
 	if a[1].ok {
-		st, err := parseState(a[1].v, "conference-info")
-		if err != nil {
-			return nil, err
-		}
-		doc.State = st
+		doc.State = p.state(a[1], "conference-info", "")
+	}
+	if p.err != nil {
+		return nil
 	}
 	if !a[2].ok {
-		return nil, invalid("conference-info without version (RFC 4575 §4.3)")
+		p.fail(invalid("conference-info without version (RFC 4575 §4.3)"))
+		return nil
 	}
-	v, err := strconv.ParseUint(trimXMLSpace(a[2].v), 10, 32)
-	if err != nil {
-		return nil, invalid("conference-info version %q is not an unsigned 32-bit integer", a[2].v)
+	v, ok := parseUint32(trimXMLSpaceBytes(a[2].v))
+	if !ok {
+		p.fail(invalid("conference-info version %q is not an unsigned 32-bit integer", a[2].v))
+		return nil
 	}
-	doc.Version = uint32(v)
-	if err := p.conferenceBody(doc, false); err != nil {
-		return nil, err
-	}
-	return doc, nil
+	doc.Version = v
+	p.conferenceBody(doc, false)
+	return doc
 }
 
 // conferenceBody parses the children of a conference-type element into d.
 // Inside a sidebar (nested) further sidebars are skipped.
-func (p *parser) conferenceBody(d *Document, nested bool) error {
-	return p.children(func(se xml.StartElement) error {
-		var err error
-		switch se.Name.Local {
+func (p *parser) conferenceBody(d *Document, nested bool) {
+	for p.child() {
+		switch string(p.tok.local) {
 		case "conference-description":
-			d.Description, err = p.description()
+			d.Description = p.description()
 		case "host-info":
-			d.HostInfo, err = p.hostInfo()
+			d.HostInfo = p.hostInfo()
 		case "conference-state":
-			d.ConferenceState, err = p.confState()
+			d.ConferenceState = p.confState()
 		case "users":
-			d.Users, err = p.users(se)
+			d.Users = p.users()
 		case "sidebars-by-ref":
 			if nested {
-				return p.skip()
+				p.skip()
+				continue
 			}
-			d.SidebarsByRef, err = p.uris(se, "sidebars-by-ref")
+			d.SidebarsByRef = p.uris("sidebars-by-ref")
 		case "sidebars-by-val":
 			if nested {
-				return p.skip()
+				p.skip()
+				continue
 			}
-			d.SidebarsByVal, err = p.sidebarsByVal(se)
+			d.SidebarsByVal = p.sidebarsByVal()
 		default:
-			return p.skip()
+			p.skip()
 		}
-		return err
-	})
+	}
 }
 
-func (p *parser) description() (*ConferenceDescription, error) {
+func (p *parser) description() *ConferenceDescription {
 	c := &ConferenceDescription{}
-	err := p.children(func(se xml.StartElement) error {
-		var err error
-		switch se.Name.Local {
+	for p.child() {
+		switch string(p.tok.local) {
 		case "display-text":
-			c.DisplayText, err = p.leaf()
+			c.DisplayText = p.leaf()
 		case "subject":
-			c.Subject, err = p.leaf()
+			c.Subject = p.leaf()
 		case "free-text":
-			c.FreeText, err = p.leaf()
+			c.FreeText = p.leaf()
 		case "keywords":
-			var s string
-			s, err = p.leaf()
-			c.Keywords = fields(s)
+			c.Keywords = fields(p.leaf())
 		case "conf-uris":
-			c.ConfURIs, err = p.uris(se, "conf-uris")
+			c.ConfURIs = p.uris("conf-uris")
 		case "service-uris":
-			c.ServiceURIs, err = p.uris(se, "service-uris")
+			c.ServiceURIs = p.uris("service-uris")
 		case "maximum-user-count":
-			c.MaximumUserCount, err = p.uint32Leaf("maximum-user-count")
+			c.MaximumUserCount = p.uint32Leaf("maximum-user-count")
 		case "available-media":
-			c.AvailableMedia, err = p.availableMedia()
+			c.AvailableMedia = p.availableMedia()
 		default:
-			return p.skip()
+			p.skip()
 		}
-		return err
-	})
-	return c, err
+	}
+	return c
 }
 
-func (p *parser) availableMedia() ([]AvailableMedium, error) {
+func (p *parser) availableMedia() []AvailableMedium {
 	var out []AvailableMedium
-	err := p.children(func(se xml.StartElement) error {
-		if se.Name.Local != "entry" {
-			return p.skip()
+	for p.child() {
+		if string(p.tok.local) != "entry" {
+			p.skip()
+			continue
 		}
-		m := AvailableMedium{Label: trimXMLSpace(attrs(se, "label")[0].v)}
+		m := AvailableMedium{Label: trimmed(p.attrs("label")[0].v)}
 		if m.Label == "" {
-			return invalid("available-media entry without label")
+			p.fail(invalid("available-media entry without label"))
+			return out
 		}
 		for i := range out {
 			if out[i].Label == m.Label {
-				return invalid("available-media: duplicate label %q", m.Label)
+				p.fail(invalid("available-media: duplicate label %q", m.Label))
+				return out
 			}
 		}
-		err := p.children(func(se xml.StartElement) error {
-			var err error
-			switch se.Name.Local {
+		for p.child() {
+			switch string(p.tok.local) {
 			case "display-text":
-				m.DisplayText, err = p.leaf()
+				m.DisplayText = p.leaf()
 			case "type":
-				m.Type, err = p.token()
+				m.Type = p.token()
 			case "status":
-				var s string
-				s, err = p.token()
-				m.Status = MediaStatus(s)
+				m.Status = MediaStatus(p.token())
 			default:
-				return p.skip()
+				p.skip()
 			}
-			return err
-		})
+		}
 		out = append(out, m)
-		return err
-	})
-	return out, err
+	}
+	return out
 }
 
-func (p *parser) hostInfo() (*HostInfo, error) {
+func (p *parser) hostInfo() *HostInfo {
 	h := &HostInfo{}
-	err := p.children(func(se xml.StartElement) error {
-		var err error
-		switch se.Name.Local {
+	for p.child() {
+		switch string(p.tok.local) {
 		case "display-text":
-			h.DisplayText, err = p.leaf()
+			h.DisplayText = p.leaf()
 		case "web-page":
-			h.WebPage, err = p.token()
+			h.WebPage = p.token()
 		case "uris":
-			h.URIs, err = p.uris(se, "host-info uris")
+			h.URIs = p.uris("host-info uris")
 		default:
-			return p.skip()
+			p.skip()
 		}
-		return err
-	})
-	return h, err
+	}
+	return h
 }
 
-func (p *parser) confState() (*ConferenceState, error) {
+func (p *parser) confState() *ConferenceState {
 	s := &ConferenceState{}
-	err := p.children(func(se xml.StartElement) error {
-		var err error
-		switch se.Name.Local {
+	for p.child() {
+		switch string(p.tok.local) {
 		case "user-count":
-			s.UserCount, err = p.uint32Leaf("user-count")
+			s.UserCount = p.uint32Leaf("user-count")
 		case "active":
-			s.Active, err = p.boolLeaf("active")
+			s.Active = p.boolLeaf("active")
 		case "locked":
-			s.Locked, err = p.boolLeaf("locked")
+			s.Locked = p.boolLeaf("locked")
 		default:
-			return p.skip()
+			p.skip()
 		}
-		return err
-	})
-	return s, err
+	}
+	return s
+}
+
+// seenKey reports whether key is the key of one of the siblings already
+// parsed; a few are scanned, more are indexed in *set, built on first use
+// and kept up to date (the caller appends the sibling when it gets false).
+func seenKey[T any](siblings []T, keyOf func(*T) string, key string, set *map[string]struct{}) bool {
+	if *set == nil {
+		if len(siblings) < 16 {
+			for i := range siblings {
+				if keyOf(&siblings[i]) == key {
+					return true
+				}
+			}
+			return false
+		}
+		*set = make(map[string]struct{}, 2*len(siblings))
+		for i := range siblings {
+			(*set)[keyOf(&siblings[i])] = struct{}{}
+		}
+	}
+	if _, dup := (*set)[key]; dup {
+		return true
+	}
+	(*set)[key] = struct{}{}
+	return false
+}
+
+func uriKey(e *URIEntry) string      { return e.URI }
+func userKey(u *User) string         { return u.Entity }
+func endpointKey(e *Endpoint) string { return e.Entity }
+func mediaKey(m *Media) string       { return m.ID }
+func sidebarKey(s *Sidebar) string   { return s.Entity }
+
+func (p *parser) uris(name string) *URIs {
+	u := &URIs{}
+	if a := p.attrs("state")[0]; a.ok {
+		if u.State = p.state(a, name, ""); p.err != nil {
+			return nil
+		}
+	}
+	var seen map[string]struct{}
+	for p.child() {
+		if string(p.tok.local) != "entry" {
+			p.skip()
+			continue
+		}
+		var e URIEntry
+		if a := p.attrs("state")[0]; a.ok {
+			if e.State = p.state(a, name, " entry"); p.err != nil {
+				return nil
+			}
+		}
+		for p.child() {
+			switch string(p.tok.local) {
+			case "uri":
+				e.URI = p.token()
+			case "display-text":
+				e.DisplayText = p.leaf()
+			case "purpose":
+				e.Purpose = p.token()
+			case "modified":
+				e.Modified = p.execution()
+			default:
+				p.skip()
+			}
+		}
+		if p.err != nil {
+			return nil
+		}
+		if e.URI == "" {
+			p.fail(invalid("%s entry without uri", name))
+			return nil
+		}
+		if seenKey(u.Entries, uriKey, e.URI, &seen) {
+			p.fail(invalid("%s: duplicate uri %q", name, e.URI))
+			return nil
+		}
+		u.Entries = append(u.Entries, e)
+	}
+	if p.err != nil {
+		return nil
+	}
+	return u
+}
+
+func (p *parser) execution() *Execution {
+	x := &Execution{}
+	for p.child() {
+		switch string(p.tok.local) {
+		case "when":
+			x.When = p.token()
+		case "reason":
+			x.Reason = p.leaf()
+		case "by":
+			x.By = p.token()
+		default:
+			p.skip()
+		}
+	}
+	return x
+}
+
+func (p *parser) users() *Users {
+	us := &Users{}
+	if a := p.attrs("state")[0]; a.ok {
+		if us.State = p.state(a, "users", ""); p.err != nil {
+			return nil
+		}
+	}
+	var seen map[string]struct{}
+	for p.child() {
+		if string(p.tok.local) != "user" {
+			p.skip()
+			continue
+		}
+		u := p.user()
+		if p.err != nil {
+			return nil
+		}
+		if seenKey(us.Users, userKey, u.Entity, &seen) {
+			p.fail(invalid("duplicate user entity %q", u.Entity))
+			return nil
+		}
+		us.Users = append(us.Users, u)
+	}
+	if p.err != nil {
+		return nil
+	}
+	return us
+}
+
+func (p *parser) user() User {
+	var u User
+	a := p.attrs("entity", "state")
+	if u.Entity = string(trimXMLSpaceBytes(a[0].v)); u.Entity == "" {
+		p.fail(invalid("user without entity"))
+		return u
+	}
+	if a[1].ok {
+		if u.State = p.state(a[1], "user ", u.Entity); p.err != nil {
+			return u
+		}
+	}
+	var seen map[string]struct{}
+	for p.child() {
+		switch string(p.tok.local) {
+		case "display-text":
+			u.DisplayText = p.leaf()
+		case "associated-aors":
+			u.AssociatedAORs = p.uris("associated-aors")
+		case "roles":
+			u.Roles = p.roles()
+		case "languages":
+			u.Languages = fields(p.leaf())
+		case "cascaded-focus":
+			u.CascadedFocus = p.token()
+		case "endpoint":
+			ep := p.endpoint()
+			if p.err != nil {
+				return u
+			}
+			if seenKey(u.Endpoints, endpointKey, ep.Entity, &seen) {
+				p.fail(invalid("user %q: duplicate endpoint entity %q", u.Entity, ep.Entity))
+				return u
+			}
+			u.Endpoints = append(u.Endpoints, ep)
+		default:
+			p.skip()
+		}
+	}
+	return u
+}
+
+func (p *parser) roles() []string {
+	var out []string
+	for p.child() {
+		if string(p.tok.local) != "entry" {
+			p.skip()
+			continue
+		}
+		out = append(out, intern(p.leafBytes()))
+	}
+	return out
+}
+
+func (p *parser) endpoint() Endpoint {
+	var ep Endpoint
+	a := p.attrs("entity", "state")
+	if ep.Entity = string(trimXMLSpaceBytes(a[0].v)); ep.Entity == "" {
+		p.fail(invalid("endpoint without entity"))
+		return ep
+	}
+	if a[1].ok {
+		if ep.State = p.state(a[1], "endpoint ", ep.Entity); p.err != nil {
+			return ep
+		}
+	}
+	var seen map[string]struct{}
+	for p.child() {
+		switch string(p.tok.local) {
+		case "display-text":
+			ep.DisplayText = p.leaf()
+		case "referred":
+			ep.Referred = p.execution()
+		case "status":
+			ep.Status = EndpointStatus(p.token())
+		case "joining-method":
+			ep.JoiningMethod = JoiningMethod(p.token())
+		case "joining-info":
+			ep.JoiningInfo = p.execution()
+		case "disconnection-method":
+			ep.DisconnectionMethod = DisconnectionMethod(p.token())
+		case "disconnection-info":
+			ep.DisconnectionInfo = p.execution()
+		case "media":
+			m := p.media()
+			if p.err != nil {
+				return ep
+			}
+			if seenKey(ep.Media, mediaKey, m.ID, &seen) {
+				p.fail(invalid("endpoint %q: duplicate media id %q", ep.Entity, m.ID))
+				return ep
+			}
+			ep.Media = append(ep.Media, m)
+		case "call-info":
+			ep.CallInfo = p.callInfo()
+		default:
+			p.skip()
+		}
+	}
+	return ep
+}
+
+func (p *parser) media() Media {
+	m := Media{ID: trimmed(p.attrs("id")[0].v)}
+	if m.ID == "" {
+		p.fail(invalid("media without id"))
+		return m
+	}
+	for p.child() {
+		switch string(p.tok.local) {
+		case "display-text":
+			m.DisplayText = p.leaf()
+		case "type":
+			m.Type = p.token()
+		case "label":
+			m.Label = p.token()
+		case "src-id":
+			m.SrcID = p.token()
+		case "status":
+			m.Status = MediaStatus(p.token())
+		default:
+			p.skip()
+		}
+	}
+	return m
+}
+
+func (p *parser) callInfo() *CallInfo {
+	ci := &CallInfo{}
+	for p.child() {
+		if string(p.tok.local) != "sip" {
+			p.skip()
+			continue
+		}
+		s := &SIPDialogID{}
+		ci.SIP = s
+		for p.child() {
+			switch string(p.tok.local) {
+			case "display-text":
+				s.DisplayText = p.leaf()
+			case "call-id":
+				s.CallID = p.token()
+			case "from-tag":
+				s.FromTag = p.token()
+			case "to-tag":
+				s.ToTag = p.token()
+			default:
+				p.skip()
+			}
+		}
+	}
+	return ci
+}
+
+func (p *parser) sidebarsByVal() *SidebarsByVal {
+	sv := &SidebarsByVal{}
+	if a := p.attrs("state")[0]; a.ok {
+		if sv.State = p.state(a, "sidebars-by-val", ""); p.err != nil {
+			return nil
+		}
+	}
+	var seen map[string]struct{}
+	for p.child() {
+		if string(p.tok.local) != "entry" {
+			p.skip()
+			continue
+		}
+		a := p.attrs("entity", "state", "version")
+		sb := Sidebar{Entity: string(trimXMLSpaceBytes(a[0].v))}
+		if sb.Entity == "" {
+			p.fail(invalid("sidebars-by-val entry without entity"))
+			return nil
+		}
+		if seenKey(sv.Entries, sidebarKey, sb.Entity, &seen) {
+			p.fail(invalid("sidebars-by-val: duplicate entity %q", sb.Entity))
+			return nil
+		}
+		if a[1].ok {
+			if sb.State = p.state(a[1], "sidebar ", sb.Entity); p.err != nil {
+				return nil
+			}
+		}
+		if a[2].ok {
+			v, ok := parseUint32(trimXMLSpaceBytes(a[2].v))
+			if !ok {
+				p.fail(invalid("sidebar %q: version %q is not an unsigned 32-bit integer", sb.Entity, a[2].v))
+				return nil
+			}
+			sb.Version = Ptr(v)
+		}
+		var body Document
+		p.conferenceBody(&body, true)
+		sb.Description, sb.HostInfo, sb.ConferenceState, sb.Users =
+			body.Description, body.HostInfo, body.ConferenceState, body.Users
+		sv.Entries = append(sv.Entries, sb)
+	}
+	if p.err != nil {
+		return nil
+	}
+	return sv
 }
 
 // keys detects duplicate keys among siblings; small lists are scanned, larger
@@ -461,333 +987,6 @@ func (k *keys) add(key string) bool {
 		k.list = nil
 	}
 	return true
-}
-
-func (p *parser) uris(se xml.StartElement, name string) (*URIs, error) {
-	u := &URIs{}
-	if a := attrs(se, "state")[0]; a.ok {
-		st, err := parseState(a.v, name)
-		if err != nil {
-			return nil, err
-		}
-		u.State = st
-	}
-	var seen keys
-	err := p.children(func(se xml.StartElement) error {
-		if se.Name.Local != "entry" {
-			return p.skip()
-		}
-		var e URIEntry
-		if a := attrs(se, "state")[0]; a.ok {
-			st, err := parseState(a.v, name+" entry")
-			if err != nil {
-				return err
-			}
-			e.State = st
-		}
-		err := p.children(func(se xml.StartElement) error {
-			var err error
-			switch se.Name.Local {
-			case "uri":
-				e.URI, err = p.token()
-			case "display-text":
-				e.DisplayText, err = p.leaf()
-			case "purpose":
-				e.Purpose, err = p.token()
-			case "modified":
-				e.Modified, err = p.execution()
-			default:
-				return p.skip()
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if e.URI == "" {
-			return invalid("%s entry without uri", name)
-		}
-		if !seen.add(e.URI) {
-			return invalid("%s: duplicate uri %q", name, e.URI)
-		}
-		u.Entries = append(u.Entries, e)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return u, nil
-}
-
-func (p *parser) execution() (*Execution, error) {
-	x := &Execution{}
-	err := p.children(func(se xml.StartElement) error {
-		var err error
-		switch se.Name.Local {
-		case "when":
-			x.When, err = p.token()
-		case "reason":
-			x.Reason, err = p.leaf()
-		case "by":
-			x.By, err = p.token()
-		default:
-			return p.skip()
-		}
-		return err
-	})
-	return x, err
-}
-
-func (p *parser) users(se xml.StartElement) (*Users, error) {
-	us := &Users{}
-	if a := attrs(se, "state")[0]; a.ok {
-		st, err := parseState(a.v, "users")
-		if err != nil {
-			return nil, err
-		}
-		us.State = st
-	}
-	var seen keys
-	err := p.children(func(se xml.StartElement) error {
-		if se.Name.Local != "user" {
-			return p.skip()
-		}
-		u, err := p.user(se)
-		if err != nil {
-			return err
-		}
-		if !seen.add(u.Entity) {
-			return invalid("duplicate user entity %q", u.Entity)
-		}
-		us.Users = append(us.Users, u)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return us, nil
-}
-
-func (p *parser) user(se xml.StartElement) (User, error) {
-	var u User
-	a := attrs(se, "entity", "state")
-	u.Entity = trimXMLSpace(a[0].v)
-	if u.Entity == "" {
-		return u, invalid("user without entity")
-	}
-	if a[1].ok {
-		st, err := parseState(a[1].v, "user "+u.Entity)
-		if err != nil {
-			return u, err
-		}
-		u.State = st
-	}
-	var seen keys
-	err := p.children(func(se xml.StartElement) error {
-		var err error
-		switch se.Name.Local {
-		case "display-text":
-			u.DisplayText, err = p.leaf()
-		case "associated-aors":
-			u.AssociatedAORs, err = p.uris(se, "associated-aors")
-		case "roles":
-			u.Roles, err = p.roles()
-		case "languages":
-			var s string
-			s, err = p.leaf()
-			u.Languages = fields(s)
-		case "cascaded-focus":
-			u.CascadedFocus, err = p.token()
-		case "endpoint":
-			var ep Endpoint
-			if ep, err = p.endpoint(se); err != nil {
-				return err
-			}
-			if !seen.add(ep.Entity) {
-				return invalid("user %q: duplicate endpoint entity %q", u.Entity, ep.Entity)
-			}
-			u.Endpoints = append(u.Endpoints, ep)
-		default:
-			return p.skip()
-		}
-		return err
-	})
-	return u, err
-}
-
-func (p *parser) roles() ([]string, error) {
-	var out []string
-	err := p.children(func(se xml.StartElement) error {
-		if se.Name.Local != "entry" {
-			return p.skip()
-		}
-		s, err := p.leaf()
-		out = append(out, s)
-		return err
-	})
-	return out, err
-}
-
-func (p *parser) endpoint(se xml.StartElement) (Endpoint, error) {
-	var ep Endpoint
-	a := attrs(se, "entity", "state")
-	ep.Entity = trimXMLSpace(a[0].v)
-	if ep.Entity == "" {
-		return ep, invalid("endpoint without entity")
-	}
-	if a[1].ok {
-		st, err := parseState(a[1].v, "endpoint "+ep.Entity)
-		if err != nil {
-			return ep, err
-		}
-		ep.State = st
-	}
-	var seen keys
-	err := p.children(func(se xml.StartElement) error {
-		var err error
-		var s string
-		switch se.Name.Local {
-		case "display-text":
-			ep.DisplayText, err = p.leaf()
-		case "referred":
-			ep.Referred, err = p.execution()
-		case "status":
-			s, err = p.token()
-			ep.Status = EndpointStatus(s)
-		case "joining-method":
-			s, err = p.token()
-			ep.JoiningMethod = JoiningMethod(s)
-		case "joining-info":
-			ep.JoiningInfo, err = p.execution()
-		case "disconnection-method":
-			s, err = p.token()
-			ep.DisconnectionMethod = DisconnectionMethod(s)
-		case "disconnection-info":
-			ep.DisconnectionInfo, err = p.execution()
-		case "media":
-			var m Media
-			if m, err = p.media(se); err != nil {
-				return err
-			}
-			if !seen.add(m.ID) {
-				return invalid("endpoint %q: duplicate media id %q", ep.Entity, m.ID)
-			}
-			ep.Media = append(ep.Media, m)
-		case "call-info":
-			ep.CallInfo, err = p.callInfo()
-		default:
-			return p.skip()
-		}
-		return err
-	})
-	return ep, err
-}
-
-func (p *parser) media(se xml.StartElement) (Media, error) {
-	m := Media{ID: trimXMLSpace(attrs(se, "id")[0].v)}
-	if m.ID == "" {
-		return m, invalid("media without id")
-	}
-	err := p.children(func(se xml.StartElement) error {
-		var err error
-		var s string
-		switch se.Name.Local {
-		case "display-text":
-			m.DisplayText, err = p.leaf()
-		case "type":
-			m.Type, err = p.token()
-		case "label":
-			m.Label, err = p.token()
-		case "src-id":
-			m.SrcID, err = p.token()
-		case "status":
-			s, err = p.token()
-			m.Status = MediaStatus(s)
-		default:
-			return p.skip()
-		}
-		return err
-	})
-	return m, err
-}
-
-func (p *parser) callInfo() (*CallInfo, error) {
-	ci := &CallInfo{}
-	err := p.children(func(se xml.StartElement) error {
-		if se.Name.Local != "sip" {
-			return p.skip()
-		}
-		s := &SIPDialogID{}
-		ci.SIP = s
-		return p.children(func(se xml.StartElement) error {
-			var err error
-			switch se.Name.Local {
-			case "display-text":
-				s.DisplayText, err = p.leaf()
-			case "call-id":
-				s.CallID, err = p.token()
-			case "from-tag":
-				s.FromTag, err = p.token()
-			case "to-tag":
-				s.ToTag, err = p.token()
-			default:
-				return p.skip()
-			}
-			return err
-		})
-	})
-	return ci, err
-}
-
-func (p *parser) sidebarsByVal(se xml.StartElement) (*SidebarsByVal, error) {
-	sv := &SidebarsByVal{}
-	if a := attrs(se, "state")[0]; a.ok {
-		st, err := parseState(a.v, "sidebars-by-val")
-		if err != nil {
-			return nil, err
-		}
-		sv.State = st
-	}
-	var seen keys
-	err := p.children(func(se xml.StartElement) error {
-		if se.Name.Local != "entry" {
-			return p.skip()
-		}
-		a := attrs(se, "entity", "state", "version")
-		sb := Sidebar{Entity: trimXMLSpace(a[0].v)}
-		if sb.Entity == "" {
-			return invalid("sidebars-by-val entry without entity")
-		}
-		if !seen.add(sb.Entity) {
-			return invalid("sidebars-by-val: duplicate entity %q", sb.Entity)
-		}
-		if a[1].ok {
-			st, err := parseState(a[1].v, "sidebar "+sb.Entity)
-			if err != nil {
-				return err
-			}
-			sb.State = st
-		}
-		if a[2].ok {
-			v, err := strconv.ParseUint(trimXMLSpace(a[2].v), 10, 32)
-			if err != nil {
-				return invalid("sidebar %q: version %q is not an unsigned 32-bit integer", sb.Entity, a[2].v)
-			}
-			sb.Version = Ptr(uint32(v))
-		}
-		var body Document
-		if err := p.conferenceBody(&body, true); err != nil {
-			return err
-		}
-		sb.Description, sb.HostInfo, sb.ConferenceState, sb.Users =
-			body.Description, body.HostInfo, body.ConferenceState, body.Users
-		sv.Entries = append(sv.Entries, sb)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return sv, nil
 }
 
 // Validate reports whether d satisfies what Parse enforces: an entity on the
