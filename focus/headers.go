@@ -213,7 +213,11 @@ func parseReferTo(v string) (referTarget, error) {
 	if method != "" && !isToken(method) {
 		return referTarget{}, fmt.Errorf("%w: method %q", errReferTo, method)
 	}
-	clean := sip.Uri{Scheme: strings.ToLower(u.Scheme), User: u.User, Password: u.Password, Host: u.Host, Port: u.Port}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "sip" && scheme != "sips" {
+		return referTarget{uri: *u.Clone(), method: method}, nil // tel: and the like, kept as they are
+	}
+	clean := sip.Uri{Scheme: scheme, User: u.User, Password: u.Password, Host: u.Host, Port: u.Port}
 	if u.UriParams != nil {
 		for _, kv := range u.UriParams {
 			if !strings.EqualFold(kv.K, "method") {
@@ -224,11 +228,8 @@ func parseReferTo(v string) (referTarget, error) {
 			}
 		}
 	}
-	switch clean.Scheme {
-	case "sip", "sips":
-		if clean.Host == "" {
-			return referTarget{}, fmt.Errorf("%w: no host", errReferTo)
-		}
+	if clean.Host == "" {
+		return referTarget{}, fmt.Errorf("%w: no host", errReferTo)
 	}
 	return referTarget{uri: clean, method: method}, nil
 }

@@ -78,12 +78,15 @@ func (f *Focus) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, "No DTMF signal in body"))
 		return
 	}
-	f.reply(tx, req, 200, "OK", nil)
+	// The digit reaches the core before the 200 goes out, so that a UA
+	// sending one INFO per digit (each after the previous 200) has its
+	// digits taken in order.
 	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
 	defer cancel()
 	if err := f.reg.DTMF(ctx, c.room, c.pid, digit); err != nil {
 		f.log.Debug("INFO DTMF not taken", "room", c.room, "participant", c.pid, "err", err)
 	}
+	f.reply(tx, req, 200, "OK", nil)
 }
 
 // infoDigit reads one DTMF digit from an INFO body of type mt.

@@ -373,3 +373,43 @@ func TestInviteDigest(t *testing.T) {
 		t.Fatal(res, err)
 	}
 }
+
+// With the participants-only policy an ejected participant's own
+// subscription ends (reason=rejected) with a last document showing it
+// booted; other subscriptions go on.
+func TestEjectedSubscriberRejected(t *testing.T) {
+	e := moderated(t, envOptions{policy: PolicyParticipants})
+	ctx := ctxT(t, 15*time.Second)
+	bob := e.ua("udp", "bob")
+	_, rtpAddr := e.rtp()
+	bobCall := e.dial(bob, "udp", "team", rtpAddr, "0")
+	s, err := bob.Subscribe(ctx, e.target(bob, "udp", "team"), "conference", 600)
+	if err != nil || s.Response.StatusCode != 200 {
+		t.Fatalf("bob SUBSCRIBE: %v %v", s.Response, err)
+	}
+	w := newWatcher(t, s)
+	w.next(5 * time.Second)
+
+	alice := e.uaAt("udp", "alice", "conf.example.test", false)
+	r, err := alice.Refer(ctx, e.target(alice, "udp", "team"), []string{"<sip:bob@example.test;method=BYE>"}, aliceCreds)
+	if err != nil || r.Response.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", r.Response, err)
+	}
+	if _, err := bobCall.WaitBye(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, st, _ := w.next(5 * time.Second)
+		if st.State == "active" {
+			continue
+		}
+		if st.State != "terminated" || st.Reason != "rejected" {
+			t.Errorf("bob's last NOTIFY %+v", st)
+		}
+		break
+	}
+	if ep := endpointStatus(w.st.Document(), "sip:bob@example.test"); ep != confinfo.StatusDisconnected {
+		t.Errorf("bob's last view of himself: %q", ep)
+	}
+	eventually(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
+}

@@ -29,10 +29,15 @@ const UDPBudget = 900
 // the next users in d's order. Users are independent keyed entries, so their
 // order across documents does not matter for the result.
 //
-// A single user, or the first document without any user, that alone exceeds
-// the budget is still emitted, over budget, in a document of its own: the
-// caller must then send that one over a stream transport or give up the
-// subscription (sipgo fails such a UDP send with ErrUDPMTUCongestion).
+// A user that alone exceeds the budget is cut into pieces that merge back
+// into it (the user without endpoints, then per endpoint its scalar
+// fields, its *-info elements, media and call-info, as partial users and
+// endpoints; see pieces),
+// one piece per document, when every piece fits. One that still does not
+// fit, or a first document without any user that exceeds the budget, is
+// emitted over budget in a document of its own: the caller must then send
+// that one over a stream transport or give up the subscription (sipgo
+// fails such a UDP send with ErrUDPMTUCongestion).
 // Renderer bounds the free-text values it copies (MaxSubject,
 // MaxDisplayText, MaxReason), so one user (about 500 bytes) fits UDPBudget
 // unless its URIs are unusually long. The head is about 750 bytes with a
@@ -70,13 +75,41 @@ func Split(d *confinfo.Document, budget int) []*confinfo.Document {
 		Users: &confinfo.Users{State: confinfo.StatePartial}}
 	empty := size(probe)
 	one := make([]confinfo.User, 1)
-	probe.Users.Users = one
-	sizes := make([]int, len(d.Users.Users))
-	for i := range d.Users.Users {
-		one[0] = d.Users.Users[i]
-		sizes[i] = size(probe) - empty
+	userSize := func(u confinfo.User) int {
+		one[0] = u
+		probe.Users.Users = one
+		n := size(probe) - empty
+		probe.Users.Users = nil
+		return n
 	}
-	probe.Users.Users = nil
+	// A user too big for a document of its own is cut into pieces that
+	// merge back into it (see pieces), when every piece fits.
+	users := make([]confinfo.User, 0, len(d.Users.Users))
+	sizes := make([]int, 0, len(d.Users.Users))
+	piece := make([]bool, 0, len(d.Users.Users)) // users[i] is a piece of a cut user
+	for _, u := range d.Users.Users {
+		n := userSize(u)
+		if n > budget-empty {
+			ps := pieces(u)
+			psz := make([]int, len(ps))
+			fit := len(ps) > 1
+			for j := range ps {
+				psz[j] = userSize(ps[j])
+				fit = fit && psz[j] <= budget-empty
+			}
+			if fit {
+				users = append(users, ps...)
+				sizes = append(sizes, psz...)
+				for range ps {
+					piece = append(piece, true)
+				}
+				continue
+			}
+		}
+		users = append(users, u)
+		sizes = append(sizes, n)
+		piece = append(piece, false)
+	}
 
 	head := *d
 	head.Users = &confinfo.Users{State: d.Users.State}
@@ -84,14 +117,26 @@ func Split(d *confinfo.Document, budget int) []*confinfo.Document {
 	headSize := size(&head)
 	head.Version = d.Version
 
-	users := d.Users.Users
 	out := make([]*confinfo.Document, 0, 4)
-	cut := take(sizes, 0, budget-headSize, false)
+	// Pieces of a cut user go one per document (two would repeat a key)
+	// and never into the head (a full head lists full users only).
+	whole := func(from, end int) int {
+		for k := from; k < end; k++ {
+			if piece[k] {
+				return k
+			}
+		}
+		return end
+	}
+	cut := whole(0, take(sizes, 0, budget-headSize, false))
 	head.Users.Users = users[:cut:cut]
 	first := head
 	out = append(out, &first)
 	for next := cut; next < len(users); {
-		end := take(sizes, next, budget-empty, true)
+		end := next + 1
+		if !piece[next] {
+			end = max(whole(next, take(sizes, next, budget-empty, true)), next+1)
+		}
 		out = append(out, &confinfo.Document{
 			Entity:  d.Entity,
 			State:   confinfo.StatePartial,
@@ -115,4 +160,44 @@ func take(sizes []int, from, room int, atLeastOne bool) int {
 		end++
 	}
 	return end
+}
+
+// pieces cuts a user into a sequence of users with its entity which, merged
+// in order by the rules of RFC 4575 §4.6, give the user back: first the
+// user without endpoints (in the user's own state, so that a full user
+// still replaces the held one), then per endpoint a partial user holding
+// the endpoint's scalar fields (in the endpoint's own state), then one
+// partial endpoint each for referred, joining-info, disconnection-info,
+// the media and call-info.
+// A deleted user, or one without endpoints, is one piece.
+func pieces(u confinfo.User) []confinfo.User {
+	if u.State == confinfo.StateDeleted || len(u.Endpoints) == 0 {
+		return []confinfo.User{u}
+	}
+	head := u
+	head.Endpoints = nil
+	out := []confinfo.User{head}
+	part := func(ep confinfo.Endpoint) confinfo.User {
+		return confinfo.User{Entity: u.Entity, State: confinfo.StatePartial, Endpoints: []confinfo.Endpoint{ep}}
+	}
+	for _, ep := range u.Endpoints {
+		core := ep
+		core.Referred, core.JoiningInfo, core.DisconnectionInfo, core.Media, core.CallInfo = nil, nil, nil, nil, nil
+		out = append(out, part(core))
+		if ep.State == confinfo.StateDeleted {
+			continue
+		}
+		rest := []confinfo.Endpoint{
+			{Referred: ep.Referred}, {JoiningInfo: ep.JoiningInfo}, {DisconnectionInfo: ep.DisconnectionInfo},
+			{Media: ep.Media}, {CallInfo: ep.CallInfo},
+		}
+		for _, r := range rest {
+			if r.Referred == nil && r.JoiningInfo == nil && r.DisconnectionInfo == nil && len(r.Media) == 0 && r.CallInfo == nil {
+				continue
+			}
+			r.Entity, r.State = ep.Entity, confinfo.StatePartial
+			out = append(out, part(r))
+		}
+	}
+	return out
 }

@@ -166,3 +166,71 @@ func TestTake(t *testing.T) {
 		}
 	}
 }
+
+// A user bigger than the budget is cut into pieces, one per document,
+// which merge back into it; a full user still replaces the held one.
+func TestSplitCutsBigUser(t *testing.T) {
+	prev := room(3)
+	s := clone(prev)
+	leave(&s, "p1", conference.Booted, "sip:moderator@example.com", t0)
+	s.Departed[0].Left.Reason = strings.Repeat("r", 100)
+	p := confinfo.Diff(renderer.Full(prev), renderer.Full(s))
+	p.Version = 2
+	const budget = 650
+	docs := Split(p, budget)
+	seen := map[int]int{}
+	for i, x := range docs {
+		if n := marshalLen(t, x); n > budget {
+			t.Errorf("document %d is %d bytes:\n%s", i, n, x)
+		}
+		if x.Users != nil {
+			keys := map[string]bool{}
+			for _, u := range x.Users.Users {
+				if keys[u.Entity] {
+					t.Errorf("document %d repeats user %s", i, u.Entity)
+				}
+				keys[u.Entity] = true
+				if u.Entity == "sip:user1@example.com" {
+					seen[i]++
+				}
+			}
+		}
+	}
+	if len(seen) < 2 {
+		t.Fatalf("the departed user was not cut (%d documents hold it)", len(seen))
+	}
+	sub := &subscriber{t: t}
+	first := renderer.Full(prev)
+	first.Version = 1
+	sub.apply([]*confinfo.Document{first})
+	sub.budget = budget
+	sub.apply(docs)
+	sub.converged(s)
+
+	// A full document: the cut user's first piece is full, the rest partial.
+	full := renderer.Full(s)
+	full.Version = 7
+	docs = Split(full, 800) // the head alone is some 750 bytes
+	if len(docs) < 4 {
+		t.Fatalf("full state in %d documents", len(docs))
+	}
+	sub = &subscriber{t: t, budget: 800}
+	sub.apply(docs)
+	sub.converged(s)
+}
+
+func TestPieces(t *testing.T) {
+	u := renderer.Full(room(1)).Users.Users[0]
+	ps := pieces(u)
+	// user, endpoint core, joining-info, media, call-info
+	if len(ps) != 5 || ps[0].State != u.State || ps[0].Endpoints != nil || ps[1].State != confinfo.StatePartial ||
+		ps[1].Endpoints[0].Media != nil || ps[1].Endpoints[0].JoiningInfo != nil || ps[1].Endpoints[0].Status == "" ||
+		ps[2].Endpoints[0].JoiningInfo == nil || ps[3].Endpoints[0].Media == nil || ps[4].Endpoints[0].CallInfo == nil ||
+		ps[4].Endpoints[0].State != confinfo.StatePartial {
+		t.Errorf("pieces %+v", ps)
+	}
+	del := confinfo.User{Entity: "sip:x@example.com", State: confinfo.StateDeleted}
+	if ps := pieces(del); len(ps) != 1 {
+		t.Errorf("deleted user cut into %d", len(ps))
+	}
+}
