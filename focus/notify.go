@@ -44,9 +44,9 @@ func (f *Focus) serve(s *subscription) {
 	for {
 		s.mu.Lock()
 		end, exp := s.end, s.expires
-		refresh := s.refresh || s.resync
+		refresh, resync, lost := s.refresh, s.resync, s.lost
 		retryTCP := s.retryTCP
-		s.refresh, s.resync, s.retryTCP = false, false, false
+		s.refresh, s.resync, s.retryTCP, s.lost = false, false, false, 0
 		s.mu.Unlock()
 		now = time.Now()
 		if end == endNone && !now.Before(exp) {
@@ -62,9 +62,12 @@ func (f *Focus) serve(s *subscription) {
 		}
 		var docs []*confinfo.Document
 		var next time.Time
-		if refresh {
+		switch {
+		case resync:
+			docs = s.view.Resync(now, lost)
+		case refresh:
 			docs = s.view.Refresh(now)
-		} else {
+		default:
 			docs, next = s.view.Update(now)
 		}
 		if len(docs) > 0 && !f.sendDocs(s, docs, "") {
@@ -131,9 +134,11 @@ const (
 // finalState as its Subscription-State when finalState is not empty. When
 // a document is too big for UDP and TCP to the subscriber fails, the
 // subscription switches to UDP-sized documents for good (until a refresh)
-// and starts over with full state, cut to confstate.UDPBudget (RFC 3261
-// §18.1.1 allows the fall back; the versions stay gap-free because a full
-// document resets the subscriber). It returns false when the subscription
+// and starts over with full state cut to the UDP size, numbered from the
+// version that did not get through (RFC 3261 §18.1.1 allows the fall back;
+// the subscriber sees no gap). A NOTIFY refused for now (Retry-After) is
+// followed by full state at the next change, also numbered from its
+// version. It returns false when the subscription
 // is over (failed or terminated).
 func (f *Focus) sendDocs(s *subscription, docs []*confinfo.Document, finalState string) bool {
 	for i := 0; i < len(docs); i++ {
@@ -145,7 +150,7 @@ func (f *Focus) sendDocs(s *subscription, docs []*confinfo.Document, finalState 
 		case sentOK:
 		case sentLater:
 			s.mu.Lock()
-			s.resync = true
+			s.resync, s.lost = true, docs[i].Version
 			s.mu.Unlock()
 			return finalState == ""
 		case sentTooBig:

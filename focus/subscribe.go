@@ -67,10 +67,11 @@ type subscription struct {
 
 	mu       sync.Mutex
 	expires  time.Time
-	fetch    bool // the creating SUBSCRIBE had Expires: 0 (RFC 6665 §4.2.1.1)
-	refresh  bool // a refreshing SUBSCRIBE wants full state
-	retryTCP bool // a refresh lets serve try TCP again for big documents
-	resync   bool // a NOTIFY failed temporarily: send full state next
+	fetch    bool   // the creating SUBSCRIBE had Expires: 0 (RFC 6665 §4.2.1.1)
+	refresh  bool   // a refreshing SUBSCRIBE wants full state
+	retryTCP bool   // a refresh lets serve try TCP again for big documents
+	resync   bool   // a NOTIFY failed temporarily: send full state next,
+	lost     uint32 // numbered from the version it carried
 	end      endReason
 }
 
