@@ -146,7 +146,36 @@ func diffUsers(prev, next []User) *Users {
 		return nil
 	}
 
+	// New users are copied whole: in a join storm they are most of the
+	// result, so their parts come from one slab per type.
+	var slab userSlab
+	nOut := 0
+	for j := range prev {
+		if prev[j].State != StateDeleted {
+			k := j
+			if dups {
+				k = first[prev[j].Entity]
+			}
+			if matched[k] == 0 {
+				nOut++
+			}
+		}
+	}
+	for i := range next {
+		switch class[i] {
+		case userSkipped, userSame:
+		case userNew:
+			slab.count(&next[i])
+			nOut++
+		default:
+			nOut++
+		}
+	}
+	slab.alloc()
 	out := &Users{State: StatePartial}
+	if nOut > 0 {
+		out.Users = make([]User, 0, nOut)
+	}
 	for j := range prev {
 		o := &prev[j]
 		if o.State == StateDeleted {
@@ -164,7 +193,7 @@ func diffUsers(prev, next []User) *Users {
 		switch j := class[i]; j {
 		case userSkipped, userSame:
 		case userNew:
-			u := next[i].Clone()
+			u := slab.clone(&next[i])
 			normalizeUser(&u)
 			out.Users = append(out.Users, u)
 		default:
@@ -433,4 +462,119 @@ func eqPtr[T comparable](a, b *T) bool {
 		return a == b
 	}
 	return *a == *b
+}
+
+// userSlab deep-copies users as User.Clone does, but with one allocation
+// per type of part for all of them instead of several per user: count
+// every user first, then alloc, then clone each. The slices it hands out
+// have no spare capacity, so appending to one never writes into another.
+type userSlab struct {
+	n struct{ uris, entries, execs, strs, eps, media, calls, dialogs int }
+
+	uris    []URIs
+	entries []URIEntry
+	execs   []Execution
+	strs    []string
+	eps     []Endpoint
+	media   []Media
+	calls   []CallInfo
+	dialogs []SIPDialogID
+}
+
+// count reserves room for a copy of u.
+func (s *userSlab) count(u *User) {
+	n := &s.n
+	if a := u.AssociatedAORs; a != nil {
+		n.uris++
+		n.entries += len(a.Entries)
+		for i := range a.Entries {
+			n.execs += ptrCount(a.Entries[i].Modified)
+		}
+	}
+	n.strs += len(u.Roles) + len(u.Languages)
+	n.eps += len(u.Endpoints)
+	for i := range u.Endpoints {
+		e := &u.Endpoints[i]
+		n.execs += ptrCount(e.Referred) + ptrCount(e.JoiningInfo) + ptrCount(e.DisconnectionInfo)
+		n.media += len(e.Media)
+		if e.CallInfo != nil {
+			n.calls++
+			n.dialogs += ptrCount(e.CallInfo.SIP)
+		}
+	}
+}
+
+func ptrCount[T any](p *T) int {
+	if p == nil {
+		return 0
+	}
+	return 1
+}
+
+// room is an empty slice with capacity n (nil for none).
+func room[T any](n int) []T {
+	if n == 0 {
+		return nil
+	}
+	return make([]T, 0, n)
+}
+
+// alloc makes the slabs for what was counted.
+func (s *userSlab) alloc() {
+	n := &s.n
+	s.uris, s.entries, s.execs, s.strs = room[URIs](n.uris), room[URIEntry](n.entries), room[Execution](n.execs), room[string](n.strs)
+	s.eps, s.media, s.calls, s.dialogs = room[Endpoint](n.eps), room[Media](n.media), room[CallInfo](n.calls), room[SIPDialogID](n.dialogs)
+}
+
+// carve appends src to the slab and returns the appended part, capped. Like
+// the Clone methods it keeps nil nil and empty empty.
+func carve[T any](slab *[]T, src []T) []T {
+	if src == nil {
+		return nil
+	}
+	if len(src) == 0 {
+		return []T{}
+	}
+	n := len(*slab)
+	*slab = append(*slab, src...)
+	return (*slab)[n : n+len(src) : n+len(src)]
+}
+
+// carvePtr copies *p into the slab and returns a pointer to the copy.
+func carvePtr[T any](slab *[]T, p *T) *T {
+	if p == nil {
+		return nil
+	}
+	*slab = append(*slab, *p)
+	return &(*slab)[len(*slab)-1]
+}
+
+// clone returns a deep copy of u taken from the slabs; u must have been
+// counted.
+func (s *userSlab) clone(u *User) User {
+	c := *u
+	if a := u.AssociatedAORs; a != nil {
+		n := carvePtr(&s.uris, a)
+		n.Entries = carve(&s.entries, a.Entries)
+		for i := range n.Entries {
+			n.Entries[i].Modified = carvePtr(&s.execs, n.Entries[i].Modified)
+		}
+		c.AssociatedAORs = n
+	}
+	c.Roles = carve(&s.strs, u.Roles)
+	c.Languages = carve(&s.strs, u.Languages)
+	c.Endpoints = carve(&s.eps, u.Endpoints)
+	for i := range c.Endpoints {
+		e := &c.Endpoints[i]
+		e.Referred = carvePtr(&s.execs, e.Referred)
+		e.JoiningInfo = carvePtr(&s.execs, e.JoiningInfo)
+		e.DisconnectionInfo = carvePtr(&s.execs, e.DisconnectionInfo)
+		e.Media = carve(&s.media, e.Media)
+		if e.CallInfo != nil {
+			ci := carvePtr(&s.calls, e.CallInfo)
+			ci.SIP = carvePtr(&s.dialogs, ci.SIP)
+			e.CallInfo = ci
+		}
+	}
+	return c
 }

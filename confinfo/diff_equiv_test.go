@@ -193,6 +193,59 @@ func checkDiffMatchesReference(t *testing.T, prev, next *Document) {
 	if shared := sharedMemory(got, prev, next); shared != "" {
 		t.Fatalf("Diff result shares memory with its arguments: %s\nprev %s\nnext %s", shared, prev, next)
 	}
+	// Appending to any list of the result must not write into another.
+	if got != nil {
+		appendEverywhere(reflect.ValueOf(got))
+		truncateEverywhere(reflect.ValueOf(got))
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("appending to a list of the Diff result changed another\nprev %s\nnext %s", prev, next)
+		}
+	}
+}
+
+// appendEverywhere appends a zero element to every non-nil slice reachable
+// from v, innermost first.
+func appendEverywhere(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			appendEverywhere(v.Elem())
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		for i := range v.Len() {
+			appendEverywhere(v.Index(i))
+		}
+		v.Set(reflect.Append(v, reflect.Zero(v.Type().Elem())))
+	case reflect.Struct:
+		for i := range v.NumField() {
+			appendEverywhere(v.Field(i))
+		}
+	}
+}
+
+// truncateEverywhere undoes appendEverywhere's appends.
+func truncateEverywhere(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			truncateEverywhere(v.Elem())
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			return
+		}
+		v.SetLen(v.Len() - 1)
+		for i := range v.Len() {
+			truncateEverywhere(v.Index(i))
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			truncateEverywhere(v.Field(i))
+		}
+	}
 }
 
 // sharedMemory names a pointer or slice element reachable from result that
