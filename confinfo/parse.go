@@ -560,6 +560,7 @@ func (p *parser) description() *ConferenceDescription {
 
 func (p *parser) availableMedia() []AvailableMedium {
 	var out []AvailableMedium
+	var seen map[string]struct{}
 	for p.child() {
 		if string(p.tok.local) != "entry" {
 			p.skip()
@@ -570,11 +571,9 @@ func (p *parser) availableMedia() []AvailableMedium {
 			p.fail(invalid("available-media entry without label"))
 			return out
 		}
-		for i := range out {
-			if out[i].Label == m.Label {
-				p.fail(invalid("available-media: duplicate label %q", m.Label))
-				return out
-			}
+		if seenKey(out, labelKey, m.Label, &seen) {
+			p.fail(invalid("available-media: duplicate label %q", m.Label))
+			return out
 		}
 		for p.child() {
 			switch string(p.tok.local) {
@@ -652,11 +651,12 @@ func seenKey[T any](siblings []T, keyOf func(*T) string, key string, set *map[st
 	return false
 }
 
-func uriKey(e *URIEntry) string      { return e.URI }
-func userKey(u *User) string         { return u.Entity }
-func endpointKey(e *Endpoint) string { return e.Entity }
-func mediaKey(m *Media) string       { return m.ID }
-func sidebarKey(s *Sidebar) string   { return s.Entity }
+func labelKey(m *AvailableMedium) string { return m.Label }
+func uriKey(e *URIEntry) string          { return e.URI }
+func userKey(u *User) string             { return u.Entity }
+func endpointKey(e *Endpoint) string     { return e.Entity }
+func mediaKey(m *Media) string           { return m.ID }
+func sidebarKey(s *Sidebar) string       { return s.Entity }
 
 func (p *parser) uris(name string) *URIs {
 	u := &URIs{}

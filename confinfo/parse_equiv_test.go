@@ -201,6 +201,39 @@ func TestParseMatchesReference(t *testing.T) {
 		checkParseMatchesReference(t, in)
 	}
 
+	// Namespace declarations up to and beyond the scanner's bound.
+	for _, n := range []int{maxNSDecls - 1, maxNSDecls, maxNSDecls + 1, 5000} {
+		var decls strings.Builder
+		for i := range n {
+			fmt.Fprintf(&decls, ` xmlns:p%d="urn:p%d"`, i, i)
+		}
+		in := `<conference-info ` + ns + decls.String() + ` entity="sip:a@b" version="1"><users><user entity="sip:u"/><p1:user entity="sip:v"/></users></conference-info>`
+		bailed := checkParseMatchesReference(t, []byte(in))
+		if bailed != (n > maxNSDecls-1) {
+			t.Errorf("%d declarations: bailed %v", n, bailed)
+		}
+	}
+
+	// Many keyed siblings, the last one repeating an early one.
+	for _, list := range []struct{ open, item, close string }{
+		{`<conference-description><available-media>`, `<entry label="%d"/>`, `</available-media></conference-description>`},
+		{`<users>`, `<user entity="sip:%d"/>`, `</users>`},
+		{`<users><user entity="u">`, `<endpoint entity="e%d"/>`, `</user></users>`},
+		{`<users><user entity="u"><endpoint entity="e">`, `<media id="%d"/>`, `</endpoint></user></users>`},
+		{`<sidebars-by-ref>`, `<entry><uri>sip:%d</uri></entry>`, `</sidebars-by-ref>`},
+		{`<sidebars-by-val>`, `<entry entity="sip:%d"/>`, `</sidebars-by-val>`},
+	} {
+		var b strings.Builder
+		b.WriteString(`<conference-info ` + ns + ` entity="sip:a@b" version="1">` + list.open)
+		for i := range 40 {
+			fmt.Fprintf(&b, list.item, i)
+		}
+		body := b.String()
+		for _, last := range []int{40, 3, 39} {
+			checkParseMatchesReference(t, []byte(body+fmt.Sprintf(list.item, last)+list.close+`</conference-info>`))
+		}
+	}
+
 	// Every ASCII byte at the start and inside of element, attribute and
 	// processing-instruction names, and in text and attribute values.
 	for c := range 128 {

@@ -48,6 +48,10 @@ type qattr struct {
 	prefix, local, value []byte
 }
 
+// maxNSDecls bounds the namespace declarations in scope the scanner keeps
+// (real documents have one or two); beyond it encoding/xml takes over.
+const maxNSDecls = 64
+
 // xmlURL is the namespace name the xml prefix is bound to.
 const xmlURL = "http://www.w3.org/XML/1998/namespace"
 
@@ -243,6 +247,9 @@ func (s *scanner) startTag(t *token) error {
 		case a.prefix == nil && string(a.local) == "xmlns":
 			s.ns = append(s.ns, nsDecl{prefix: nil, uri: a.value, depth: depth})
 		}
+	}
+	if len(s.ns) > maxNSDecls {
+		return errBail // lookups are linear; encoding/xml uses a map
 	}
 	t.kind = tokStart
 	t.local = local
