@@ -369,7 +369,9 @@ func reconnectScenario(t *testing.T, p *Prosody, br mucBridge) {
 	p.Stop()
 	WaitFor(t, 10*time.Second, "link down noticed", func() bool { return !br.Connected() })
 	p.Start()
+	back := time.Now()
 	WaitFor(t, 5*time.Second, "component back within 5 s of Prosody's restart", br.Connected)
+	t.Logf("component back %v after Prosody's restart", time.Since(back).Round(time.Millisecond))
 	// Prosody's restart dropped every client: the bridge finds Alice's
 	// occupant is a ghost and removes it.
 	alice, dave = login(t, p, "alice"), login(t, p, "dave")
