@@ -609,3 +609,16 @@ func TestSeqAuthorityAndLockedRoomsHidden(t *testing.T) {
 		t.Fatalf("API authority %s", aff)
 	}
 }
+
+func TestAddresses(t *testing.T) {
+	a := Addresses{SIPDomain: "example.com", MUCDomain: "conference.example.com"}
+	if got := a.ConferenceURI("team"); got != "sip:team@example.com" {
+		t.Errorf("ConferenceURI %q", got)
+	}
+	if got := a.ChatURI("team"); got != "xmpp:team@conference.example.com?join" {
+		t.Errorf("ChatURI %q", got)
+	}
+	if got := (Addresses{SIPDomain: "x"}).ChatURI("team"); got != "" {
+		t.Errorf("ChatURI without MUC %q", got)
+	}
+}

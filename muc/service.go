@@ -87,7 +87,7 @@ func (c *Config) defaults() {
 // "sip:ROOM@SIP_DOMAIN": the value of the room's audio-video-uri, which
 // must be byte-identical to the conf-uris the SIP focus publishes.
 func ConferenceURI(room, sipDomain string) string {
-	return "sip:" + room + "@" + sipDomain
+	return conference.Addresses{SIPDomain: sipDomain}.ConferenceURI(room)
 }
 
 // Service is the MUC component: one XEP-0114 link and the room service on

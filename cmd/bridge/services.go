@@ -52,6 +52,8 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		AuthRealm:           cfg.SIP.Auth.Realm,
 		Accounts:            sipAccounts(cfg),
 		RequireAuthForCalls: cfg.SIP.Auth.RequireForCalls,
+		RTPTimeout:          cfg.RTP.Timeout.D(),
+		RTPHoldTimeout:      cfg.RTP.HoldTimeout.D(),
 	}, reg, eng)
 	if err != nil {
 		eng.Close()
@@ -75,7 +77,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 			Domain:    cfg.XMPP.Domain,
 			Secret:    cfg.XMPP.Secret,
 			SIPDomain: cfg.SIP.Domain,
-			Logger:    log.With("component", "muc"),
+			Logger:    log,
 			Metrics:   m,
 		}, reg)
 		if err != nil {

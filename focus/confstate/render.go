@@ -41,7 +41,13 @@ type Renderer struct {
 // ConferenceURI is the conference URI of room: sip:ROOM@SIPDomain. It is the
 // document entity and the conf-uris entry, byte-identical in every document.
 func (r Renderer) ConferenceURI(room string) string {
-	return "sip:" + room + "@" + r.SIPDomain
+	return r.addresses().ConferenceURI(room)
+}
+
+// addresses is where both adapters take their URIs from, so the focus and
+// the MUC publish byte-identical ones.
+func (r Renderer) addresses() conference.Addresses {
+	return conference.Addresses{SIPDomain: r.SIPDomain, MUCDomain: r.MUCDomain}
 }
 
 // ChatURI is the grouptextchat service URI of room (RFC 7106, RFC 7081 §4):
@@ -49,10 +55,7 @@ func (r Renderer) ConferenceURI(room string) string {
 // empty when MUCDomain is empty. Room names are limited to a-z 0-9 . _ - by
 // the core, so no percent-encoding is ever needed.
 func (r Renderer) ChatURI(room string) string {
-	if r.MUCDomain == "" {
-		return ""
-	}
-	return "xmpp:" + room + "@" + r.MUCDomain + "?join"
+	return r.addresses().ChatURI(room)
 }
 
 // Full renders the whole conference state of snap as a full document with
