@@ -67,6 +67,13 @@ type RTP struct {
 	BindIP       string   `yaml:"bind_ip"`
 	MaxSpeakers  int      `yaml:"max_speakers"`
 	RTCPInterval Duration `yaml:"rtcp_interval"`
+	// Timeout hangs up (BYE, disconnection-method failed) a call that
+	// received neither RTP nor RTCP for this long since its answer, its
+	// last re-INVITE or its last packet; 0 never does.
+	Timeout Duration `yaml:"timeout"`
+	// HoldTimeout is Timeout for calls on hold or otherwise not sending
+	// (sendonly, recvonly, inactive); 0 never hangs them up.
+	HoldTimeout Duration `yaml:"hold_timeout"`
 }
 
 // XMPP configures the MUC component.
@@ -144,7 +151,7 @@ func Default() Config {
 			AckTimeout:          Duration(32 * time.Second),
 			Auth:                Auth{Realm: "localhost"},
 		},
-		RTP:   RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second)},
+		RTP:   RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
 		XMPP:  XMPP{Mode: "component", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50},
 		Admin: Admin{Listen: "127.0.0.1:8080"},
 		Store: Store{Path: "./data/bridge.db"},
@@ -267,6 +274,14 @@ func (c *Config) Validate() error {
 	}
 	if c.RTP.RTCPInterval.D() < 100*time.Millisecond {
 		return bad("rtp.rtcp_interval", c.RTP.RTCPInterval.D().String(), "must be at least 100ms")
+	}
+	for _, t := range []struct {
+		key string
+		d   time.Duration
+	}{{"rtp.timeout", c.RTP.Timeout.D()}, {"rtp.hold_timeout", c.RTP.HoldTimeout.D()}} {
+		if t.d != 0 && t.d < 5*time.Second {
+			return bad(t.key, t.d.String(), "must be 0 (never) or at least 5s")
+		}
 	}
 	switch c.XMPP.Mode {
 	case "component", "off":

@@ -70,6 +70,10 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"rtp: {ports: \"abc\"}", "rtp.ports"},
 		{"rtp: {ports: \"10001-10001\"}", "rtp.ports"},
 		{"rtp: {bind_ip: x}", "rtp.bind_ip"},
+		{"rtp: {timeout: 4s}", "rtp.timeout"},
+		{"rtp: {timeout: -30s}", "rtp.timeout"},
+		{"rtp: {hold_timeout: 1s}", "rtp.hold_timeout"},
+		{"rtp: {hold_timeout: -1m}", "rtp.hold_timeout"},
 		{"xmpp: {mode: embedded}", "xmpp.mode"},
 		{"xmpp: {server: nohost}", "xmpp.server"},
 		{"xmpp: {room_creation: some}", "xmpp.room_creation"},
@@ -93,6 +97,27 @@ func TestValidationNamesTheKey(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), c.key) {
 			t.Errorf("%s: message %q does not name the key", c.yaml, err)
+		}
+	}
+}
+
+func TestRTPTimeouts(t *testing.T) {
+	for _, c := range []struct {
+		yaml          string
+		timeout, hold time.Duration
+	}{
+		{"", 30 * time.Second, 0},
+		{"rtp: {timeout: 0s}", 0, 0},
+		{"rtp: {timeout: 5s, hold_timeout: 10m}", 5 * time.Second, 10 * time.Minute},
+		{"rtp: {hold_timeout: 0s}", 30 * time.Second, 0},
+	} {
+		cfg, err := Parse(strings.NewReader(c.yaml))
+		if err != nil {
+			t.Errorf("%q: %v", c.yaml, err)
+			continue
+		}
+		if cfg.RTP.Timeout.D() != c.timeout || cfg.RTP.HoldTimeout.D() != c.hold {
+			t.Errorf("%q: timeout %v hold %v, want %v %v", c.yaml, cfg.RTP.Timeout.D(), cfg.RTP.HoldTimeout.D(), c.timeout, c.hold)
 		}
 	}
 }

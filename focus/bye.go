@@ -48,6 +48,12 @@ func (f *Focus) hangup(ctx context.Context, c *call, how conference.Departure, o
 	if !f.end(c) {
 		return
 	}
+	f.finishHangup(ctx, c, how, origin, tellCore)
+}
+
+// finishHangup is the rest of hangup once end returned true: the core,
+// the BYE, the log line.
+func (f *Focus) finishHangup(ctx context.Context, c *call, how conference.Departure, origin conference.Origin, tellCore bool) {
 	if tellCore {
 		f.leave(c, how, origin)
 	}

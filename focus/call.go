@@ -42,6 +42,7 @@ type call struct {
 	started     bool       // leg started (after the first complete offer/answer)
 	established bool       // a 2xx to the initial INVITE went out
 	ack         *ackWait   // the ACK the running INVITE transaction waits for
+	clock       mediaClock // the RTP timeout's view of the call (rtptimeout.go)
 }
 
 // ackWait is an ACK expected for the 2xx to the INVITE with CSeq seq.

@@ -269,6 +269,16 @@ func (t *callTable) room(name string) []*call {
 	return out
 }
 
+// appendAll appends every call to dst and returns it.
+func (t *callTable) appendAll(dst []*call) []*call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, c := range t.byKey {
+		dst = append(dst, c)
+	}
+	return dst
+}
+
 func (t *callTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -142,6 +142,7 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 		f.hangupNow(c, conference.Departed) // removed between Join and now
 		return 480, "Temporarily Unavailable"
 	}
+	c.resetClock()
 	log.Info("dial-out call established", "call-id", d.key.callID, "participant", c.pid, "codec", n.Codec.Name)
 	return 200, "OK"
 }

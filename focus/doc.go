@@ -17,5 +17,6 @@
 // subscription's sender: throttled NOTIFYs, TCP for big ones, UDP fallback),
 // refer.go (REFER, ejection, refer NOTIFYs), dialout.go (the focus's own
 // INVITEs), headers.go (header parsers), events.go (the core's event
-// stream), shutdown.go, sdp.go (offer/answer, pure functions).
+// stream), rtptimeout.go (one sweep hangs up calls without RTP),
+// shutdown.go, sdp.go (offer/answer, pure functions).
 package focus

@@ -52,6 +52,8 @@ type envOptions struct {
 	requireAuth   bool
 	dialTimeout   time.Duration
 	notifyTimeout time.Duration
+	rtpTimeout    time.Duration // default 0: disabled
+	holdTimeout   time.Duration // default 0: disabled
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -118,6 +120,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		AckTimeout: o.ackTimeout, AnswerDelay: o.answerDelay, ShutdownTimeout: 3 * time.Second, AdvertisedIP: o.advertised,
 		SubscribePolicy: o.policy, NotifyInterval: o.interval, SubscriptionExpires: o.expires, MUCDomain: o.mucDomain,
 		Accounts: accounts, RequireAuthForCalls: o.requireAuth, DialTimeout: o.dialTimeout, NotifyTimeout: o.notifyTimeout,
+		RTPTimeout: o.rtpTimeout, RTPHoldTimeout: o.holdTimeout,
 		Logger: log, Metrics: e.m}, e.reg, e.eng)
 	if err != nil {
 		t.Fatal(err)

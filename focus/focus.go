@@ -83,6 +83,18 @@ type Config struct {
 	// for its final answer; then it is canceled. Default 60 s.
 	DialTimeout time.Duration
 
+	// RTPTimeout hangs up a call whose leg received neither RTP nor RTCP
+	// for this long since the later of its answer, its last re-INVITE and
+	// its last packet: BYE, media closed, departure "failed" (RFC 4575
+	// disconnection-method). It applies while the peer's SDP says it sends
+	// (sendrecv). 0 disables it. See rtptimeout.go.
+	RTPTimeout time.Duration
+	// RTPHoldTimeout is RTPTimeout for a call on hold or otherwise not
+	// sending (the peer's SDP direction is sendonly, recvonly or
+	// inactive, or c=0.0.0.0): no RTP is expected then. 0 (the default)
+	// never hangs such a call up.
+	RTPHoldTimeout time.Duration
+
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics // nil: no metrics
 }
@@ -127,6 +139,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 60 * time.Second
+	}
+	if c.RTPTimeout < 0 || c.RTPHoldTimeout < 0 {
+		return c, fmt.Errorf("focus: negative RTP timeout (%v, hold %v)", c.RTPTimeout, c.RTPHoldTimeout)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -199,7 +214,8 @@ type Focus struct {
 	stop     chan struct{}   // closed when shutdown starts
 	handlers sync.WaitGroup  // requests being handled, see enter
 	closing  bool            // guarded by mu; no more handlers enter
-	bg       sync.WaitGroup  // hangups started from events
+	bg       sync.WaitGroup  // hangups started from events and the RTP sweep
+	sweeper  sync.WaitGroup  // the RTP timeout sweep (rtptimeout.go)
 	running  atomic.Bool
 }
 
@@ -370,6 +386,7 @@ func (f *Focus) Run(ctx context.Context) error {
 		defer close(followed)
 		f.follow(stream)
 	}()
+	f.sweeper.Go(f.sweepMedia)
 	close(f.ready)
 	f.log.Info("SIP focus listening", "listeners", f.Addrs(), "domain", f.cfg.Domain, "advertised", f.advertise)
 

@@ -282,6 +282,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		f.updateCore(c, n)
 	}
+	c.resetClock()
 	log.Info("call established", "codec", c.codec(), "remote", c.remote())
 	if replaced != nil {
 		log.Info("call replaces another", "replaced-call-id", replaced.dlg.key.callID, "replaced-participant", replaced.pid)
@@ -456,6 +457,7 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	defer c.endInvite()
+	c.resetClock() // the phone is alive: the RTP timeout starts again
 	if !f.checkInvite(req, tx) {
 		return
 	}
@@ -508,6 +510,7 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	f.updateCore(c, n)
+	c.resetClock() // and again once the new media is in force
 	log.Info("call updated", "codec", n.Codec.Name, "remote", n.Remote, "hold", n.OnHold(), "direction", n.Answer())
 }
 

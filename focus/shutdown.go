@@ -29,6 +29,7 @@ func (f *Focus) shutdown(stream *conference.Stream, followed <-chan struct{}) {
 
 	stream.Close()
 	<-followed
+	f.sweeper.Wait() // it stops at f.stop; its hangups are in f.bg
 	f.bg.Wait()
 
 	f.mu.Lock()
