@@ -92,6 +92,9 @@ func TestSIPRTPTimeout(t *testing.T) {
 	WaitFor(t, 5*time.Second, "every RTP port free", func() bool {
 		return len(PortsBusy(b.RTPMin, b.RTPMax)) == 0
 	})
+	if n := b.Metric("cusax_rtp_timeouts_total"); n != 1 {
+		t.Errorf("cusax_rtp_timeouts_total = %v, want 1", n)
+	}
 	// The focus logs the end once the BYE is answered, maybe after the
 	// UA saw it.
 	WaitFor(t, 5*time.Second, "the RTP-timeout log lines", func() bool {

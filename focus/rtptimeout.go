@@ -133,5 +133,8 @@ func (f *Focus) checkMedia(c *call, now time.Time) {
 	f.log.Info("no RTP or RTCP from the call; hanging up", "call-id", c.dlg.key.callID, "room", c.room,
 		"participant", c.pid, "quiet", quiet.Round(time.Millisecond), "timeout", limit, "hold", held,
 		"packets", st.PacketsReceived, "rtcp", st.RTCPReceived)
+	if f.m != nil {
+		f.m.RTPTimeouts.Inc()
+	}
 	f.bg.Go(func() { f.finishHangup(context.Background(), c, conference.Failed, conference.OriginSystem, true) })
 }

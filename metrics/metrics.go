@@ -28,6 +28,7 @@ type Metrics struct {
 	MixerLateness  prometheus.Histogram
 	MixerTicksLate prometheus.Counter
 	RTPPortsInUse  prometheus.Gauge
+	RTPTimeouts    prometheus.Counter
 	DTMFEvents     prometheus.Counter
 
 	MUCStanzas        *prometheus.CounterVec // kind, direction
@@ -67,6 +68,7 @@ func New() *Metrics {
 			Buckets: tickBuckets}),
 		MixerTicksLate:      prometheus.NewCounter(prometheus.CounterOpts{Name: "mixer_ticks_skipped_total", Help: "Mixer ticks skipped because the clock fell more than one tick behind."}),
 		RTPPortsInUse:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "rtp_ports_in_use", Help: "RTP ports allocated to legs."}),
+		RTPTimeouts:         prometheus.NewCounter(prometheus.CounterOpts{Name: "rtp_timeouts_total", Help: "Calls hung up because no RTP or RTCP arrived within rtp.timeout."}),
 		DTMFEvents:          prometheus.NewCounter(prometheus.CounterOpts{Name: "dtmf_events_total", Help: "RFC 4733 DTMF events decoded."}),
 		MUCStanzas:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "muc_stanzas_total", Help: "Stanzas handled by the MUC component."}, []string{"kind", "direction"}),
 		ModerationActions:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "moderation_actions_total", Help: "Moderation actions applied by the conference core."}, []string{"action", "origin"}),
@@ -76,7 +78,7 @@ func New() *Metrics {
 	}
 	f.MustRegister(m.ConferencesActive, m.ParticipantsActive, m.SIPRequests, m.SIPResponses,
 		m.RTPPackets, m.RTPPacketsLost, m.RTPJitter, m.MixerTick, m.MixerLateness, m.MixerTicksLate,
-		m.RTPPortsInUse, m.DTMFEvents, m.MUCStanzas, m.ModerationActions, m.XMPPConnected,
+		m.RTPPortsInUse, m.RTPTimeouts, m.DTMFEvents, m.MUCStanzas, m.ModerationActions, m.XMPPConnected,
 		m.SubscriptionsActive, m.NotifySent)
 	for _, p := range protocols {
 		m.ParticipantsActive.WithLabelValues(p)
