@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -103,8 +104,16 @@ func (s *Service) connectLoop(ctx context.Context, rendered <-chan struct{}) {
 			attempt = 0
 		}
 		d := backoff(s.cfg.MinBackoff, s.cfg.MaxBackoff, attempt)
+		// The first failure is a warning; while the server stays away the
+		// retries are logged at debug, with a reminder every 30 attempts
+		// (about a minute), so a bridge run without XMPP does not flood
+		// its log.
+		level := slog.LevelDebug
+		if attempt%30 == 0 {
+			level = slog.LevelWarn
+		}
 		attempt++
-		s.log.Warn("xmpp component link down", "server", s.cfg.Server, "err", err, "retry_in", d)
+		s.log.Log(ctx, level, "xmpp component link down", "server", s.cfg.Server, "err", err, "attempt", attempt, "retry_in", d)
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
