@@ -143,3 +143,27 @@ func TestTickAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per tick", a)
 	}
 }
+
+// BenchmarkIngestForeign: a flood from a foreign source after the latched
+// one went quiet, each packet in sequence with the stream's SSRC but from
+// a new port (no run ever completes), so every packet goes through the
+// re-latching checks and is dropped.
+func BenchmarkIngestForeign(b *testing.B) {
+	e, _, legs, pkts := benchRoom(b, 1)
+	l, p := legs[0], pkts[0]
+	now := time.Now()
+	l.ingest(p, l.params.Remote, now)
+	now = now.Add(time.Hour)
+	b.ReportAllocs()
+	k := 1
+	for b.Loop() {
+		binary.BigEndian.PutUint16(p[2:], uint16(k))
+		binary.BigEndian.PutUint32(p[4:], uint32(k*e.frame))
+		l.ingest(p, netip.AddrPortFrom(loopback, uint16(k%2+50000)), now)
+		now = now.Add(20 * time.Millisecond)
+		k++
+	}
+	if st := l.Stats(); st.PacketsReceived != 1 || st.Relatches != 0 {
+		b.Fatalf("%+v", st)
+	}
+}

@@ -14,6 +14,11 @@
 //	leg.SetMuted(true)                           // out of every mix, still hears the room
 //	leg.Close()                                  // port pair free again on return
 //
+// Symmetric RTP latches a leg to the source of its first valid packet;
+// when that source has been quiet for Config.RelatchQuiet and another sends
+// Config.RelatchPackets in-sequence packets of the same SSRC (a NAT mapping
+// that changed mid-call), the latch and the mix move there (see Leg).
+//
 // Directions are the bridge's own (Send: it sends the mix; Recv: the leg's
 // audio enters the mix). Handlers run on a per-leg goroutine, never on the
 // clock. Metrics: rtp_packets_total{direction="in"} counts accepted packets,

@@ -43,6 +43,16 @@ type Config struct {
 	CNAME            string        // RTCP SDES CNAME; default "cusax-bridge-" + random hex
 	Metrics          *metrics.Metrics
 	Logger           *slog.Logger
+
+	// RelatchQuiet is how long the latched RTP source of a leg must have
+	// sent nothing before another source may take the latch over (a NAT
+	// mapping that changed mid-call); default 1 s, at least 2 Ptime;
+	// negative never moves a latch (strict latching).
+	RelatchQuiet time.Duration
+	// RelatchPackets is how many consecutive packets (sequence numbers
+	// n, n+1, …, the same SSRC as the stream, a negotiated payload type)
+	// that new source must send after the quiet interval; default 4, at least 2.
+	RelatchPackets int
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -67,6 +77,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RTCPInterval == 0 {
 		c.RTCPInterval = 5 * time.Second
 	}
+	if c.RelatchQuiet == 0 {
+		c.RelatchQuiet = time.Second
+	}
+	if c.RelatchPackets == 0 {
+		c.RelatchPackets = 4
+	}
 	if c.CNAME == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
@@ -90,6 +106,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("mixer: speech threshold %v dBov above full scale", c.SpeechThreshold)
 	case c.RTCPInterval < time.Millisecond:
 		return c, fmt.Errorf("mixer: RTCP interval %v too short", c.RTCPInterval)
+	case c.RelatchQuiet > 0 && c.RelatchQuiet < 2*c.Ptime:
+		return c, fmt.Errorf("mixer: re-latch quiet interval %v shorter than two packets (%v)", c.RelatchQuiet, 2*c.Ptime)
+	case c.RelatchPackets < 2:
+		return c, fmt.Errorf("mixer: re-latch run of %d packets (at least 2)", c.RelatchPackets)
 	}
 	return c, nil
 }

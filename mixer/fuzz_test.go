@@ -2,6 +2,7 @@ package mixer
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -10,7 +11,10 @@ import (
 
 // FuzzIngest feeds datagrams (length-prefixed chunks of the input) through
 // a leg's whole receive path, interleaved with clock pulls, and checks the
-// invariants that must hold whatever arrives.
+// invariants that must hold whatever arrives. The top two bits of a length
+// prefix pick the datagram's source (the SDP address, the same in IPv4-mapped
+// form, or one of two others), so that re-latching is exercised too; the
+// engine re-latches after 40 ms of quiet and 2 packets to make that easy.
 func FuzzIngest(f *testing.F) {
 	var seeds [][]byte
 	for i := range 4 {
@@ -28,21 +32,87 @@ func FuzzIngest(f *testing.F) {
 	}
 	f.Add(all)
 	f.Add([]byte{0, 12, 0x90, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7})
-	e := newTestEngine(f, nil)
+	// latched to the SDP address, which goes quiet; the stream goes on from another source
+	var moved []byte
+	for i := range 8 {
+		src := byte(0) // sources[0]
+		if i >= 3 {
+			src = 2 << 6
+		}
+		p := rtpBytes(f, 0, uint16(100+i), uint32(160*i), 7, silence(160))
+		if i == 3 || i == 4 {
+			p = []byte{0xff} // quiet ticks: garbage from elsewhere
+			src = 3 << 6
+		}
+		moved = append(moved, src|byte(len(p)>>8), byte(len(p)))
+		moved = append(moved, p...)
+	}
+	f.Add(moved)
+
+	const quiet, run = 40 * time.Millisecond, 2
+	e := newTestEngine(f, func(c *Config) { c.RelatchQuiet, c.RelatchPackets = quiet, run })
+	sdp := remote(30000)
+	sources := [4]netip.AddrPort{
+		sdp,
+		netip.AddrPortFrom(netip.AddrFrom16(sdp.Addr().As16()), sdp.Port()), // the same, IPv4-mapped
+		netip.MustParseAddrPort("127.0.0.3:52000"),
+		netip.MustParseAddrPort("[2001:db8::1]:7078"),
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		l := newSocketlessLeg(e, LegParams{Remote: remote(30000), Codec: PCMU(), DTMFPayloadType: 101})
+		l := newSocketlessLeg(e, LegParams{Remote: sdp, Codec: PCMU(), DTMFPayloadType: 101})
 		s := newMixSlot(e.frame)
 		now := time.Unix(1e9, 0)
+		var (
+			lastSeen = map[netip.AddrPort]time.Time{} // last datagram per (unmapped) source
+			since    = map[netip.AddrPort]int{}       // datagrams per source since the latched one's last
+		)
 		for len(data) >= 2 {
-			n := int(binary.BigEndian.Uint16(data))
+			raw := sources[data[0]>>6]
+			src := unmap(raw)
+			n := int(binary.BigEndian.Uint16(data) & 0x3fff)
 			data = data[2:]
 			n = min(n, len(data))
-			l.ingest(data[:n], remote(30000), now)
+
+			l.mu.Lock()
+			wasLatched, from, ssrc, relatches := l.latched, l.latchAddr, l.remoteSSRC, l.relatches
+			l.mu.Unlock()
+			l.ingest(data[:n], raw, now)
 			data = data[n:]
+			if src == from {
+				clear(since)
+			} else {
+				since[src]++
+			}
+			lastSeen[src] = now
+
+			l.mu.Lock()
+			latched, to, newSSRC, newRelatches := l.latched, l.latchAddr, l.remoteSSRC, l.relatches
+			l.mu.Unlock()
+			switch {
+			case wasLatched && !latched:
+				t.Fatal("latch lost without Update")
+			case wasLatched && to != from:
+				if to != src || newRelatches != relatches+1 {
+					t.Fatalf("latch moved %v → %v on a datagram from %v (relatches %d → %d)", from, to, src, relatches, newRelatches)
+				}
+				if q := now.Sub(lastSeen[from]); q < quiet {
+					t.Fatalf("re-latched after %v of quiet", q)
+				}
+				if since[to] < run || newSSRC != ssrc {
+					t.Fatalf("re-latched after %d packets of %v, SSRC %#x → %#x", since[to], to, ssrc, newSSRC)
+				}
+				clear(since)
+			case newRelatches != relatches:
+				t.Fatal("re-latch counted without a move")
+			}
+
 			now = now.Add(20 * time.Millisecond)
 			l.pull(&s)
 			if len(s.in) != e.frame {
 				t.Fatal("frame size changed")
+			}
+			if latched && s.dst != to {
+				t.Fatalf("mix to %v, latched to %v", s.dst, to)
 			}
 		}
 		l.mu.Lock()
@@ -54,6 +124,9 @@ func FuzzIngest(f *testing.F) {
 			if lead := l.jb.lead(); lead > int32(len(l.jb.samples)) {
 				t.Fatalf("lead %d beyond the ring", lead)
 			}
+		}
+		if d := l.rtcpDst(); !d.IsValid() {
+			t.Fatal("no RTCP destination")
 		}
 		l.stats.reportBlock()
 	})

@@ -17,8 +17,9 @@ import (
 // LegParams is the negotiated media of a leg.
 type LegParams struct {
 	// Remote is the RTP address from the SDP (c= and m=). Symmetric RTP
-	// overrides it with the source of the first valid packet; an
-	// unspecified address or port 0 means "send only once latched".
+	// overrides it with the source of the first valid packet (and later
+	// with a source that takes the stream over, see Leg); an unspecified
+	// address or port 0 means "send only once latched".
 	Remote netip.AddrPort
 	// RemoteRTCP is the RTCP address (SDP a=rtcp); zero means the RTP
 	// destination's port+1, until RTCP from the remote is received.
@@ -99,6 +100,7 @@ type LegStats struct {
 	RemoteSSRC       uint32         // 0 until RTP arrived
 	Remote           netip.AddrPort // where RTP is sent (latched or from SDP)
 	Latched          bool           // Remote is the latched source of received RTP
+	Relatches        uint64         // times the latch moved to a new source (NAT rebinding)
 	PacketsReceived  uint64         // RTP packets accepted (audio and telephone-event)
 	PacketsDropped   uint64         // foreign source, payload type, malformed, late or duplicate
 	PacketsLost      int64          // cumulative, RFC 3550 A.3 (negative with duplicates)
@@ -118,6 +120,35 @@ type LegStats struct {
 
 // Leg is one participant's media: an RTP/RTCP port pair, its receive path
 // and its slot in a room's mix. Create legs with Engine.Allocate.
+//
+// Latching: the first RTP packet of a negotiated payload type latches the
+// leg to its source; the mix goes there and packets from other sources are
+// dropped and counted. The latch moves to a new source B (a phone whose
+// NAT mapping changed mid-call keeps its SSRC and sequence numbers) only
+// when all of these hold:
+//
+//   - the latched source has sent nothing (no datagram at all on the RTP
+//     port) for Config.RelatchQuiet (default 1 s);
+//   - after that, B sent Config.RelatchPackets (default 4) consecutive
+//     packets of a negotiated payload type, with the SSRC of the current
+//     stream and sequence numbers s, s+1, s+2, … where s is ahead of the
+//     highest one received by less than 3000 (RFC 3550 A.1's dropout);
+//   - no datagram from the latched source arrived in between.
+//
+// A packet from B with another SSRC, a payload type not negotiated, or out
+// of sequence ends B's run (a valid packet from yet another source starts
+// its own run); the last packet of the run is the first one accepted, the
+// earlier ones stay dropped. A new SSRC from a new address never takes the
+// latch: without the SSRC check a packet sprayer could take a leg over
+// whenever the phone pauses (hold, silence suppression); such a phone
+// needs a re-INVITE with its new address (Update). Continuity is kept: no
+// SSRC event, the reception statistics go on (the packets dropped meanwhile
+// count as lost) and the jitter buffer follows the timestamp jump.
+//
+// RTCP latches separately. When the RTP latch moves and RTCP came from the
+// old RTP address (rtcp-mux), the RTCP latch moves along; otherwise RTCP is
+// sent to the new RTP port + 1 and re-latches to the first RTCP packet from
+// the new RTP source's IP address (others stay dropped).
 type Leg struct {
 	e        *Engine
 	port     int
@@ -142,8 +173,12 @@ type Leg struct {
 	muted       bool
 	latched     bool
 	latchAddr   netip.AddrPort
+	latchSeen   time.Time  // last datagram from latchAddr
+	run         relatchRun // a new source's progress toward the latch
+	relatches   uint64
 	rtcpLatched bool
 	rtcpAddr    netip.AddrPort
+	rtcpFollow  netip.Addr // after a re-latch: RTCP latches to this IP only
 	haveSSRC    bool
 	remoteSSRC  uint32
 	stats       rxStats
@@ -235,10 +270,13 @@ func (l *Leg) Start(room string, p LegParams, h Handlers) error {
 func (l *Leg) setParams(p LegParams) {
 	if p.Remote != l.params.Remote {
 		l.latched = false
+		l.run = relatchRun{}
 		l.rtcpLatched = false
+		l.rtcpFollow = netip.Addr{}
 	}
 	if p.RemoteRTCP != l.params.RemoteRTCP {
 		l.rtcpLatched = false
+		l.rtcpFollow = netip.Addr{}
 	}
 	l.params = p
 	l.kind = p.Codec.kind()
@@ -290,6 +328,7 @@ func (l *Leg) Stats() LegStats {
 		RemoteSSRC:       l.remoteSSRC,
 		Remote:           l.rtpDst(),
 		Latched:          l.latched,
+		Relatches:        l.relatches,
 		PacketsReceived:  l.received,
 		PacketsDropped:   l.dropped,
 		PacketsLost:      l.stats.cumulativeLost(),
@@ -359,7 +398,7 @@ func (l *Leg) rtcpDst() netip.AddrPort {
 	switch {
 	case l.rtcpLatched:
 		return l.rtcpAddr
-	case usable(l.params.RemoteRTCP):
+	case usable(l.params.RemoteRTCP) && !l.rtcpFollow.IsValid(): // a re-latch made the SDP stale
 		return l.params.RemoteRTCP
 	}
 	if d := l.rtpDst(); d.IsValid() && d.Port() < 65535 {
@@ -464,33 +503,48 @@ func (l *Leg) reportDigit(d rune) {
 // ingest handles one datagram from the RTP socket and returns whether a
 // telephone-event is pending (the reader then arms a timeout).
 func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending bool) {
+	src = unmap(src)
 	if len(b) >= 2 && b[0]>>6 == 2 && b[1] >= 192 && b[1] <= 223 { // RTCP on the RTP port (RFC 5761 §4)
 		l.handleRTCP(b, src, now)
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		l.heard(src, now)
 		return l.dtmf.pending()
 	}
 	p := &l.rxPkt
 	err := p.Unmarshal(b)
 	l.mu.Lock()
+	l.heard(src, now)
 	if err != nil || p.Version != 2 || len(p.Payload) == 0 {
 		l.dropLocked()
 		pending := l.dtmf.pending()
 		l.mu.Unlock()
 		return pending
 	}
-	src = unmap(src)
 	pt := p.PayloadType
 	audio := pt == l.params.Codec.PayloadType
 	dtmf := l.params.DTMFPayloadType != 0 && pt == l.params.DTMFPayloadType
-	if l.closed || !l.started || (l.latched && src != l.latchAddr) || (!audio && !dtmf) {
+	if l.closed || !l.started || (!audio && !dtmf) {
+		if src == l.run.src {
+			l.run = relatchRun{} // a run is of negotiated payload types only
+		}
 		l.dropLocked()
 		pending := l.dtmf.pending()
 		l.mu.Unlock()
 		return pending
 	}
-	if !l.latched {
-		l.latched, l.latchAddr = true, src
+	var movedFrom netip.AddrPort // the old source when this packet re-latched
+	switch {
+	case !l.latched:
+		l.latched, l.latchAddr, l.latchSeen = true, src, now
+	case src != l.latchAddr:
+		var ok bool
+		if movedFrom, ok = l.relatch(&p.Header, src, now); !ok {
+			l.dropLocked()
+			pending := l.dtmf.pending()
+			l.mu.Unlock()
+			return pending
+		}
 	}
 	var (
 		newSSRC bool
@@ -536,6 +590,9 @@ func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending b
 	if accepted {
 		add(l.e.m.in, 1)
 	}
+	if movedFrom.IsValid() {
+		l.logRelatch(movedFrom, src, ssrc)
+	}
 	if newSSRC {
 		l.emit(legEvent{kind: evSSRC, ssrc: ssrc})
 	}
@@ -571,4 +628,77 @@ func (l *Leg) dropLocked() {
 // arrivalUnits is the arrival time in RTP timestamp units (RFC 3550 A.8).
 func (l *Leg) arrivalUnits(now time.Time) uint32 {
 	return uint32(uint64(float64(now.Sub(l.epoch)) * float64(l.e.cfg.SampleRate) / 1e9))
+}
+
+// relatchRun is a new source's progress toward taking a leg's latch over.
+type relatchRun struct {
+	src netip.AddrPort
+	seq uint16 // sequence number of its last packet
+	n   int    // consecutive packets so far
+}
+
+// heard notes a datagram from src on the RTP port: one from the latched
+// source keeps it alive and ends any other source's run; l.mu held.
+func (l *Leg) heard(src netip.AddrPort, now time.Time) {
+	if l.latched && src == l.latchAddr {
+		l.latchSeen = now
+		l.run = relatchRun{}
+	}
+}
+
+// relatch applies the re-latching rule (see Leg) to a packet of a
+// negotiated payload type from src, which is not the latched source. When
+// the packet completes a run it moves the RTP latch (and the RTCP latch
+// with it) to src and returns the old source; l.mu held.
+func (l *Leg) relatch(h *rtp.Header, src netip.AddrPort, now time.Time) (from netip.AddrPort, ok bool) {
+	cfg := &l.e.cfg
+	if cfg.RelatchQuiet < 0 || now.Sub(l.latchSeen) < cfg.RelatchQuiet {
+		l.run = relatchRun{} // only packets after the quiet interval count
+		return netip.AddrPort{}, false
+	}
+	switch {
+	case !l.haveSSRC || h.SSRC != l.remoteSSRC:
+		if src == l.run.src {
+			l.run = relatchRun{}
+		}
+		return netip.AddrPort{}, false
+	case src == l.run.src && h.SequenceNumber == l.run.seq+1:
+		l.run.seq = h.SequenceNumber
+		l.run.n++
+	case continues(h.SequenceNumber, l.stats.maxSeq):
+		l.run = relatchRun{src: src, seq: h.SequenceNumber, n: 1}
+	default: // behind the stream, a duplicate or far ahead
+		if src == l.run.src {
+			l.run = relatchRun{}
+		}
+		return netip.AddrPort{}, false
+	}
+	if l.run.n < cfg.RelatchPackets {
+		return netip.AddrPort{}, false
+	}
+	from = l.latchAddr
+	l.latchAddr, l.latchSeen = src, now
+	l.run = relatchRun{}
+	l.relatches++
+	if l.rtcpLatched && l.rtcpAddr == from { // RTCP shared the RTP port
+		l.rtcpAddr = src
+	} else {
+		l.rtcpLatched, l.rtcpFollow = false, src.Addr()
+	}
+	return from, true
+}
+
+// continues reports whether seq is ahead of the highest sequence number
+// received by a permissible gap (RFC 3550 A.1).
+func continues(seq, maxSeq uint16) bool {
+	d := seq - maxSeq
+	return d != 0 && d < maxDropout
+}
+
+// logRelatch is out of line so that the hot path does not pay for the
+// log call's arguments.
+//
+//go:noinline
+func (l *Leg) logRelatch(from, to netip.AddrPort, ssrc uint32) {
+	l.log.Info("RTP source moved: leg re-latched", "from", from, "to", to, "remote_ssrc", ssrc)
 }

@@ -47,7 +47,8 @@ func (l *Leg) rtcpInterval() time.Duration {
 
 // handleRTCP parses a compound RTCP packet: SRs give LSR/DLSR, report
 // blocks about our SSRC give the round-trip time. Garbage is logged and
-// dropped. RTCP latches onto its first source like RTP does.
+// dropped. RTCP latches onto its first source like RTP does; after the RTP
+// latch moved, onto the first source with the new RTP source's IP (see Leg).
 func (l *Leg) handleRTCP(b []byte, src netip.AddrPort, now time.Time) {
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil {
@@ -60,11 +61,14 @@ func (l *Leg) handleRTCP(b []byte, src netip.AddrPort, now time.Time) {
 	if l.closed || !l.started {
 		return
 	}
-	if l.rtcpLatched && src != l.rtcpAddr {
+	if l.rtcpLatched && src != l.rtcpAddr || !l.rtcpLatched && l.rtcpFollow.IsValid() && src.Addr() != l.rtcpFollow {
 		l.log.Debug("RTCP from a foreign source dropped", "from", src)
 		return
 	}
-	l.rtcpLatched, l.rtcpAddr = true, src
+	if !l.rtcpLatched && l.rtcpFollow.IsValid() {
+		l.log.Info("RTCP source moved: re-latched", "to", src)
+	}
+	l.rtcpLatched, l.rtcpAddr, l.rtcpFollow = true, src, netip.Addr{}
 	l.rtcpRecv++
 	for _, p := range pkts {
 		switch p := p.(type) {

@@ -47,6 +47,7 @@ type Phone struct {
 	frame    int
 
 	mu       sync.Mutex
+	closed   bool
 	source   func([]int16)
 	dst      netip.AddrPort
 	digits   []dtmfJob
@@ -97,41 +98,78 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		frame: int(int64(cfg.SampleRate) * int64(cfg.Ptime) / int64(time.Second)),
 		stop:  make(chan struct{}),
 	}
+	var err error
+	if p.conn, p.rtcpConn, err = bindPair(cfg.Addr); err != nil {
+		return nil, err
+	}
+	p.wg.Add(2)
+	go p.receive(p.conn)
+	go p.receiveRTCP(p.rtcpConn)
+	return p, nil
+}
+
+// bindPair binds an RTP socket on an even port and RTCP on the next.
+func bindPair(addr netip.Addr) (rtpConn, rtcpConn *net.UDPConn, err error) {
 	for range 200 {
-		a, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.Addr, 0)))
+		a, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)))
 		if err != nil {
-			return nil, fmt.Errorf("audiotest: bind: %w", err)
+			return nil, nil, fmt.Errorf("audiotest: bind: %w", err)
 		}
 		port := a.LocalAddr().(*net.UDPAddr).Port
 		if port%2 == 0 && port < 65535 {
-			b, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.Addr, uint16(port+1))))
+			b, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port+1))))
 			if err == nil {
-				p.conn, p.rtcpConn = a, b
-				break
+				return a, b, nil
 			}
 		}
 		a.Close()
 	}
-	if p.conn == nil {
-		return nil, errors.New("audiotest: no adjacent port pair found")
+	return nil, nil, errors.New("audiotest: no adjacent port pair found")
+}
+
+// Rebind moves the phone to a new RTP/RTCP port pair, as a NAT whose
+// mapping changed mid-call would: the phone goes on sending the same
+// stream (SSRC, sequence numbers, timestamps) to the same destination from
+// the new pair, receives there, and the old sockets are closed.
+func (p *Phone) Rebind() error {
+	a, b, err := bindPair(p.cfg.Addr)
+	if err != nil {
+		return err
 	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errors.Join(errors.New("audiotest: phone closed"), a.Close(), b.Close())
+	}
+	oldRTP, oldRTCP := p.conn, p.rtcpConn
+	p.conn, p.rtcpConn = a, b
 	p.wg.Add(2)
-	go p.receive()
-	go p.receiveRTCP()
-	return p, nil
+	go p.receive(a)
+	go p.receiveRTCP(b)
+	p.mu.Unlock()
+	return errors.Join(oldRTP.Close(), oldRTCP.Close())
 }
 
 // Addr is the phone's RTP address (put it in LegParams.Remote).
-func (p *Phone) Addr() netip.AddrPort { return p.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+func (p *Phone) Addr() netip.AddrPort { return p.Conn().LocalAddr().(*net.UDPAddr).AddrPort() }
 
 // RTCPAddr is the phone's RTCP address (Addr's port + 1).
-func (p *Phone) RTCPAddr() netip.AddrPort { return p.rtcpConn.LocalAddr().(*net.UDPAddr).AddrPort() }
+func (p *Phone) RTCPAddr() netip.AddrPort {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rtcpConn.LocalAddr().(*net.UDPAddr).AddrPort()
+}
 
 // SSRC is the phone's RTP SSRC.
 func (p *Phone) SSRC() uint32 { return p.ssrc }
 
-// Conn is the phone's RTP socket, for tests that craft their own packets.
-func (p *Phone) Conn() *net.UDPConn { return p.conn }
+// Conn is the phone's RTP socket, for tests that craft their own packets
+// (a new one after Rebind).
+func (p *Phone) Conn() *net.UDPConn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.conn
+}
 
 // SetSource sets what the phone sends each frame; nil sends silence.
 func (p *Phone) SetSource(fill func([]int16)) {
@@ -213,7 +251,7 @@ func (p *Phone) send() {
 		case <-time.After(time.Until(next)):
 		}
 		p.mu.Lock()
-		src, dst := p.source, p.dst
+		src, dst, conn := p.source, p.dst, p.conn
 		if job == nil && len(p.digits) > 0 {
 			j := p.digits[0]
 			p.digits = p.digits[1:]
@@ -251,7 +289,7 @@ func (p *Phone) send() {
 		n, err := h.MarshalTo(buf[:12])
 		if err == nil && dst.IsValid() {
 			pkt := append(buf[:n:n], payload...)
-			_, _ = p.conn.WriteToUDPAddrPort(pkt, dst)
+			_, _ = conn.WriteToUDPAddrPort(pkt, dst)
 		}
 		hdr.Marker = false
 		hdr.SequenceNumber++
@@ -259,13 +297,13 @@ func (p *Phone) send() {
 	}
 }
 
-func (p *Phone) receive() {
+func (p *Phone) receive(conn *net.UDPConn) {
 	defer p.wg.Done()
 	buf := make([]byte, 2048)
 	var pkt rtp.Packet
 	pcm := make([]int16, 2048)
 	for {
-		n, from, err := p.conn.ReadFromUDPAddrPort(buf)
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -293,11 +331,11 @@ func (p *Phone) receive() {
 	}
 }
 
-func (p *Phone) receiveRTCP() {
+func (p *Phone) receiveRTCP(conn *net.UDPConn) {
 	defer p.wg.Done()
 	buf := make([]byte, 2048)
 	for {
-		n, _, err := p.rtcpConn.ReadFromUDPAddrPort(buf)
+		n, _, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -351,13 +389,16 @@ func (p *Phone) ResetRecording() {
 
 // Close stops the phone and closes its sockets.
 func (p *Phone) Close() error {
-	select {
-	case <-p.stop:
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
 		return nil
-	default:
 	}
+	p.closed = true
+	conns := []*net.UDPConn{p.conn, p.rtcpConn}
+	p.mu.Unlock()
 	close(p.stop)
-	err := errors.Join(p.conn.Close(), p.rtcpConn.Close())
+	err := errors.Join(conns[0].Close(), conns[1].Close())
 	p.wg.Wait()
 	return err
 }
