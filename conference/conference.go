@@ -115,7 +115,7 @@ func (c *Conference) persist(ctx context.Context) error {
 
 // end removes every participant and the conference itself. Called with c.mu
 // held. destroy also deletes the persisted room.
-func (c *Conference) end(ctx context.Context, reason string, actor Actor, origin Origin, destroy bool) {
+func (c *Conference) end(ctx context.Context, ev Event, destroy bool) {
 	c.ended = true
 	others := make([]Participant, 0, len(c.parts))
 	for _, p := range c.parts {
@@ -128,13 +128,14 @@ func (c *Conference) end(ctx context.Context, reason string, actor Actor, origin
 		}
 	}
 	c.reg.drop(c)
-	c.reg.emit(Event{Kind: ConferenceEnded, Conference: c.name, Others: others, Actor: actor, Origin: origin, Reason: reason})
+	ev.Kind, ev.Conference, ev.Others = ConferenceEnded, c.name, others
+	c.reg.emit(ev)
 }
 
 // endIfIdle ends a temporary, undeclared conference once nobody is left.
 func (c *Conference) endIfIdle(ctx context.Context) {
 	if len(c.parts) == 0 && !c.cfg.Persistent && !c.declared {
-		c.end(ctx, "", System, OriginSystem, true)
+		c.end(ctx, Event{Actor: System, Origin: OriginSystem, Cause: CauseIdle}, true)
 	}
 }
 
@@ -228,7 +229,7 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 	}
 	nick := strings.TrimSpace(req.Nick)
 	if req.Text {
-		if nick == "" || len(nick) > 1023 {
+		if nick == "" || len(nick) > MaxNick {
 			return fail(ErrBadRequest)
 		}
 		if c.byNick(nick) != nil {
@@ -261,7 +262,11 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 	}
 	c.parts = append(c.parts, p)
 	snap := p.clone()
-	r.emit(Event{Kind: Joined, Conference: c.name, Participant: snap, Others: others, Origin: req.Origin, Created: created})
+	ev := Event{Kind: Joined, Conference: c.name, Participant: snap, Others: others, Origin: req.Origin, Created: created}
+	if p.Text {
+		ev.History, ev.Subject, ev.SubjectBy = slices.Clone(c.history), c.subject, c.subjectBy
+	}
+	r.emit(ev)
 	return JoinResult{Participant: snap, Created: created, Others: others}, nil
 }
 
@@ -288,7 +293,10 @@ func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliat
 			continue
 		}
 		if a == AffiliationOutcast {
-			return AffiliationOutcast
+			return AffiliationOutcast // a ban holds even on an unverified From
+		}
+		if isSIPURI(id) && !sipAuthenticated {
+			continue // rights need a verified identity (DESIGN.md §4)
 		}
 		if a.rank() > best.rank() {
 			best = a
@@ -296,7 +304,7 @@ func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliat
 	}
 	for _, id := range ids {
 		listed := slices.Contains(c.cfg.Moderators, "xmpp:"+id) ||
-			(sipAuthenticated && isSIPURI(id) && slices.ContainsFunc(c.cfg.Moderators, func(m string) bool { return sameSIPURI(m, id) }))
+			(sipAuthenticated && isSIPURI(id) && slices.ContainsFunc(c.cfg.Moderators, func(m string) bool { return SameAOR(m, id) }))
 		if listed && best.rank() < AffiliationAdmin.rank() {
 			best = AffiliationAdmin
 		}
@@ -312,7 +320,7 @@ func identities(jid, aor string) []string {
 		ids = append(ids, bare(jid))
 	}
 	if aor != "" {
-		ids = append(ids, aor)
+		ids = append(ids, CanonicalAOR(aor))
 	}
 	return ids
 }
@@ -324,15 +332,31 @@ func bare(jid string) string {
 
 func isSIPURI(s string) bool { return strings.HasPrefix(s, "sip:") || strings.HasPrefix(s, "sips:") }
 
-// sameSIPURI compares two sip: URIs as addresses of record: the user part
-// exactly, scheme and host without regard to case (RFC 3261 §19.1.4).
-func sameSIPURI(a, b string) bool {
-	ua, ha, _ := strings.Cut(a, "@")
-	ub, hb, _ := strings.Cut(b, "@")
-	sa, ua, _ := strings.Cut(ua, ":")
-	sb, ub, _ := strings.Cut(ub, ":")
-	return strings.EqualFold(sa, sb) && ua == ub && strings.EqualFold(ha, hb)
+// CanonicalAOR is the form in which the core keys and compares SIP
+// addresses of record: scheme and host lower-cased (RFC 3261 §19.1.4), the
+// user part exact, URI parameters and headers dropped. sip: and sips: stay
+// distinct. A string that is not a sip:/sips: URI is returned unchanged.
+func CanonicalAOR(uri string) string {
+	scheme, rest, ok := strings.Cut(uri, ":")
+	ls := strings.ToLower(scheme)
+	if !ok || (ls != "sip" && ls != "sips") {
+		return uri
+	}
+	if i := strings.IndexAny(rest, ";?"); i >= 0 && !strings.Contains(rest[i:], "@") {
+		rest = rest[:i]
+	}
+	user, host, found := strings.Cut(rest, "@")
+	if !found {
+		return ls + ":" + strings.ToLower(rest)
+	}
+	if i := strings.IndexByte(user, ';'); i >= 0 { // user parameters (RFC 3261 user=phone is on the URI)
+		user = user[:i]
+	}
+	return ls + ":" + user + "@" + strings.ToLower(host)
 }
+
+// SameAOR reports whether two SIP URIs name the same address of record.
+func SameAOR(a, b string) bool { return CanonicalAOR(a) == CanonicalAOR(b) }
 
 // derivedNick names a SIP caller in the MUC: the display name, else the
 // AOR's user part, else "caller"; always a valid XMPP resourcepart (no

@@ -485,10 +485,10 @@ func TestDestroy(t *testing.T) {
 	owner := mucJoin(t, reg, "r", "owner@x/a", "owner").Participant
 	sipJoin(t, reg, "r", "sip:c@x", "")
 	expectKinds(t, s, ConferenceCreated, Joined, Joined)
-	if err := reg.Destroy(ctx, "r", Actor{JID: "c@x/r"}, OriginXMPP, ""); !errors.Is(err, ErrForbidden) {
+	if err := reg.Destroy(ctx, "r", Actor{JID: "c@x/r"}, OriginXMPP, "", ""); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("destroy by stranger: %v", err)
 	}
-	if err := reg.Destroy(ctx, "r", Actor{ParticipantID: owner.ID}, OriginXMPP, "done"); err != nil {
+	if err := reg.Destroy(ctx, "r", Actor{ParticipantID: owner.ID}, OriginXMPP, "done", "other@x"); err != nil {
 		t.Fatal(err)
 	}
 	ev := expectKinds(t, s, ConferenceEnded)[0]

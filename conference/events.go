@@ -86,8 +86,46 @@ type Event struct {
 	// Created is set on the Joined event of the participant whose join
 	// created the room.
 	Created bool
-	At      time.Time
+	// Cause says why a Kicked or ConferenceEnded event happened, beyond
+	// the actor's reason.
+	Cause Cause
+	// WasLocked is set on the ConfigChanged event that unlocked a newly
+	// created room (its first configuration).
+	WasLocked bool
+	// Config is the configuration after a ConfigChanged event, and before
+	// it in Previous.
+	Config, Previous *Config
+	// History and Subject are the room's history and subject at a Joined
+	// event of a participant with Text, captured with the join so that an
+	// adapter shows exactly what preceded the join.
+	History   []Message
+	SubjectBy string
+	// Alternate is the alternate venue of a destroyed room (XEP-0045
+	// §10.9), on ConferenceEnded.
+	Alternate string
+	At        time.Time
 }
+
+// Cause is why a participant was removed or a conference ended.
+type Cause int
+
+// Causes.
+const (
+	CauseNone Cause = iota
+	// CauseModerator: a moderator's kick or ban.
+	CauseModerator
+	// CauseAffiliation: an affiliation change removed the participant
+	// (membership revoked in a members-only room; XEP-0045 status 321).
+	CauseAffiliation
+	// CauseMembersOnly: the room became members-only (status 322).
+	CauseMembersOnly
+	// CauseShutdown: the bridge is shutting down (status 332).
+	CauseShutdown
+	// CauseDestroyed: the owner destroyed the room.
+	CauseDestroyed
+	// CauseIdle: a temporary room ended when its last participant left.
+	CauseIdle
+)
 
 // Stream is one subscriber's view of the event stream. Events are queued
 // without bound, so emitting never blocks the core and nothing is dropped;

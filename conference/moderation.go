@@ -219,7 +219,7 @@ func (c *Conference) kick(ctx context.Context, p *Participant, au authority, act
 		return ErrNotAllowed
 	}
 	gone := c.remove(p, Booted, au.name(actor), reason)
-	c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: reason})
+	c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: reason, Cause: CauseModerator})
 	c.endIfIdle(ctx)
 	return nil
 }
@@ -264,19 +264,25 @@ func (r *Registry) SetAffiliation(ctx context.Context, room, identity string, af
 		if old == aff {
 			return nil
 		}
-		err := c.reg.store.SetAffiliation(ctx, store.Affiliation{Room: c.name, Identity: identity, Value: string(aff),
-			Reason: reason, Actor: au.name(actor), At: c.reg.now()})
-		if err != nil {
-			return fmt.Errorf("%w: set affiliation: %w", ErrStore, err)
-		}
-		if aff == AffiliationNone {
-			delete(c.affs, identity)
-		} else {
-			c.affs[identity] = aff
-		}
-		c.applyAffiliation(ctx, identity, aff, old, au, actor, origin, reason)
-		return nil
+		return c.setAffiliation(ctx, identity, aff, old, au, actor, origin, reason)
 	})
+}
+
+// setAffiliation persists identity's new affiliation, then applies it to
+// the present participants. Called with c.mu held, after the checks.
+func (c *Conference) setAffiliation(ctx context.Context, identity string, aff, old Affiliation, au authority, actor Actor, origin Origin, reason string) error {
+	err := c.reg.store.SetAffiliation(ctx, store.Affiliation{Room: c.name, Identity: identity, Value: string(aff),
+		Reason: reason, Actor: au.name(actor), At: c.reg.now()})
+	if err != nil {
+		return fmt.Errorf("%w: set affiliation: %w", ErrStore, err)
+	}
+	if aff == AffiliationNone {
+		delete(c.affs, identity)
+	} else {
+		c.affs[identity] = aff
+	}
+	c.applyAffiliation(ctx, identity, aff, old, au, actor, origin, reason)
+	return nil
 }
 
 func (c *Conference) owners() int {
@@ -298,7 +304,7 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 			hit = append(hit, p)
 		}
 	}
-	base := Event{Conference: c.name, Actor: actor, Origin: origin, Reason: reason, Identity: identity, Affiliation: aff, Old: string(old)}
+	base := Event{Conference: c.name, Actor: actor, Origin: origin, Reason: reason, Identity: identity, Affiliation: aff, Old: string(old), Cause: CauseModerator}
 	if aff == AffiliationOutcast {
 		if len(hit) == 0 {
 			ev := base
@@ -326,7 +332,7 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 		ev := base
 		if c.cfg.MembersOnly && p.Affiliation.rank() < AffiliationMember.rank() {
 			ev.Kind = Kicked
-			ev.Old = "affiliation"
+			ev.Cause = CauseAffiliation
 			ev.Participant = c.remove(p, Booted, au.name(actor), reason)
 			c.reg.emit(ev)
 			continue
@@ -347,7 +353,7 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 func normalizeIdentity(s string) string {
 	s = strings.TrimSpace(s)
 	if isSIPURI(s) {
-		return s
+		return CanonicalAOR(s)
 	}
 	return bare(strings.TrimPrefix(s, "xmpp:"))
 }
@@ -379,6 +385,9 @@ func (r *Registry) Affiliations(ctx context.Context, room string, aff Affiliatio
 // SetSubject changes the room subject: moderators may, and participants
 // when the room allows it; visitors never (XEP-0045 §8.1).
 func (r *Registry) SetSubject(ctx context.Context, room, subject string, actor Actor, origin Origin) error {
+	if len(subject) > MaxText {
+		return ErrBadRequest
+	}
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
 		switch {
@@ -397,7 +406,7 @@ func (r *Registry) SetSubject(ctx context.Context, room, subject string, actor A
 			c.subject, c.subjectBy, c.subjectAt = prev, prevBy, prevAt
 			return err
 		}
-		c.reg.emit(Event{Kind: SubjectChanged, Conference: c.name, Subject: subject, Actor: actor, Origin: origin})
+		c.reg.emit(Event{Kind: SubjectChanged, Conference: c.name, Subject: subject, SubjectBy: by, Actor: actor, Origin: origin})
 		return nil
 	})
 }
@@ -406,6 +415,9 @@ func (r *Registry) SetSubject(ctx context.Context, room, subject string, actor A
 // room's text side and, in a moderated room, have voice (XEP-0045 §7.4). The
 // message is stored before Post returns.
 func (r *Registry) Post(ctx context.Context, room, from string, msg Message, origin Origin) (Message, error) {
+	if msg.Body == "" || len(msg.Body) > MaxText || len(msg.ID) > MaxShort {
+		return msg, ErrBadRequest
+	}
 	err := r.withConference(ctx, room, func(c *Conference) error {
 		p := c.byID(from)
 		if p == nil {
@@ -441,7 +453,7 @@ func (r *Registry) Post(ctx context.Context, room, from string, msg Message, ori
 // conflict.
 func (r *Registry) ChangeNick(ctx context.Context, room, id, nick string, origin Origin) error {
 	nick = strings.TrimSpace(nick)
-	if nick == "" || len(nick) > 1023 {
+	if nick == "" || len(nick) > MaxNick {
 		return ErrBadRequest
 	}
 	return r.withConference(ctx, room, func(c *Conference) error {
@@ -474,7 +486,16 @@ func (r *Registry) Config(ctx context.Context, room string) (Config, error) {
 // and unlocks a newly created room. Moderators and PIN from the
 // configuration file are kept. Turning members-only on removes non-members.
 func (r *Registry) Configure(ctx context.Context, room string, cfg Config, actor Actor, origin Origin) error {
-	if cfg.MaxParticipants < 0 || cfg.HistoryLength < 0 || cfg.HistoryLength > 1000 {
+	return r.Reconfigure(ctx, room, cfg, nil, actor, origin)
+}
+
+// Reconfigure is Configure that also sets the subject when subject is not
+// nil, atomically: either both change or neither (the owner form carries
+// both).
+func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, subject *string, actor Actor, origin Origin) error {
+	if cfg.MaxParticipants < 0 || cfg.HistoryLength < 0 || cfg.HistoryLength > 1000 ||
+		len(cfg.Title) > MaxShort || len(cfg.Password) > MaxShort || len(cfg.Description) > MaxText ||
+		(subject != nil && len(*subject) > MaxText) {
 		return ErrBadRequest
 	}
 	if cfg.Whois != "anyone" {
@@ -486,23 +507,39 @@ func (r *Registry) Configure(ctx context.Context, room string, cfg Config, actor
 			return ErrForbidden
 		}
 		prev, prevLocked := c.cfg, c.locked
+		prevSubject, prevBy, prevAt := c.subject, c.subjectBy, c.subjectAt
 		cfg.Moderators, cfg.PIN = c.cfg.Moderators, c.cfg.PIN
 		c.cfg, c.locked = cfg, false
+		subjectChanged := subject != nil && *subject != c.subject
+		if subjectChanged {
+			c.subject, c.subjectBy, c.subjectAt = *subject, au.name(actor), c.reg.now()
+			if au.self != nil {
+				c.subjectBy = au.self.Nick
+			}
+		}
+		restore := func() {
+			c.cfg, c.locked = prev, prevLocked
+			c.subject, c.subjectBy, c.subjectAt = prevSubject, prevBy, prevAt
+		}
 		if !cfg.Persistent && prev.Persistent {
 			if err := c.reg.store.DeleteRoom(ctx, c.name); err != nil {
-				c.cfg, c.locked = prev, prevLocked
+				restore()
 				return fmt.Errorf("%w: %w", ErrStore, err)
 			}
 		} else if err := c.persist(ctx); err != nil {
-			c.cfg, c.locked = prev, prevLocked
+			restore()
 			return err
 		}
-		c.reg.emit(Event{Kind: ConfigChanged, Conference: c.name, Actor: actor, Origin: origin, Old: boolString(prevLocked)})
+		now, before := c.cfg, prev
+		c.reg.emit(Event{Kind: ConfigChanged, Conference: c.name, Actor: actor, Origin: origin, WasLocked: prevLocked, Config: &now, Previous: &before})
+		if subjectChanged {
+			c.reg.emit(Event{Kind: SubjectChanged, Conference: c.name, Subject: c.subject, SubjectBy: c.subjectBy, Actor: actor, Origin: origin})
+		}
 		if cfg.MembersOnly && !prev.MembersOnly {
 			for _, p := range slices.Clone(c.parts) {
 				if p.Affiliation.rank() < AffiliationMember.rank() {
 					gone := c.remove(p, Booted, au.name(actor), "members-only")
-					c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: "members-only", Old: "members-only"})
+					c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: "members-only", Cause: CauseMembersOnly})
 				}
 			}
 		}
@@ -522,22 +559,19 @@ func (r *Registry) Configure(ctx context.Context, room string, cfg Config, actor
 	})
 }
 
-func boolString(b bool) string {
-	if b {
-		return "locked"
-	}
-	return ""
-}
-
 // Destroy ends the room for good (owners only, XEP-0045 §10.9): every
 // participant is removed and the persisted room deleted.
-func (r *Registry) Destroy(ctx context.Context, room string, actor Actor, origin Origin, reason string) error {
+// Alternate is an optional alternate venue (a room JID) for the occupants.
+func (r *Registry) Destroy(ctx context.Context, room string, actor Actor, origin Origin, reason, alternate string) error {
+	if len(reason) > MaxText || len(alternate) > MaxShort {
+		return ErrBadRequest
+	}
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
 		if !au.api && au.aff != AffiliationOwner {
 			return ErrForbidden
 		}
-		c.end(ctx, reason, actor, origin, true)
+		c.end(ctx, Event{Reason: reason, Actor: actor, Origin: origin, Cause: CauseDestroyed, Alternate: alternate}, true)
 		return nil
 	})
 }

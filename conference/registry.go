@@ -316,7 +316,7 @@ func (r *Registry) Close(ctx context.Context) {
 	for _, c := range confs {
 		c.mu.Lock()
 		if !c.ended {
-			c.end(ctx, "shutdown", System, OriginSystem, false)
+			c.end(ctx, Event{Reason: "shutdown", Actor: System, Origin: OriginSystem, Cause: CauseShutdown}, false)
 		}
 		c.mu.Unlock()
 	}

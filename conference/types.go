@@ -202,6 +202,14 @@ type Message struct {
 	At      time.Time
 }
 
+// Size limits the core enforces on what any door hands it (the store's
+// own limits, so nothing valid here fails there).
+const (
+	MaxNick  = 1023      // a JID resourcepart's limit
+	MaxShort = 1024      // titles, passwords, message IDs, JIDs
+	MaxText  = 64 * 1024 // bodies, subjects, descriptions, reasons
+)
+
 // Errors returned by the core. Adapters map them to protocol errors.
 var (
 	ErrInvalidName        = errors.New("conference: invalid room name")
@@ -218,6 +226,7 @@ var (
 	ErrConflict           = errors.New("conference: conflicting request")
 	ErrBadRequest         = errors.New("conference: bad request")
 	ErrNotOccupant        = errors.New("conference: sender is not in the room")
+	ErrNoText             = errors.New("conference: the participant takes part by audio only")
 	ErrClosed             = errors.New("conference: registry closed")
 	ErrStore              = errors.New("conference: persistence failed")
 )

@@ -477,7 +477,7 @@ func TestConferenceDestroyedByesEveryone(t *testing.T) {
 		calls = append(calls, e.dial(e.ua("udp", name), "udp", "team", a, "0"))
 	}
 	ctx := ctxT(t, 5*time.Second)
-	if err := e.reg.Destroy(ctx, "team", conference.Actor{API: true}, conference.OriginAPI, "done"); err != nil {
+	if err := e.reg.Destroy(ctx, "team", conference.Actor{API: true}, conference.OriginAPI, "done", ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range calls {

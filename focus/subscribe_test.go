@@ -406,7 +406,7 @@ func TestSubscriptionEndsWithConference(t *testing.T) {
 	}
 	w := newWatcher(t, s)
 	w.next(5 * time.Second)
-	if err := e.reg.Destroy(ctx, "team", conference.Actor{API: true}, conference.OriginAPI, "done"); err != nil {
+	if err := e.reg.Destroy(ctx, "team", conference.Actor{API: true}, conference.OriginAPI, "done", ""); err != nil {
 		t.Fatal(err)
 	}
 	for {

@@ -62,7 +62,7 @@ func (s *Service) onOwner(ctx context.Context, st *stanza, room string, q *node)
 		s.mu.Lock()
 		s.destroyAlt[room] = alt
 		s.mu.Unlock()
-		if err := s.reg.Destroy(ctx, room, actor, conference.OriginXMPP, reason); err != nil {
+		if err := s.reg.Destroy(ctx, room, actor, conference.OriginXMPP, reason, alt); err != nil {
 			s.mu.Lock()
 			delete(s.destroyAlt, room)
 			s.mu.Unlock()
@@ -83,7 +83,7 @@ func (s *Service) onOwner(ctx context.Context, st *stanza, room string, q *node)
 		// Cancelling the initial configuration destroys the new room
 		// (XEP-0045 §10.1.3); otherwise nothing changes.
 		if snap.Locked {
-			if err := s.reg.Destroy(ctx, room, actor, conference.OriginXMPP, "configuration cancelled"); err != nil {
+			if err := s.reg.Destroy(ctx, room, actor, conference.OriginXMPP, "configuration cancelled", ""); err != nil {
 				fail(err)
 				return
 			}

@@ -198,10 +198,10 @@ func (s *Service) renderGone(ctx context.Context, ev conference.Event) []*node {
 		opt.reason = ""
 	case conference.Kicked:
 		opt.actor = actorNick(v, ev.Actor)
-		switch ev.Old {
-		case "affiliation":
+		switch ev.Cause {
+		case conference.CauseAffiliation:
 			opt.codes = []int{321}
-		case "members-only":
+		case conference.CauseMembersOnly:
 			opt.codes = []int{322}
 		default:
 			opt.codes = []int{307}
@@ -306,7 +306,7 @@ func (s *Service) renderConfig(ctx context.Context, ev conference.Event) []*node
 		return nil
 	}
 	var codes []int
-	if ev.Old != "locked" {
+	if !ev.WasLocked {
 		codes = append(codes, 104)
 		if whoisOf(cfg) != v.whois {
 			if whoisOf(cfg) == "anyone" {
@@ -362,7 +362,7 @@ func (s *Service) renderEnded(ev conference.Event) []*node {
 	delete(s.destroyAlt, room)
 	delete(s.rooms, room)
 	opt := presOpts{typ: "unavailable"}
-	if ev.Origin == conference.OriginSystem && ev.Reason == "shutdown" {
+	if ev.Cause == conference.CauseShutdown {
 		opt.codes = []int{332}
 	} else {
 		d := el("destroy").set("jid", alt)
