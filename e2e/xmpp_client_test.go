@@ -127,10 +127,16 @@ type XMPPClient struct {
 	done chan struct{}
 	// dropped counts stanzas lost because nobody consumed the queue.
 	dropped atomic.Int64
+	// NoPing makes the client answer pings as one without XEP-0199 does
+	// (service-unavailable); it still answers disco#info, as every client.
+	NoPing atomic.Bool
+	// Pings counts the pings the client received.
+	Pings atomic.Int64
 }
 
 // DialXMPP logs user@domain in over plaintext loopback (PLAIN, as the test
-// Prosody allows) and sends initial presence. It answers pings.
+// Prosody allows) and sends initial presence. It answers pings and
+// disco#info queries.
 func DialXMPP(t testing.TB, addr, user, domain, password string) *XMPPClient {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -181,10 +187,24 @@ func (c *XMPPClient) handle(t xmlstream.TokenReadEncoder, start *xml.StartElemen
 	if err := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t)).Decode(&e); err != nil {
 		return nil
 	}
-	if e.XMLName.Local == "iq" && e.Attr("type") == "get" && e.Child(nsPing, "ping") != nil {
-		res := fmt.Sprintf(`<iq xmlns='jabber:client' type='result' id=%q to=%q/>`, e.Attr("id"), e.Attr("from"))
-		_, _ = xmlstream.Copy(t, rawTokens(res))
-		return nil
+	if e.XMLName.Local == "iq" && e.Attr("type") == "get" {
+		var res string
+		switch {
+		case e.Child(nsPing, "ping") != nil && c.NoPing.Load():
+			c.Pings.Add(1)
+			res = fmt.Sprintf(`<iq xmlns='jabber:client' type='error' id=%q to=%q><ping xmlns='%s'/><error type='cancel'><service-unavailable xmlns='%s'/></error></iq>`,
+				e.Attr("id"), e.Attr("from"), nsPing, nsStanzas)
+		case e.Child(nsPing, "ping") != nil:
+			c.Pings.Add(1)
+			res = fmt.Sprintf(`<iq xmlns='jabber:client' type='result' id=%q to=%q/>`, e.Attr("id"), e.Attr("from"))
+		case e.Child(nsDisco, "query") != nil:
+			res = fmt.Sprintf(`<iq xmlns='jabber:client' type='result' id=%q to=%q><query xmlns='%s'><identity category='client' type='pc'/><feature var='%s'/></query></iq>`,
+				e.Attr("id"), e.Attr("from"), nsDisco, nsDisco)
+		}
+		if res != "" {
+			_, _ = xmlstream.Copy(t, rawTokens(res))
+			return nil
+		}
 	}
 	select {
 	case c.in <- &e:

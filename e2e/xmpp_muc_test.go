@@ -46,10 +46,16 @@ type inProcess struct {
 	st     *store.SQLite
 	cancel context.CancelFunc
 	done   chan struct{}
+	// tune adjusts the muc configuration, if set.
+	tune func(*muc.Config)
 }
 
 func startInProcess(t *testing.T, p *Prosody) *inProcess {
-	b := &inProcess{dbPath: filepath.Join(t.TempDir(), "bridge.db"), p: p}
+	return startInProcessWith(t, p, nil)
+}
+
+func startInProcessWith(t *testing.T, p *Prosody, tune func(*muc.Config)) *inProcess {
+	b := &inProcess{dbPath: filepath.Join(t.TempDir(), "bridge.db"), p: p, tune: tune}
 	b.start(t)
 	t.Cleanup(b.stop)
 	return b
@@ -69,8 +75,12 @@ func (b *inProcess) start(t *testing.T) {
 	b.st = st
 	b.reg = conference.NewRegistry(conference.Options{Store: st, Logger: log, HistoryLength: 50})
 	b.m = metrics.New()
-	b.svc, err = muc.New(muc.Config{Server: b.p.ComponentAddr(), Domain: b.p.MUCDomain, Secret: b.p.Secret,
-		SIPDomain: e2eSIPDomain, Logger: log, Metrics: b.m}, b.reg)
+	cfg := muc.Config{Server: b.p.ComponentAddr(), Domain: b.p.MUCDomain, Secret: b.p.Secret,
+		SIPDomain: e2eSIPDomain, Logger: log, Metrics: b.m}
+	if b.tune != nil {
+		b.tune(&cfg)
+	}
+	b.svc, err = muc.New(cfg, b.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,4 +449,44 @@ func metricsText(t *testing.T, m *metrics.Metrics) string {
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
+}
+
+// Through Prosody: a client without XEP-0199 (it answers pings with
+// service-unavailable, and disco#info normally) stays in the room however
+// often the bridge pings it (XEP-0410 §3.2); a decline reaches only the
+// inviter on record (XEP-0045 §7.8.2), the room relays no other.
+func TestXMPPPingAndDeclineThroughProsody(t *testing.T) {
+	p := StartProsody(t, e2eUsers)
+	startInProcessWith(t, p, func(c *muc.Config) { c.PingInterval, c.PingTimeout = 200*time.Millisecond, 2*time.Second })
+	alice, bob, carol, mallory := login(t, p, "alice"), login(t, p, "bob"), login(t, p, "carol"), login(t, p, "mallory")
+	bob.NoPing.Store(true)
+	waitComponent(t, alice, p.MUCDomain, 10*time.Second)
+	room := "team@" + p.MUCDomain
+	alice.Join(room, "Alice", "")
+	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCOwner+`'><x xmlns='`+nsData+`' type='submit'/></query>`); res.Attr("type") != "result" {
+		t.Fatalf("instant room: %s", res)
+	}
+	bob.Join(room, "Bob", "")
+	WaitFor(t, 15*time.Second, "bob pinged five times", func() bool { return bob.Pings.Load() >= 5 })
+	if _, vals := roomInfo(t, carol, room); vals["muc#roominfo_occupants"] != "2" {
+		t.Fatalf("occupants after the pings: %v", vals)
+	}
+
+	alice.Send(`<message to=%q id='inv1'><x xmlns='%s'><invite to=%q><reason>join us</reason></invite></x></message>`, room, nsMUCUser, carol.Bare)
+	inv := carol.NextFrom("message", room)
+	if i := inv.Child(nsMUCUser, "x").Child(nsMUCUser, "invite"); i == nil || i.Attr("from") != alice.JID {
+		t.Fatalf("invitation: %v", inv)
+	}
+	// Mallory was not invited: her decline to Alice is refused.
+	mallory.Send(`<message to=%q id='dec1'><x xmlns='%s'><decline to=%q/></x></message>`, room, nsMUCUser, alice.JID)
+	if e := mallory.NextFrom("message", room); e.Attr("type") != "error" || e.ErrorCondition() != "not-acceptable" {
+		t.Fatalf("uninvited decline: %v", e)
+	}
+	carol.Send(`<message to=%q id='dec2'><x xmlns='%s'><decline to=%q><reason>busy</reason></decline></x></message>`, room, nsMUCUser, alice.Bare)
+	dec := alice.Next("decline", func(e *Elem) bool {
+		return e.XMLName.Local == "message" && e.Child(nsMUCUser, "x").Child(nsMUCUser, "decline") != nil
+	})
+	if d := dec.Child(nsMUCUser, "x").Child(nsMUCUser, "decline"); d.Attr("from") != carol.Bare {
+		t.Fatalf("decline: %v", dec)
+	}
 }

@@ -13,22 +13,27 @@ import (
 type adminItem struct {
 	role        conference.Role
 	affiliation conference.Affiliation
-	nick, jid   string
-	reason      string
+	nick        string
+	// jid is the bare JID, or a sip:/sips: URI naming a SIP identity
+	// (so that a ban of a caller can be listed and lifted from XMPP).
+	jid    string
+	reason string
+	// target is the present participant an item by nick addresses
+	// (resolved by checkAdminItems).
+	target conference.Participant
 }
 
 // onAdmin serves muc#admin: role and affiliation lists (get) and changes
 // (set): voice, kick, moderator, member, admin, owner, ban (XEP-0045 §8–§10).
 // The core decides who may do what.
 func (s *Service) onAdmin(ctx context.Context, st *stanza, room string, q *node) {
-	by := s.roomJID(room)
 	items, cond, text := parseAdminItems(q, st.typ == "set")
 	if cond.name != "" {
-		s.send(errorReply(st, cond, text, by))
+		s.send(s.errorTo(st, room, cond, text))
 		return
 	}
 	if !s.exists(ctx, room) {
-		s.send(errorReply(st, condItemNotFound, "no such room", by))
+		s.send(s.errorTo(st, room, condItemNotFound, "no such room"))
 		return
 	}
 	actor := s.actorFor(room, st.from.String())
@@ -36,14 +41,17 @@ func (s *Service) onAdmin(ctx context.Context, st *stanza, room string, q *node)
 		s.adminList(ctx, st, room, actor, items[0])
 		return
 	}
-	for _, it := range items {
+	if err := s.checkAdminItems(room, actor, items); err != nil {
+		s.send(s.errorFor(st, room, err))
+		return
+	}
+	for i, it := range items {
 		if err := s.applyAdminItem(ctx, room, actor, it); err != nil {
-			cond, text := coreError(err)
-			if cond == condInternal {
-				s.log.Warn("admin request failed", "room", room, "err", err)
+			if i > 0 {
+				s.log.Warn("muc#admin request partly applied", "room", room, "applied", i, "items", len(items), "err", err)
 			}
 			// Items applied before this one have been rendered too.
-			s.sendAfterRendered(ctx, errorReply(st, cond, text, by))
+			s.sendAfterRendered(ctx, s.errorFor(st, room, err))
 			return
 		}
 	}
@@ -82,7 +90,11 @@ func parseAdminItems(q *node, set bool) ([]adminItem, condition, string) {
 		case set && it.affiliation != "" && it.jid == "" && it.nick == "":
 			return nil, condBadRequest, "an affiliation is set by jid"
 		}
-		if it.jid != "" {
+		switch {
+		case it.jid == "":
+		case strings.HasPrefix(it.jid, "sip:") || strings.HasPrefix(it.jid, "sips:"):
+			// A SIP identity: the core canonicalises it.
+		default:
 			j, err := jid.Parse(it.jid)
 			if err != nil {
 				return nil, condJIDMalformed, "invalid jid"
@@ -94,73 +106,87 @@ func parseAdminItems(q *node, set bool) ([]adminItem, condition, string) {
 	return items, condition{}, ""
 }
 
-// applyAdminItem turns one change into a core call.
-func (s *Service) applyAdminItem(ctx context.Context, room string, actor conference.Actor, it adminItem) error {
-	if it.role != "" {
+// checkAdminItems resolves the items addressed by nick and, for a request of
+// several items, checks beforehand that the actor may make each change, so
+// that a refusal leaves the room untouched. The core checks every change
+// again when it is applied; this pre-check asks it only what it answers
+// through Authority (who moderates, whose affiliation is admin or owner),
+// which covers the refusals of XEP-0045 §8–§10 that do not depend on the
+// target. (Making a batch fully atomic needs a batch call in the core.)
+func (s *Service) checkAdminItems(room string, actor conference.Actor, items []adminItem) error {
+	for i := range items {
+		it := &items[i]
+		if it.role == "" && it.jid != "" {
+			continue
+		}
 		p, ok := s.reg.ByNick(room, it.nick)
 		if !ok {
 			return conference.ErrNotFound
 		}
-		return s.reg.SetRole(ctx, room, p.ID, it.role, actor, conference.OriginXMPP, it.reason)
+		it.target = p
 	}
-	identity := it.jid
-	if identity == "" {
-		p, ok := s.reg.ByNick(room, it.nick)
+	if len(items) < 2 {
+		return nil
+	}
+	aff, moderator := s.reg.Authority(room, actor)
+	admin := aff == conference.AffiliationAdmin || aff == conference.AffiliationOwner
+	for _, it := range items {
 		switch {
-		case !ok:
-			return conference.ErrNotFound
-		case p.JID != "":
-			identity = p.BareJID()
-		case p.AOR != "":
-			identity = p.AOR
-		default:
-			return conference.ErrNotFound
+		case it.role != "" && it.target.ID == actor.ParticipantID:
+			// Oneself: the core decides (self-mute is allowed).
+		case it.role != "" && !moderator:
+			return conference.ErrForbidden
+		case it.role == conference.RoleModerator || (it.role != "" && it.role != conference.RoleNone && it.target.Role == conference.RoleModerator):
+			if !admin {
+				return conference.ErrForbidden
+			}
+		case it.affiliation != "" && !admin:
+			return conference.ErrForbidden
+		case (it.affiliation == conference.AffiliationAdmin || it.affiliation == conference.AffiliationOwner) && aff != conference.AffiliationOwner:
+			return conference.ErrNotAllowed
 		}
 	}
-	return s.reg.SetAffiliation(ctx, room, identity, it.affiliation, actor, conference.OriginXMPP, it.reason)
+	return nil
 }
 
-// adminList answers a role list or an affiliation list. The moderator list
-// is for admins and owners (XEP-0045 §9.8), the voice list (participants)
-// and the visitor list for moderators (§8.5); the affiliation lists follow
-// the core's rules (§9.3, §9.5, §10.5, §10.8).
+// applyAdminItem turns one change into a core call.
+func (s *Service) applyAdminItem(ctx context.Context, room string, actor conference.Actor, it adminItem) error {
+	switch {
+	case it.role != "":
+		return s.reg.SetRole(ctx, room, it.target.ID, it.role, actor, conference.OriginXMPP, it.reason)
+	case it.jid != "":
+		return s.reg.SetAffiliation(ctx, room, it.jid, it.affiliation, actor, conference.OriginXMPP, it.reason)
+	default:
+		// By nick: the core picks the participant's identity.
+		return s.reg.SetParticipantAffiliation(ctx, room, it.target.ID, it.affiliation, actor, conference.OriginXMPP, it.reason)
+	}
+}
+
+// adminList answers a role list (the core decides who may see which,
+// XEP-0045 §8.5, §9.8) or an affiliation list (§9.3, §9.5, §10.5, §10.8).
+// SIP identities appear in affiliation lists with their sip: URI in the
+// jid attribute (the muc#admin schema types it as a string): not a JID,
+// but what an admin needs to see and to send back to lift a ban.
 func (s *Service) adminList(ctx context.Context, st *stanza, room string, actor conference.Actor, it adminItem) {
-	by := s.roomJID(room)
 	q := elNS(NSMUCAdmin, "query")
 	if it.role != "" {
-		aff, moderator := s.reg.Authority(room, actor)
-		switch {
-		case it.role == conference.RoleModerator && aff != conference.AffiliationAdmin && aff != conference.AffiliationOwner:
-			s.send(errorReply(st, condForbidden, "only admins and owners may list the moderators", by))
-			return
-		case !moderator:
-			s.send(errorReply(st, condForbidden, "only moderators may list roles", by))
-			return
-		}
-		snap, err := s.reg.Snapshot(ctx, room)
+		ps, err := s.reg.RoleList(ctx, room, it.role, actor)
 		if err != nil {
-			cond, text := coreError(err)
-			s.send(errorReply(st, cond, text, by))
+			s.send(s.errorFor(st, room, err))
 			return
 		}
-		for _, p := range snap.Participants {
-			if p.Role == it.role {
-				q.add(el("item").set("nick", p.Nick).set("role", string(p.Role)).set("affiliation", string(p.Affiliation)).set("jid", p.JID))
-			}
+		for _, p := range ps {
+			q.add(el("item").set("nick", p.Nick).set("role", string(p.Role)).set("affiliation", string(p.Affiliation)).set("jid", p.JID))
 		}
 		s.send(iqResult(st, q))
 		return
 	}
 	ids, err := s.reg.Affiliations(ctx, room, it.affiliation, actor)
 	if err != nil {
-		cond, text := coreError(err)
-		s.send(errorReply(st, cond, text, by))
+		s.send(s.errorFor(st, room, err))
 		return
 	}
 	for _, id := range ids {
-		if strings.HasPrefix(id, "sip:") || strings.HasPrefix(id, "sips:") {
-			continue // SIP identities have no JID to show
-		}
 		q.add(el("item").set("affiliation", string(it.affiliation)).set("jid", id))
 	}
 	s.send(iqResult(st, q))

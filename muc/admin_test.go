@@ -286,7 +286,8 @@ func TestRoleListPermissions(t *testing.T) {
 		{bob, "visitor", []string{}},            // moderators may see visitors
 		{carol, "participant", nil},             // a participant sees no list
 		{carol, "moderator", nil},
-		{user("eve"), "participant", nil}, // nor does an outsider
+		{user("eve"), "participant", nil},                               // nor does an outsider
+		{"alice@localhost/elsewhere", "participant", []string{"Carol"}}, // the owner, not in the room
 	} {
 		t.Run(c.who+" "+c.role, func(t *testing.T) {
 			if c.want == nil {

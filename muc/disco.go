@@ -55,8 +55,7 @@ func (s *Service) discoInfo(ctx context.Context, st *stanza, room string, q *nod
 	}
 	snap, err := s.reg.Snapshot(ctx, room)
 	if err != nil {
-		cond, text := coreError(err)
-		s.send(errorReply(st, cond, text, by))
+		s.send(s.errorFor(st, room, err))
 		return
 	}
 	c := snap.Config

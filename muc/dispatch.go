@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 
 	"cusax.dev/bridge/conference"
 )
@@ -82,7 +81,7 @@ func (s *Service) onIQ(ctx context.Context, st *stanza) {
 		s.discoItems(ctx, st, room, q)
 	case get && q.Name.Space == NSPing && q.Name.Local == "ping":
 		if room != "" && !s.exists(ctx, room) {
-			s.send(errorReply(st, condItemNotFound, "no such room", ""))
+			s.send(s.errorTo(st, room, condItemNotFound, "no such room"))
 			return
 		}
 		s.send(iqResult(st, nil))
@@ -101,11 +100,11 @@ func (s *Service) occupantIQ(st *stanza, room string, q *node) {
 	p, ok := s.occupant(room, st.from.String())
 	switch {
 	case !ok:
-		s.send(errorReply(st, condNotAcceptable, "you are not in the room", s.roomJID(room)))
+		s.send(s.errorTo(st, room, condNotAcceptable, "you are not in the room"))
 	case st.typ == "get" && q.Name.Space == NSPing && q.Name.Local == "ping" && p.Nick == st.to.Resourcepart():
 		s.send(iqResult(st, nil))
 	default:
-		s.send(errorReply(st, condServiceUnavail, "", s.roomJID(room)))
+		s.send(s.errorTo(st, room, condServiceUnavail, ""))
 	}
 }
 
@@ -130,28 +129,6 @@ func (s *Service) actorFor(room, jid string) conference.Actor {
 func (s *Service) exists(ctx context.Context, room string) bool {
 	ok, err := s.reg.Exists(ctx, room)
 	return err == nil && ok
-}
-
-// coreError maps a core error to a stanza error condition for moderation
-// and configuration requests.
-func coreError(err error) (condition, string) {
-	switch {
-	case errors.Is(err, conference.ErrForbidden):
-		return condForbidden, "you may not do that in this room"
-	case errors.Is(err, conference.ErrNotAllowed):
-		return condNotAllowed, "not allowed on that occupant"
-	case errors.Is(err, conference.ErrConflict):
-		return condConflict, "conflicting request"
-	case errors.Is(err, conference.ErrBadRequest):
-		return condBadRequest, ""
-	case errors.Is(err, conference.ErrNotFound), errors.Is(err, conference.ErrInvalidName):
-		return condItemNotFound, ""
-	case errors.Is(err, conference.ErrNickConflict):
-		return condConflict, "nick in use"
-	case errors.Is(err, conference.ErrNotOccupant):
-		return condNotAcceptable, "you are not in the room"
-	}
-	return condInternal, ""
 }
 
 // newID returns a random stanza id.

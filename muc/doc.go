@@ -5,8 +5,10 @@
 // (audio-video-uri, RFC 7081 §4).
 //
 // The package translates stanzas into core calls (join, post, kick, ban,
-// configure…) and renders the core's events back into stanzas, so every rule
-// lives in conference and SIP and XMPP stay mirrored. What is purely XMPP
-// presentation stays here: nick and JID routing, presence fan-out, history
-// filtering, private messages, invitations, disco and data forms.
+// configure, invite, private message…) and renders the core's events back
+// into stanzas, so every rule lives in conference and SIP and XMPP stay
+// mirrored. What is purely XMPP presentation stays here: nick and JID
+// routing, presence fan-out, history filtering, the relaying of private
+// messages, invitations and declines, disco and data forms, and the
+// liveness of occupants' clients (pings).
 package muc

@@ -7,12 +7,6 @@ import (
 	"cusax.dev/bridge/conference"
 )
 
-// Length limits of what the room stores (those of the store package).
-const (
-	maxShort = 1024      // title, password
-	maxText  = 64 * 1024 // body, subject, description
-)
-
 // Room configuration fields (XEP-0045 §16.5.3). The subject is not a
 // registered field, so it is namespaced in Clark notation (XEP-0068 §3.4).
 const (
@@ -58,9 +52,8 @@ func boolValue(b bool) string {
 	return "0"
 }
 
-// configForm is the muc#owner configuration form with the room's values.
-func configForm(snap conference.Snapshot) *node {
-	c := snap.Config
+// configForm is the muc#owner configuration form with room's values.
+func configForm(room string, c conference.Config, subject string) *node {
 	maxUsers := ""
 	if c.MaxParticipants > 0 {
 		maxUsers = strconv.Itoa(c.MaxParticipants)
@@ -70,12 +63,12 @@ func configForm(snap conference.Snapshot) *node {
 		allowPM = "anyone"
 	}
 	return elNS(NSData, "x",
-		textEl("title", "Configuration of room "+snap.Name),
+		textEl("title", "Configuration of room "+room),
 		textEl("instructions", "Submit the form to configure the room; an empty form keeps the defaults."),
 		field(fFormType, "hidden", "", NSRoomCfg),
 		field(fRoomName, "text-single", "Room name", c.Title),
 		field(fRoomDesc, "text-single", "Description", c.Description),
-		field(fSubject, "text-single", "Subject", snap.Subject),
+		field(fSubject, "text-single", "Subject", subject),
 		field(fPersistent, "boolean", "Keep the room when it is empty", boolValue(c.Persistent)),
 		field(fPublic, "boolean", "List the room publicly", boolValue(c.Public)),
 		field(fModerated, "boolean", "Moderated: only members have voice", boolValue(c.Moderated)),
@@ -103,9 +96,12 @@ func badValue(v string) *formError {
 }
 
 // parseConfig applies a submitted configuration form to cur. It returns the
-// new configuration and subject.
-func parseConfig(x *node, cur conference.Config, subject string) (conference.Config, string, error) {
+// new configuration and the subject, nil when the form does not set it. The
+// core bounds the values (lengths, history size); the form rejects what it
+// cannot read.
+func parseConfig(x *node, cur conference.Config) (conference.Config, *string, error) {
 	cfg := cur
+	var subject *string
 	var protect *bool
 	var secret *string
 	for _, f := range x.children(NSData, "field") {
@@ -130,7 +126,7 @@ func parseConfig(x *node, cur conference.Config, subject string) (conference.Con
 			cfg.Description = first
 		case fSubject:
 			if len(vals) > 0 {
-				subject = vals[0]
+				subject = &vals[0]
 			}
 		case fPersistent, fPublic, fModerated, fMembersOnly, fPwProtected, fSubjectMod:
 			if berr != nil {
@@ -168,15 +164,17 @@ func parseConfig(x *node, cur conference.Config, subject string) (conference.Con
 			cfg.Whois = first
 		case fHistory, fHistoryAlt:
 			n, err := strconv.Atoi(first)
-			if err != nil || n < 0 || n > 1000 {
+			if err != nil || n < 0 {
 				return cfg, subject, badValue(v)
 			}
 			cfg.HistoryLength = n
 		case fAllowPM:
+			// The core allows private messages to everyone or to nobody,
+			// so the form offers exactly those two options.
 			switch first {
-			case "anyone", "participants", "moderators", "1", "true":
+			case "anyone":
 				cfg.AllowPrivateMessages = true
-			case "none", "0", "false":
+			case "none":
 				cfg.AllowPrivateMessages = false
 			default:
 				return cfg, subject, badValue(v)
@@ -185,9 +183,6 @@ func parseConfig(x *node, cur conference.Config, subject string) (conference.Con
 	}
 	if secret != nil {
 		cfg.Password = *secret
-	}
-	if len(cfg.Title) > maxShort || len(cfg.Password) > maxShort || len(cfg.Description) > maxText || len(subject) > maxText {
-		return cfg, subject, &formError{condNotAcceptable, "a value is too long"}
 	}
 	if protect != nil && !*protect {
 		cfg.Password = ""

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"mellium.im/xmpp/jid"
+
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/store"
 )
@@ -39,29 +41,53 @@ var fuzzSeeds = []string{
 	`<iq from='e@localhost/r' to='conference.localhost' type='get' id='11'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`,
 	`<iq from='bob@localhost/r' to='team@conference.localhost/Bob' type='get' id='12'><ping xmlns='urn:xmpp:ping'/></iq>`,
 	`<iq from='bob@localhost/r' to='a@b@c' type='get' id='13'><ping xmlns='urn:xmpp:ping'/></iq>`,
+	`<iq from='alice@localhost/r' to='team@conference.localhost' type='set' id='14'><query xmlns='http://jabber.org/protocol/muc#admin'><item jid='sip:carol@example.com' affiliation='outcast'/><item nick='Bob' role='moderator'/></query></iq>`,
+	`<iq from='alice@localhost/r' to='team@conference.localhost' type='get' id='15'><query xmlns='http://jabber.org/protocol/muc#admin'><item role='moderator'/></query></iq>`,
+	`<message from='d@localhost/x' to='team@conference.localhost'><x xmlns='http://jabber.org/protocol/muc#user'><decline><reason>no</reason></decline></x></message>`,
+	`<iq from='alice@localhost/r' to='team@conference.localhost' type='set' id='16'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_allowpm'><value>none</value></field><field var='muc#roomconfig_roomsecret'><value>pw</value></field><field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field></x></query></iq>`,
+	`<presence from='bob@localhost/r' to='team@conference.localhost/Bob'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='1'/></x></presence>`,
 }
 
-// fuzzRoom builds a registry with a room where alice@localhost/r owns and
-// bob@localhost/r participates, beside a SIP caller, and a Service whose
-// output is recorded.
-func fuzzRoom(t testing.TB) (*Service, *conference.Registry, func() []*node) {
+// fuzzRig is a Service over a registry with a room where alice@localhost/r
+// owns and bob@localhost/r participates, beside a SIP caller, with a
+// renderer following the events and every stanza sent recorded.
+type fuzzRig struct {
+	svc    *Service
+	reg    *conference.Registry
+	stream *conference.Stream
+	done   chan struct{}
+	mu     sync.Mutex
+	out    []*node
+}
+
+func fuzzRoom(t testing.TB) *fuzzRig {
 	reg := conference.NewRegistry(conference.Options{Store: store.NewMemory(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	svc, err := New(Config{Server: "127.0.0.1:1", Domain: testDomain, SIPDomain: testSIP, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var out []*node
+	fr := &fuzzRig{svc: svc, reg: reg, done: make(chan struct{})}
 	svc.sendFn = func(n *node) {
-		mu.Lock()
-		out = append(out, n)
-		mu.Unlock()
+		fr.mu.Lock()
+		fr.out = append(fr.out, n)
+		fr.mu.Unlock()
 	}
+	fr.stream = reg.Subscribe()
+	svc.progress.reset(reg.Seq())
+	go func() {
+		defer close(fr.done)
+		defer svc.progress.stop()
+		for ev := range fr.stream.C() {
+			svc.renderNext(ev)
+		}
+	}()
+	t.Cleanup(fr.close)
 	ctx := context.Background()
 	for _, s := range []string{
 		`<presence from='alice@localhost/r' to='team@conference.localhost/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`,
 		`<iq from='alice@localhost/r' to='team@conference.localhost' type='set' id='c'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`,
 		`<presence from='bob@localhost/r' to='team@conference.localhost/Bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>`,
+		`<message from='alice@localhost/r' to='team@conference.localhost'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='d@localhost'/></x></message>`,
 	} {
 		n, err := parseNode([]byte(s))
 		if err != nil {
@@ -75,12 +101,29 @@ func fuzzRoom(t testing.TB) (*Service, *conference.Registry, func() []*node) {
 	if _, err := reg.Post(ctx, "team", mustNick(t, reg, "Bob"), conference.Message{ID: "h1", Body: "history"}, conference.OriginXMPP); err != nil {
 		t.Fatal(err)
 	}
-	svc.seed(ctx)
-	return svc, reg, func() []*node {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]*node(nil), out...)
+	fr.settle(t)
+	return fr
+}
+
+// settle waits until the renderer has rendered every event emitted so far.
+func (fr *fuzzRig) settle(t testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if !fr.svc.progress.wait(ctx, fr.reg.Seq()) {
+		t.Fatal("renderer stuck")
 	}
+}
+
+func (fr *fuzzRig) close() {
+	fr.stream.Close()
+	<-fr.done
+}
+
+// sent returns the stanzas sent so far.
+func (fr *fuzzRig) sent() []*node {
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	return append([]*node(nil), fr.out...)
 }
 
 func mustNick(t testing.TB, reg *conference.Registry, nick string) string {
@@ -103,22 +146,17 @@ func FuzzHandle(f *testing.F) {
 		if err != nil {
 			return
 		}
-		svc, reg, sent := fuzzRoom(t)
-		before := len(sent())
-		stream := reg.Subscribe()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for ev := range stream.C() {
-				svc.renderEvent(ev)
-			}
-		}()
-		svc.handle(context.Background(), n)
-		stream.Close()
-		<-done
-		for _, o := range sent()[before:] {
+		fr := fuzzRoom(t)
+		before := len(fr.sent())
+		fr.svc.handle(context.Background(), n)
+		fr.settle(t) // everything the stanza caused is rendered
+		fr.close()
+		for _, o := range fr.sent()[before:] {
 			if o.attr("to") == "" || o.attr("from") == "" {
 				t.Fatalf("unaddressed stanza: %s", o)
+			}
+			if from, err := jid.Parse(o.attr("from")); err != nil || from.Domainpart() != testDomain {
+				t.Fatalf("stanza sent in another's name: %s", o)
 			}
 			if s := o.String(); strings.HasPrefix(s, "<!--") {
 				t.Fatalf("unserialisable stanza: %s", s)
@@ -134,18 +172,19 @@ func FuzzHandle(f *testing.F) {
 // get or set gets exactly one answer with its id.
 func TestFuzzSeedsAnswerEveryRequest(t *testing.T) {
 	for _, s := range fuzzSeeds {
-		svc, _, sent := fuzzRoom(t)
+		fr := fuzzRoom(t)
 		n, err := parseNode([]byte(s))
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := len(sent())
-		svc.handle(context.Background(), n)
+		before := len(fr.sent())
+		fr.svc.handle(context.Background(), n)
+		fr.settle(t)
 		if n.Name.Local != "iq" {
 			continue
 		}
 		answers := 0
-		for _, o := range sent()[before:] {
+		for _, o := range fr.sent()[before:] {
 			if o.Name.Local == "iq" && o.attr("id") == n.attr("id") {
 				answers++
 			}

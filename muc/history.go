@@ -40,17 +40,15 @@ func parseHistory(h *node) historyReq {
 	return req
 }
 
-// selectHistory picks the messages a joiner gets: those stored up to at (the
-// join), newest first until a limit is reached, returned oldest first. Every
-// limit applies; maxchars counts the characters of the rendered stanzas.
+// selectHistory picks the messages a joiner gets from msgs, the history as
+// it was at the join (at): newest first until a limit is reached, returned
+// oldest first. Every limit applies; maxchars counts the characters of the
+// rendered stanzas.
 func selectHistory(msgs []conference.Message, req historyReq, at time.Time, render func(conference.Message) *node) []*node {
 	var picked []*node
 	chars := 0
 	for i := len(msgs) - 1; i >= 0; i-- {
 		m := msgs[i]
-		if m.At.After(at) {
-			continue // posted after the join: delivered live
-		}
 		if req.maxStanzas >= 0 && len(picked) >= req.maxStanzas {
 			break
 		}

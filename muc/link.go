@@ -163,7 +163,7 @@ func (s *Service) connectOnce(ctx context.Context, rendered <-chan struct{}) (up
 	})
 	// One handler for whole stanzas: mux.Handle refuses stanza names and
 	// mux's own routing calls message and presence handlers once per child.
-	err = sess.Serve(s.handler(sctx))
+	err = sess.Serve(s.handler())
 	stop()
 	s.setConnected(false)
 	s.link.set(nil, nil)
@@ -187,27 +187,34 @@ func (s *Service) setConnected(up bool) {
 	}
 }
 
-// handler returns the whole-stanza handler for the session. It never returns
-// an error, so one bad stanza never closes the stream.
-func (s *Service) handler(ctx context.Context) xmpp.Handler {
-	return xmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				s.log.Error("stanza handler panic", "panic", r, "stanza", start.Name.Local)
-				err = nil
-			}
-		}()
+// handler returns the whole-stanza handler for the session. It reads the
+// stanza and queues it for its room's worker, so the read loop never waits
+// for a handler. It never returns an error, so one bad stanza never closes
+// the stream.
+func (s *Service) handler() xmpp.Handler {
+	return xmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
 		if start.Name.Space != component.NSAccept || (start.Name.Local != "presence" && start.Name.Local != "message" && start.Name.Local != "iq") {
 			return nil // not a stanza (nothing else is expected after the handshake)
 		}
-		n, rerr := readNode(t, *start)
-		if rerr != nil {
-			s.log.Info("unreadable stanza", "kind", start.Name.Local, "err", rerr)
+		n, err := readNode(t, *start)
+		if err != nil {
+			s.log.Info("unreadable stanza", "kind", start.Name.Local, "err", err)
 			return nil
 		}
-		hctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		s.handle(hctx, n)
+		if !s.work.submit(n) {
+			s.overloaded(n)
+		}
 		return nil
 	})
+}
+
+// overloaded answers a stanza that could not be queued: a request gets
+// resource-constraint (retry later); anything else is dropped.
+func (s *Service) overloaded(n *node) {
+	s.log.Info("stanza dropped: too many waiting", "kind", n.Name.Local, "from", n.attr("from"), "to", n.attr("to"))
+	st, err := newStanza(n)
+	if err != nil || st.typ == "error" || st.typ == "result" || (st.kind == "presence" && st.typ != "") {
+		return
+	}
+	s.send(errorReply(st, condResourceLimit, "too many requests waiting; try again later", ""))
 }

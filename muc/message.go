@@ -2,11 +2,33 @@ package muc
 
 import (
 	"context"
-	"errors"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
 	"cusax.dev/bridge/conference"
+)
+
+// Overrides of coreErrors for messages.
+var (
+	postErrors = []errCase{
+		{conference.ErrForbidden, condForbidden, "you have no voice in this moderated room"},
+		{conference.ErrBadRequest, condNotAcceptable, "message too large"},
+	}
+	subjectErrors = []errCase{
+		{conference.ErrForbidden, condForbidden, "you may not change the subject"},
+		{conference.ErrBadRequest, condNotAcceptable, "subject too long"},
+	}
+	privateErrors = []errCase{
+		{conference.ErrNotAllowed, condNotAllowed, "private messages are disabled in this room"},
+		{conference.ErrNotFound, condItemNotFound, "no such occupant"},
+		{conference.ErrNotOccupant, condNotAcceptable, "only occupants may send private messages"},
+	}
+	inviteErrors = []errCase{
+		{conference.ErrForbidden, condForbidden, "only admins may invite to a members-only room"},
+		{conference.ErrNotOccupant, condNotAcceptable, "only occupants may invite"},
+		{conference.ErrBadRequest, condJIDMalformed, "invalid invitee"},
+	}
 )
 
 // onMessage handles groupchat messages and subject changes to a room,
@@ -28,7 +50,7 @@ func (s *Service) onMessage(ctx context.Context, st *stanza) {
 		s.send(errorReply(st, condServiceUnavail, "send messages to a room", ""))
 		return
 	case st.to.Resourcepart() != "":
-		s.privateMessage(ctx, st, room)
+		s.privateMessage(st, room)
 		return
 	}
 	if x := st.el.child(NSMUCUser, "x"); x != nil && (x.child(NSMUCUser, "invite") != nil || x.child(NSMUCUser, "decline") != nil) {
@@ -36,83 +58,57 @@ func (s *Service) onMessage(ctx context.Context, st *stanza) {
 		return
 	}
 	if st.typ != "groupchat" {
-		s.send(errorReply(st, condBadRequest, "messages to a room are of type groupchat", s.roomJID(room)))
+		s.send(s.errorTo(st, room, condBadRequest, "messages to a room are of type groupchat"))
 		return
 	}
 	from := st.from.String()
 	p, present := s.occupant(room, from)
 	if !present {
 		if !s.exists(ctx, room) {
-			s.send(errorReply(st, condItemNotFound, "no such room", s.roomJID(room)))
+			s.send(s.errorTo(st, room, condItemNotFound, "no such room"))
 			return
 		}
-		s.send(errorReply(st, condNotAcceptable, "only occupants may send messages to the room", s.roomJID(room)))
+		s.send(s.errorTo(st, room, condNotAcceptable, "only occupants may send messages to the room"))
 		return
 	}
 	body, hasBody := st.el.childText("body")
 	subject, hasSubject := st.el.childText("subject")
-	if len(body) > maxText || len(subject) > maxText {
-		s.send(errorReply(st, condNotAcceptable, "message too long", s.roomJID(room)))
-		return
-	}
 	actor := conference.Actor{ParticipantID: p.ID, JID: from}
 	switch {
 	case hasSubject && !hasBody:
 		if err := s.reg.SetSubject(ctx, room, subject, actor, conference.OriginXMPP); err != nil {
-			cond, text := coreError(err)
-			if cond == condForbidden {
-				text = "you may not change the subject"
-			}
-			s.send(errorReply(st, cond, text, s.roomJID(room)))
+			s.send(s.errorFor(st, room, err, subjectErrors...))
 		}
-	case hasBody:
+	case body != "":
 		id := st.id
-		if id == "" || len(id) > 256 {
+		if id == "" {
 			id = newID()
 		}
 		if _, err := s.reg.Post(ctx, room, p.ID, conference.Message{ID: id, Body: body}, conference.OriginXMPP); err != nil {
-			cond, text := coreError(err)
-			if cond == condForbidden {
-				text = "you have no voice in this moderated room"
-			}
-			if cond == condInternal {
-				s.log.Warn("post failed", "room", room, "err", err)
-			}
-			s.send(errorReply(st, cond, text, s.roomJID(room)))
+			s.send(s.errorFor(st, room, err, postErrors...))
 		}
 	}
 	// A groupchat without body or subject (a chat state) is not relayed.
 }
 
-// privateMessage relays a message to one occupant (XEP-0045 §7.5).
-func (s *Service) privateMessage(ctx context.Context, st *stanza, room string) {
-	by := s.roomJID(room)
+// privateMessage relays a message to one occupant (XEP-0045 §7.5); the core
+// says whether it may be sent.
+func (s *Service) privateMessage(st *stanza, room string) {
 	if st.typ == "groupchat" {
-		s.send(errorReply(st, condBadRequest, "private messages are not of type groupchat", by))
+		s.send(s.errorTo(st, room, condBadRequest, "private messages are not of type groupchat"))
 		return
 	}
 	sender, ok := s.occupant(room, st.from.String())
 	if !ok {
-		s.send(errorReply(st, condNotAcceptable, "only occupants may send private messages", by))
+		s.send(s.errorFor(st, room, conference.ErrNotOccupant, privateErrors...))
 		return
 	}
-	cfg, err := s.reg.Config(ctx, room)
+	target, err := s.reg.PrivateMessage(room, sender.ID, st.to.Resourcepart())
+	if err == nil && target.JID == "" {
+		err = conference.ErrNoText
+	}
 	if err != nil {
-		cond, text := coreError(err)
-		s.send(errorReply(st, cond, text, by))
-		return
-	}
-	if !cfg.AllowPrivateMessages {
-		s.send(errorReply(st, condNotAllowed, "private messages are disabled in this room", by))
-		return
-	}
-	target, ok := s.reg.ByNick(room, st.to.Resourcepart())
-	if !ok {
-		s.send(errorReply(st, condItemNotFound, "no such occupant", by))
-		return
-	}
-	if !target.Text || target.JID == "" {
-		s.send(errorReply(st, condServiceUnavail, "that occupant is in the audio conference only and cannot receive messages", by))
+		s.send(s.errorFor(st, room, err, privateErrors...))
 		return
 	}
 	fwd := el("message").set("type", st.typ).set("id", st.id).set("from", s.occJID(room, sender.Nick)).set("to", target.JID)
@@ -124,37 +120,19 @@ func (s *Service) privateMessage(ctx context.Context, st *stanza, room string) {
 	s.send(fwd.add(elNS(NSMUCUser, "x")))
 }
 
-// invitation relays mediated invitations and declines (XEP-0045 §7.8.2).
+// invitation relays mediated invitations (XEP-0045 §7.8.2): the core says
+// whether the occupant may invite (and makes the invitee a member of a
+// members-only room); the service bounds how many, passes the room
+// password along, and remembers each invitation for a decline.
 func (s *Service) invitation(ctx context.Context, st *stanza, room string, x *node) {
-	by := s.roomJID(room)
-	from := st.from.String()
 	if d := x.child(NSMUCUser, "decline"); d != nil && x.child(NSMUCUser, "invite") == nil {
-		to, err := jid.Parse(d.attr("to"))
-		if err != nil || d.attr("to") == "" {
-			s.send(errorReply(st, condJIDMalformed, "decline needs a valid 'to'", by))
-			return
-		}
-		dec := el("decline").set("from", st.from.Bare().String())
-		if r := d.child(NSMUCUser, "reason"); r != nil {
-			dec.add(textEl("reason", r.Text))
-		}
-		s.send(el("message", elNS(NSMUCUser, "x", dec)).set("from", by).set("to", to.String()).set("id", st.id))
+		s.decline(st, room, d)
 		return
 	}
+	from := st.from.String()
 	sender, ok := s.occupant(room, from)
 	if !ok {
-		s.send(errorReply(st, condNotAcceptable, "only occupants may invite", by))
-		return
-	}
-	snap, err := s.reg.Snapshot(ctx, room)
-	if err != nil {
-		cond, text := coreError(err)
-		s.send(errorReply(st, cond, text, by))
-		return
-	}
-	admin := sender.Affiliation == conference.AffiliationAdmin || sender.Affiliation == conference.AffiliationOwner
-	if snap.Config.MembersOnly && !admin {
-		s.send(errorReply(st, condForbidden, "only admins may invite to a members-only room", by))
+		s.send(s.errorFor(st, room, conference.ErrNotOccupant, inviteErrors...))
 		return
 	}
 	invites := x.children(NSMUCUser, "invite")
@@ -162,24 +140,25 @@ func (s *Service) invitation(ctx context.Context, st *stanza, room string, x *no
 	for _, inv := range invites {
 		to, err := jid.Parse(inv.attr("to"))
 		if err != nil || inv.attr("to") == "" {
-			s.send(errorReply(st, condJIDMalformed, "invite needs a valid 'to'", by))
+			s.send(s.errorTo(st, room, condJIDMalformed, "invite needs a valid 'to'"))
 			return
 		}
 		targets = append(targets, to)
 	}
+	now := time.Now()
+	if !s.invites.allow(room, sender.ID, len(targets), now) {
+		s.send(s.errorTo(st, room, condPolicyViolation, "too many invitations; try again later"))
+		return
+	}
+	by := s.roomJID(room)
 	for i, inv := range invites {
 		to := targets[i]
-		if snap.Config.MembersOnly {
-			// The admin's invitation makes the invitee a member, or it could
-			// not enter (XEP-0045 §7.8.2).
-			id := to.Bare().String()
-			if _, has := snap.Affiliations[id]; !has {
-				err := s.reg.SetAffiliation(ctx, room, id, conference.AffiliationMember, conference.Actor{ParticipantID: sender.ID, JID: from}, conference.OriginXMPP, "invited")
-				if err != nil && !errors.Is(err, conference.ErrConflict) {
-					s.log.Info("invitee not made member", "room", room, "err", err)
-				}
-			}
+		password, err := s.reg.Invite(ctx, room, sender.ID, to.Bare().String(), conference.OriginXMPP)
+		if err != nil {
+			s.send(s.errorFor(st, room, err, inviteErrors...))
+			return
 		}
+		s.invites.record(room, to.Bare().String(), from, now)
 		out := el("invite").set("from", from)
 		reason := ""
 		if r := inv.child(NSMUCUser, "reason"); r != nil {
@@ -187,8 +166,8 @@ func (s *Service) invitation(ctx context.Context, st *stanza, room string, x *no
 			out.add(textEl("reason", r.Text))
 		}
 		ux := elNS(NSMUCUser, "x", out)
-		if snap.Config.Password != "" {
-			ux.add(textEl("password", snap.Config.Password))
+		if password != "" {
+			ux.add(textEl("password", password))
 		}
 		body := sender.Nick + " invites you to the room " + by
 		if reason != "" {
@@ -196,4 +175,29 @@ func (s *Service) invitation(ctx context.Context, st *stanza, room string, x *no
 		}
 		s.send(el("message", textEl("body", body), ux).set("from", by).set("to", to.String()).set("id", st.id))
 	}
+}
+
+// decline forwards a declined invitation to the inviter (XEP-0045 §7.8.2),
+// but only to one who did invite the decliner to this room: anything else
+// is not-acceptable, so the room relays nothing to arbitrary JIDs.
+func (s *Service) decline(st *stanza, room string, d *node) {
+	to := d.attr("to")
+	if to != "" {
+		j, err := jid.Parse(to)
+		if err != nil {
+			s.send(s.errorTo(st, room, condJIDMalformed, "decline needs a valid 'to'"))
+			return
+		}
+		to = j.String()
+	}
+	inviter, ok := s.invites.take(room, st.from.Bare().String(), to, time.Now())
+	if !ok {
+		s.send(s.errorTo(st, room, condNotAcceptable, "no invitation from that JID to decline"))
+		return
+	}
+	dec := el("decline").set("from", st.from.Bare().String())
+	if r := d.child(NSMUCUser, "reason"); r != nil {
+		dec.add(textEl("reason", r.Text))
+	}
+	s.send(el("message", elNS(NSMUCUser, "x", dec)).set("from", s.roomJID(room)).set("to", inviter).set("id", st.id))
 }

@@ -12,15 +12,24 @@ import (
 	"cusax.dev/bridge/conference"
 )
 
-// goneConditions are the stanza errors that mean an occupant's client is no
-// longer there (XEP-0045 §18.1 "delivery-related errors"); others (e.g.
-// feature-not-implemented from a client without ping support) mean it
-// answered.
+// goneConditions are the errors bounced by a message or presence the room
+// sent that mean the occupant's client is no longer there (XEP-0045 §18.1
+// "delivery-related errors": for a message or presence to a resource that
+// is gone, the server answers service-unavailable, RFC 6121 §8.5.3.2).
 var goneConditions = map[string]bool{
 	"gone": true, "item-not-found": true, "recipient-unavailable": true, "redirect": true,
 	"remote-server-not-found": true, "remote-server-timeout": true, "service-unavailable": true,
 	"": true, // an error without a defined condition
 }
+
+// liveness is what one check of an occupant's client found.
+type liveness int
+
+const (
+	alive   liveness = iota // the client answered
+	unknown                 // our own session failed: no conclusion
+	failed                  // no answer in time, or an error that says it is not there
+)
 
 // maintain runs while a session is up: it pings every occupant's client at
 // once (stale occupants are likely after a reconnect) and then every
@@ -42,9 +51,9 @@ func (s *Service) maintain(ctx context.Context, sess *xmpp.Session) {
 	}
 }
 
-// pingOccupants pings the real JID of every XMPP occupant (XEP-0199, as
-// XEP-0410 suggests for ghost detection) and removes those whose client does
-// not answer or is reported gone.
+// pingOccupants checks the real JID of every XMPP occupant (XEP-0199, as
+// XEP-0410 suggests for ghost detection) and removes those whose client
+// failed two checks in a row, a short while apart.
 func (s *Service) pingOccupants(ctx context.Context, sess *xmpp.Session) {
 	type target struct {
 		room string
@@ -68,31 +77,88 @@ func (s *Service) pingOccupants(ctx context.Context, sess *xmpp.Session) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if gone, why := s.pingOne(ctx, sess, tg.room, tg.p.JID); gone {
-				s.log.Info("removing occupant whose client is gone", "room", tg.room, "nick", tg.p.Nick, "why", why)
-				lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				if err := s.reg.Leave(lctx, tg.room, tg.p.ID, conference.Failed, conference.OriginXMPP); err != nil && !errors.Is(err, conference.ErrNotFound) {
-					s.log.Warn("remove ghost occupant", "room", tg.room, "err", err)
-				}
-			}
+			s.checkOccupant(ctx, sess, tg.room, tg.p)
 		}()
 	}
 	wg.Wait()
 }
 
-// pingOne pings to from room's JID. gone is true when the client did not
-// answer in time or an error says it is not there; a failure of our own
-// session counts as "don't know" (not gone).
-func (s *Service) pingOne(ctx context.Context, sess *xmpp.Session, room, to string) (gone bool, why string) {
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
+// checkOccupant removes p when its client fails two consecutive checks.
+func (s *Service) checkOccupant(ctx context.Context, sess *xmpp.Session, room string, p conference.Participant) {
+	for attempt := 1; ; attempt++ {
+		v, why := s.checkClient(ctx, sess, room, p.JID)
+		if v != failed {
+			return
+		}
+		if attempt == 2 {
+			s.log.Info("removing occupant whose client is gone", "room", room, "nick", p.Nick, "why", why)
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := s.reg.Leave(lctx, room, p.ID, conference.Failed, conference.OriginXMPP); err != nil && !errors.Is(err, conference.ErrNotFound) {
+				s.log.Warn("remove ghost occupant", "room", room, "err", err)
+			}
+			return
+		}
+		s.log.Debug("occupant's client failed a check; retrying", "room", room, "nick", p.Nick, "why", why)
+		t := time.NewTimer(s.pingRetry())
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
+}
+
+// pingRetry is the pause before the second check of a client.
+func (s *Service) pingRetry() time.Duration { return min(s.cfg.PingTimeout, 2*time.Second) }
+
+// checkClient pings to from room's JID and reads the answer as XEP-0410
+// §3.2 does: a result, service-unavailable or feature-not-implemented (a
+// client without XEP-0199) and item-not-found mean the client is there; any
+// other error, or no answer in time, means it is not.
+//
+// A server answers service-unavailable for a resource that is gone too
+// (RFC 6121 §8.5.3.2.1; Prosody does), so that answer is followed by a
+// disco#info query, which every client answers (XEP-0030, XEP-0115): only
+// service-unavailable again, or no answer, counts as a failure.
+func (s *Service) checkClient(ctx context.Context, sess *xmpp.Session, room, to string) (liveness, string) {
+	answered, cond := s.query(ctx, sess, room, to, elNS(NSPing, "ping"))
+	switch {
+	case !answered && cond == "":
+		return unknown, ""
+	case !answered:
+		return failed, "ping " + cond
+	case cond == "", cond == "feature-not-implemented", cond == "item-not-found":
+		return alive, ""
+	case cond != "service-unavailable":
+		return failed, "ping error " + cond
+	}
+	answered, cond = s.query(ctx, sess, room, to, elNS(NSDiscoInfo, "query"))
+	switch {
+	case !answered && cond == "":
+		return unknown, ""
+	case !answered:
+		return failed, "disco#info " + cond + " after ping service-unavailable"
+	case cond == "service-unavailable":
+		return failed, "ping and disco#info service-unavailable"
+	}
+	return alive, ""
+}
+
+// query sends an IQ get with payload to to from room's JID. answered is
+// false when no answer came: cond is "timeout" then, or "" when our own
+// session failed. For an answer, cond is the error condition ("" for a
+// result, "undefined-condition" for an error without one).
+func (s *Service) query(ctx context.Context, sess *xmpp.Session, room, to string, payload *node) (answered bool, cond string) {
+	qctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
 	defer cancel()
-	iq := el("iq", elNS(NSPing, "ping")).set("type", "get").set("from", s.roomJID(room)).set("to", to)
+	iq := el("iq", payload).set("type", "get").set("id", newID()).set("from", s.roomJID(room)).set("to", to)
 	s.count("iq", "out")
-	resp, err := sess.SendIQ(pctx, iq.tokenReader())
+	resp, err := sess.SendIQ(qctx, iq.tokenReader())
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return true, "ping timeout"
+			return false, "timeout"
 		}
 		return false, ""
 	}
@@ -107,9 +173,14 @@ func (s *Service) pingOne(ctx context.Context, sess *xmpp.Session, room, to stri
 		return false, ""
 	}
 	n, err := readNode(resp, start)
-	if err != nil || n.attr("type") != "error" {
+	if err != nil {
 		return false, ""
 	}
-	cond := errorCondition(n)
-	return goneConditions[cond], "ping error " + cond
+	if n.attr("type") != "error" {
+		return true, ""
+	}
+	if c := errorCondition(n); c != "" {
+		return true, c
+	}
+	return true, "undefined-condition"
 }

@@ -2,7 +2,6 @@ package muc
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"cusax.dev/bridge/conference"
@@ -32,12 +31,12 @@ func (s *Service) onPresence(ctx context.Context, st *stanza) {
 		return // subscriptions and probes are not for rooms
 	}
 	if !ok {
-		s.send(errorReply(st, condItemNotFound, "no such room", "", elNS(NSMUC, "x")))
+		s.send(s.errorTo(st, "", condItemNotFound, "no such room"))
 		return
 	}
 	nick := st.to.Resourcepart()
 	if nick == "" {
-		s.send(errorReply(st, condJIDMalformed, "a nick is required", s.roomJID(room), elNS(NSMUC, "x")))
+		s.send(s.errorTo(st, room, condJIDMalformed, "a nick is required"))
 		return
 	}
 	payload := presencePayload(st.el)
@@ -48,11 +47,7 @@ func (s *Service) onPresence(ctx context.Context, st *stanza) {
 	case p.Nick != nick:
 		s.setPayload(room, from, payload)
 		if err := s.reg.ChangeNick(ctx, room, p.ID, nick, conference.OriginXMPP); err != nil {
-			cond, text := coreError(err)
-			if errors.Is(err, conference.ErrBadRequest) {
-				cond, text = condJIDMalformed, "invalid nick"
-			}
-			s.send(errorReply(st, cond, text, s.roomJID(room)))
+			s.send(s.errorFor(st, room, err, nickErrors...))
 		}
 	case st.el.child(NSMUC, "x") != nil:
 		s.rejoin(ctx, st, room, payload)
@@ -67,10 +62,15 @@ func (s *Service) onPresence(ctx context.Context, st *stanza) {
 // join; the others see its presence update.
 func (s *Service) rejoin(ctx context.Context, st *stanza, room string, payload []*node) {
 	from := st.from.String()
+	snap, err := s.reg.Snapshot(ctx, room)
+	var history []conference.Message
+	if err == nil {
+		history, err = s.reg.History(ctx, room)
+	}
 	s.mu.Lock()
 	v := s.rooms[room]
 	var me *occView
-	if v != nil {
+	if v != nil && err == nil {
 		me = v.byJID(from)
 	}
 	if me == nil {
@@ -95,12 +95,10 @@ func (s *Service) rejoin(ctx context.Context, st *stanza, room string, payload [
 			out = append(out, s.presence(room, v, me, to, presOpts{}))
 		}
 	}
-	p := me.p
+	req := parseHistory(st.el.child(NSMUC, "x").child(NSMUC, "history"))
+	out = append(out, s.joinHistory(room, v, from, req, time.Now(), history, snap.Subject, snap.SubjectBy)...)
 	s.mu.Unlock()
 	for _, n := range out {
-		s.send(n)
-	}
-	for _, n := range s.joinHistory(ctx, room, p, parseHistory(st.el.child(NSMUC, "x").child(NSMUC, "history")), time.Now()) {
 		s.send(n)
 	}
 }
@@ -144,38 +142,7 @@ func (s *Service) join(ctx context.Context, st *stanza, room, nick string, paylo
 		delete(s.pending, key)
 	}
 	s.mu.Unlock()
-	cond, text := joinError(err)
-	if cond == condInternal {
-		s.log.Warn("join failed", "room", room, "err", err)
-	}
-	s.send(errorReply(st, cond, text, s.roomJID(room), elNS(NSMUC, "x")))
-}
-
-// joinError maps a refused join to its XEP-0045 §7.2 error.
-func joinError(err error) (condition, string) {
-	switch {
-	case errors.Is(err, conference.ErrNickConflict):
-		return condConflict, "that nick is already in use"
-	case errors.Is(err, conference.ErrPasswordRequired):
-		return condNotAuthorized, "a password is required"
-	case errors.Is(err, conference.ErrBanned):
-		return condForbidden, "you are banned from this room"
-	case errors.Is(err, conference.ErrMembersOnly):
-		return condRegistrationReq, "this room is members-only"
-	case errors.Is(err, conference.ErrFull):
-		return condFull, "the room is full"
-	case errors.Is(err, conference.ErrLocked):
-		return condItemNotFound, "the room is being created"
-	case errors.Is(err, conference.ErrCreationRestricted):
-		return condNotAllowed, "room creation is restricted"
-	case errors.Is(err, conference.ErrBadRequest):
-		return condJIDMalformed, "invalid nick"
-	case errors.Is(err, conference.ErrInvalidName), errors.Is(err, conference.ErrNotFound):
-		return condItemNotFound, "no such room"
-	case errors.Is(err, conference.ErrClosed):
-		return condServiceUnavail, "the service is shutting down"
-	}
-	return condInternal, ""
+	s.send(s.errorFor(st, room, err, joinErrors...))
 }
 
 // leave handles an occupant's unavailable presence.

@@ -21,8 +21,7 @@ func (s *Service) render(ctx context.Context, stream *conference.Stream) {
 			if !ok {
 				return
 			}
-			s.renderEvent(ev)
-			s.progress.advance(ev.Seq)
+			s.renderNext(ev)
 		case <-ctx.Done():
 			s.drain(stream)
 			return
@@ -44,8 +43,7 @@ func (s *Service) drain(stream *conference.Stream) {
 			if !ok {
 				return
 			}
-			s.renderEvent(ev)
-			s.progress.advance(ev.Seq)
+			s.renderNext(ev)
 		case <-deadline.C:
 			s.log.Warn("stopping with events not rendered", "rendered", s.progress.rendered(), "last", target)
 			return
@@ -53,27 +51,34 @@ func (s *Service) drain(stream *conference.Stream) {
 	}
 }
 
+// renderNext renders ev and records that it has been.
+func (s *Service) renderNext(ev conference.Event) {
+	s.renderEvent(ev)
+	s.progress.advance(ev.Seq)
+}
+
+// renderEvent sends the stanzas of one event. It reads nothing but the event
+// and the views (never the core's current state, which may be ahead of the
+// event), so what it shows is what the event says.
 func (s *Service) renderEvent(ev conference.Event) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var out []*node
 	switch ev.Kind {
 	case conference.ConferenceCreated:
-		s.view(ctx, ev.Conference)
+		s.renderCreated(ev)
 	case conference.Joined:
-		out = s.renderJoined(ctx, ev)
+		out = s.renderJoined(ev)
 	case conference.Left, conference.Kicked, conference.Banned:
-		out = s.renderGone(ctx, ev)
+		out = s.renderGone(ev)
 	case conference.AffiliationChanged, conference.Muted, conference.Unmuted, conference.RoleChanged:
-		out = s.renderUpdate(ctx, ev)
+		out = s.renderUpdate(ev)
 	case conference.NickChanged:
-		out = s.renderNick(ctx, ev)
+		out = s.renderNick(ev)
 	case conference.SubjectChanged:
-		out = s.renderSubject(ctx, ev)
+		out = s.renderSubject(ev)
 	case conference.ConfigChanged:
-		out = s.renderConfig(ctx, ev)
+		out = s.renderConfig(ev)
 	case conference.MessagePosted:
-		out = s.renderMessage(ctx, ev)
+		out = s.renderMessage(ev)
 	case conference.ConferenceEnded:
 		out = s.renderEnded(ev)
 	}
@@ -83,22 +88,28 @@ func (s *Service) renderEvent(ev conference.Event) {
 }
 
 // renderJoined: the joiner gets the present occupants first, then its
-// self-presence (110, 100, 201, 210), then history and subject; everyone
-// else gets the joiner's presence (XEP-0045 §7.2.2–§7.2.16).
-func (s *Service) renderJoined(ctx context.Context, ev conference.Event) []*node {
+// self-presence (110, 100, 201, 210), then the history and subject captured
+// with the join; everyone else gets the joiner's presence (XEP-0045
+// §7.2.2–§7.2.16).
+func (s *Service) renderJoined(ev conference.Event) []*node {
 	room, p := ev.Conference, ev.Participant
-	v := s.view(ctx, room)
+	v := s.viewOf(room)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	var pj *pendingJoin
 	if p.Text && p.JID != "" {
 		key := occKey{room, p.JID}
 		pj = s.pending[key]
 		delete(s.pending, key)
 	}
-	if len(v.occ) == 0 {
-		for _, o := range ev.Others { // a room the view has not followed from the start
+	if !v.synced {
+		// A room that was live before the service followed it: the event
+		// says who is there.
+		v.occ = v.occ[:0]
+		for _, o := range ev.Others {
 			v.occ = append(v.occ, &occView{p: o, payload: defaultPayload(o)})
 		}
+		v.synced = true
 	}
 	me := v.byID(p.ID)
 	if me == nil {
@@ -136,64 +147,61 @@ func (s *Service) renderJoined(ctx context.Context, ev conference.Event) []*node
 			out = append(out, s.presence(room, v, me, to, presOpts{}))
 		}
 	}
-	s.mu.Unlock()
 	if me.textOccupant() {
-		var req historyReq
+		req := defaultHistory()
 		if pj != nil {
 			req = pj.history
-		} else {
-			req = defaultHistory()
 		}
-		out = append(out, s.joinHistory(ctx, room, p, req, ev.At)...)
+		out = append(out, s.joinHistory(room, v, p.JID, req, ev.At, ev.History, ev.Subject, ev.SubjectBy)...)
 	}
 	return out
 }
 
-// joinHistory renders the discussion history and the subject for a joiner.
-func (s *Service) joinHistory(ctx context.Context, room string, p conference.Participant, req historyReq, at time.Time) []*node {
-	snap, err := s.reg.Snapshot(ctx, room)
-	if err != nil {
-		return nil
-	}
-	var out []*node
-	if msgs, err := s.reg.History(ctx, room); err == nil {
-		out = selectHistory(msgs, req, at, func(m conference.Message) *node {
-			return groupchat(s.occJID(room, m.Nick), p.JID, m.ID, textEl("body", m.Body),
-				elNS(NSDelay, "delay").set("from", s.roomJID(room)).set("stamp", stamp(m.At)))
-		})
-	}
+// joinHistory renders the discussion history and the subject for a joiner
+// whose client is to (XEP-0045 §7.2.15, §7.2.16): the subject comes from
+// the occupant who set it while that nick is in the room, else from the
+// room. Called with s.mu held.
+func (s *Service) joinHistory(room string, v *roomView, to string, req historyReq, at time.Time, history []conference.Message, subject, subjectBy string) []*node {
+	out := selectHistory(history, req, at, func(m conference.Message) *node {
+		return groupchat(s.occJID(room, m.Nick), to, m.ID, textEl("body", m.Body),
+			elNS(NSDelay, "delay").set("from", s.roomJID(room)).set("stamp", stamp(m.At)))
+	})
 	from := s.roomJID(room)
-	for _, o := range snap.Participants {
-		if snap.SubjectBy != "" && o.Nick == snap.SubjectBy {
-			from = s.occJID(room, o.Nick)
+	for _, o := range v.occ {
+		if subjectBy != "" && o.p.Nick == subjectBy {
+			from = s.occJID(room, o.p.Nick)
 		}
 	}
-	return append(out, groupchat(from, p.JID, "", textEl("subject", snap.Subject)))
+	return append(out, groupchat(from, to, "", textEl("subject", subject)))
 }
 
 // renderGone renders a departure: unavailable presence with 110 for the
 // occupant itself and 307 (kick), 301 (ban), 321 or 322 (affiliation or
-// members-only removal), with actor and reason.
-func (s *Service) renderGone(ctx context.Context, ev conference.Event) []*node {
+// members-only removal), with actor and reason. An occupant the view never
+// showed is not shown leaving either.
+func (s *Service) renderGone(ev conference.Event) []*node {
 	room, p := ev.Conference, ev.Participant
 	if p.ID == "" {
 		return nil // an absent identity was banned: nobody to tell
 	}
-	v := s.view(ctx, room)
+	v := s.viewOf(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	key := occKey{room, p.JID}
+	leaving, hasLeaving := s.leaving[key]
+	if ev.Kind == conference.Left {
+		delete(s.leaving, key)
+	}
 	o := v.byID(p.ID)
 	if o == nil {
-		o = &occView{p: p, payload: defaultPayload(p)}
+		return nil
 	}
 	o.p = p
 	opt := presOpts{typ: "unavailable", reason: ev.Reason}
 	switch ev.Kind {
 	case conference.Left:
-		key := occKey{room, p.JID}
-		if st, ok := s.leaving[key]; ok {
-			o.payload = st
-			delete(s.leaving, key)
+		if hasLeaving {
+			o.payload = leaving
 		}
 		opt.reason = ""
 	case conference.Kicked:
@@ -224,12 +232,12 @@ func (s *Service) renderGone(ctx context.Context, ev conference.Event) []*node {
 
 // renderUpdate broadcasts an occupant's new role or affiliation (voice
 // granted or revoked, moderator granted or revoked, membership changed).
-func (s *Service) renderUpdate(ctx context.Context, ev conference.Event) []*node {
+func (s *Service) renderUpdate(ev conference.Event) []*node {
 	room, p := ev.Conference, ev.Participant
 	if p.ID == "" {
 		return nil // affiliation of an absent identity: no presence to update
 	}
-	v := s.view(ctx, room)
+	v := s.viewOf(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := v.byID(p.ID)
@@ -256,9 +264,9 @@ func (s *Service) renderUpdate(ctx context.Context, ev conference.Event) []*node
 
 // renderNick renders a nick change: unavailable from the old nick with 303
 // and the new nick, then available from the new nick (XEP-0045 §7.6).
-func (s *Service) renderNick(ctx context.Context, ev conference.Event) []*node {
+func (s *Service) renderNick(ev conference.Event) []*node {
 	room, p := ev.Conference, ev.Participant
-	v := s.view(ctx, room)
+	v := s.viewOf(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := v.byID(p.ID)
@@ -278,9 +286,9 @@ func (s *Service) renderNick(ctx context.Context, ev conference.Event) []*node {
 
 // renderSubject sends the new subject to every occupant, from the occupant
 // who set it or from the room.
-func (s *Service) renderSubject(ctx context.Context, ev conference.Event) []*node {
+func (s *Service) renderSubject(ev conference.Event) []*node {
 	room := ev.Conference
-	v := s.view(ctx, room)
+	v := s.viewOf(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	from := s.roomJID(room)
@@ -295,30 +303,29 @@ func (s *Service) renderSubject(ctx context.Context, ev conference.Event) []*nod
 }
 
 // renderConfig tells occupants the configuration changed (104) and whether
-// the room became non-anonymous (172) or semi-anonymous (173).
-func (s *Service) renderConfig(ctx context.Context, ev conference.Event) []*node {
+// the room became non-anonymous (172) or semi-anonymous (173), comparing
+// the configuration the event carries with the one before it. The first
+// configuration of a new room is no change for anyone.
+func (s *Service) renderConfig(ev conference.Event) []*node {
+	if ev.Config == nil {
+		return nil
+	}
 	room := ev.Conference
-	v := s.view(ctx, room)
-	cfg, err := s.reg.Config(ctx, room)
+	v := s.viewOf(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err != nil {
+	whois := whoisOf(*ev.Config)
+	v.whois = whois
+	if ev.WasLocked {
 		return nil
 	}
-	var codes []int
-	if !ev.WasLocked {
-		codes = append(codes, 104)
-		if whoisOf(cfg) != v.whois {
-			if whoisOf(cfg) == "anyone" {
-				codes = append(codes, 172)
-			} else {
-				codes = append(codes, 173)
-			}
+	codes := []int{104}
+	if ev.Previous != nil && whoisOf(*ev.Previous) != whois {
+		if whois == "anyone" {
+			codes = append(codes, 172)
+		} else {
+			codes = append(codes, 173)
 		}
-	}
-	v.whois = whoisOf(cfg)
-	if len(codes) == 0 {
-		return nil
 	}
 	var out []*node
 	for _, to := range v.recipients() {
@@ -333,12 +340,12 @@ func (s *Service) renderConfig(ctx context.Context, ev conference.Event) []*node
 
 // renderMessage reflects a groupchat message to every occupant, the sender
 // included, with the sender's id.
-func (s *Service) renderMessage(ctx context.Context, ev conference.Event) []*node {
+func (s *Service) renderMessage(ev conference.Event) []*node {
 	if ev.Message == nil {
 		return nil
 	}
 	room, m := ev.Conference, ev.Message
-	v := s.view(ctx, room)
+	v := s.viewOf(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*node
@@ -349,7 +356,8 @@ func (s *Service) renderMessage(ctx context.Context, ev conference.Event) []*nod
 }
 
 // renderEnded removes every occupant of an ended room: 332 on shutdown, the
-// <destroy/> element when an owner destroyed it (XEP-0045 §10.9).
+// <destroy/> element with the alternate venue when an owner destroyed it
+// (XEP-0045 §10.9).
 func (s *Service) renderEnded(ev conference.Event) []*node {
 	room := ev.Conference
 	s.mu.Lock()
@@ -358,14 +366,13 @@ func (s *Service) renderEnded(ev conference.Event) []*node {
 	if v == nil {
 		v = &roomView{}
 	}
-	alt := s.destroyAlt[room]
-	delete(s.destroyAlt, room)
 	delete(s.rooms, room)
 	opt := presOpts{typ: "unavailable"}
-	if ev.Cause == conference.CauseShutdown {
+	switch ev.Cause {
+	case conference.CauseShutdown:
 		opt.codes = []int{332}
-	} else {
-		d := el("destroy").set("jid", alt)
+	case conference.CauseDestroyed:
+		d := el("destroy").set("jid", ev.Alternate)
 		if ev.Reason != "" {
 			d.add(textEl("reason", ev.Reason))
 		}
@@ -375,7 +382,7 @@ func (s *Service) renderEnded(ev conference.Event) []*node {
 	for _, p := range ev.Others {
 		o := v.byID(p.ID)
 		if o == nil {
-			o = &occView{p: p}
+			continue // never shown
 		}
 		o.p = p
 		o.p.Affiliation = conference.AffiliationNone

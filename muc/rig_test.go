@@ -42,6 +42,9 @@ type fakeServer struct {
 	// refuse makes the server drop new connections, so a test can watch the
 	// component while its link is down.
 	refuse atomic.Bool
+	// handshakes counts the handshakes the component attempted; autoPings
+	// the pings the server answered by itself.
+	handshakes, autoPings atomic.Int32
 }
 
 func newFakeServer(t *testing.T, secret string) *fakeServer {
@@ -104,6 +107,7 @@ func handshake(c net.Conn, fs *fakeServer, id string) (*fakeConn, error) {
 	if err := d.Decode(&hs); err != nil {
 		return nil, err
 	}
+	fs.handshakes.Add(1)
 	sum := sha1.Sum([]byte(id + secret))
 	if strings.TrimSpace(hs.Digest) != hex.EncodeToString(sum[:]) {
 		fmt.Fprint(c, `<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>`)
@@ -144,6 +148,7 @@ func (fc *fakeConn) readLoop(d *xml.Decoder) {
 			}
 			if n.Name.Local == "iq" && n.attr("type") == "get" && n.child(NSPing, "ping") != nil && !fc.srv.manualPings.Load() {
 				fmt.Fprintf(fc.c, `<iq type='result' id='%s' from='%s' to='%s'/>`, n.attr("id"), n.attr("to"), n.attr("from"))
+				fc.srv.autoPings.Add(1)
 				continue
 			}
 			fc.in <- n

@@ -110,11 +110,16 @@ type Service struct {
 	// results wait on it (see afterRendered).
 	progress renderProgress
 
-	mu         sync.Mutex
-	rooms      map[string]*roomView
-	pending    map[occKey]*pendingJoin
-	leaving    map[occKey][]*node
-	destroyAlt map[string]string
+	// work runs the stanza handlers, per room, off the read loop (set by
+	// Run).
+	work *workers
+	// invites remembers relayed invitations for declines and rate limits.
+	invites *invitations
+
+	mu      sync.Mutex
+	rooms   map[string]*roomView
+	pending map[occKey]*pendingJoin
+	leaving map[occKey][]*node
 }
 
 // occKey identifies an occupant's client: room name and full real JID.
@@ -137,7 +142,7 @@ func New(cfg Config, reg *conference.Registry) (*Service, error) {
 	return &Service{
 		cfg: cfg, reg: reg, log: cfg.Logger.With("component", "muc"), m: cfg.Metrics, domain: d,
 		rooms: map[string]*roomView{}, pending: map[occKey]*pendingJoin{}, leaving: map[occKey][]*node{},
-		destroyAlt: map[string]string{},
+		invites: newInvitations(),
 	}, nil
 }
 
@@ -155,19 +160,37 @@ func (s *Service) Run(ctx context.Context) error {
 	defer s.running.Store(false)
 	stream := s.reg.Subscribe()
 	// Events emitted before the subscription never reach the stream: count
-	// them as rendered (the stream delivers any in between again, harmlessly).
+	// them as rendered. The views are built from the stream alone (see
+	// roomView).
 	s.progress.reset(s.reg.Seq())
-	s.seed(ctx)
 	rendered := make(chan struct{})
 	go func() {
 		defer close(rendered)
 		defer s.progress.stop()
 		s.render(ctx, stream)
 	}()
+	s.work = newWorkers(func(n *node) { s.handleQueued(ctx, n) })
 	s.connectLoop(ctx, rendered)
+	s.work.close()
 	stream.Close()
 	<-rendered
 	return nil
+}
+
+// handlerTimeout bounds the handling of one stanza.
+const handlerTimeout = 15 * time.Second
+
+// handleQueued handles a stanza a worker took from its queue. A panic is
+// logged and the stanza dropped; the service goes on.
+func (s *Service) handleQueued(ctx context.Context, n *node) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("stanza handler panic", "panic", r, "stanza", n.Name.Local)
+		}
+	}()
+	hctx, cancel := context.WithTimeout(ctx, handlerTimeout)
+	defer cancel()
+	s.handle(hctx, n)
 }
 
 // roomJID returns room@domain.

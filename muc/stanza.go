@@ -52,6 +52,8 @@ var (
 	condNotAcceptable   = condition{"not-acceptable", "modify"}
 	condNotAllowed      = condition{"not-allowed", "cancel"}
 	condNotAuthorized   = condition{"not-authorized", "auth"}
+	condPolicyViolation = condition{"policy-violation", "wait"} // a rate limit: retry later
+	condResourceLimit   = condition{"resource-constraint", "wait"}
 	condRegistrationReq = condition{"registration-required", "auth"}
 	condServiceUnavail  = condition{"service-unavailable", "cancel"}
 	condFull            = condition{"service-unavailable", "wait"} // room full, XEP-0045 §7.2.10

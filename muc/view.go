@@ -1,7 +1,6 @@
 package muc
 
 import (
-	"context"
 	"slices"
 	"strconv"
 	"time"
@@ -14,9 +13,16 @@ import (
 // roomView is the MUC's picture of a room: the occupants it has presented,
 // in join order, as the event stream has told it. The renderer keeps it; the
 // stanza handlers only read it (nick and JID routing use the core).
+//
+// A view is built from the event stream alone, never from a snapshot of the
+// core (which would be ahead of the stream and show some events twice): a
+// room created or loaded while the service follows the stream starts empty
+// and in sync; a room that was live before starts out of sync, knowing
+// nobody, until its next Joined event, whose Others say who is there.
 type roomView struct {
-	occ   []*occView
-	whois string
+	occ    []*occView
+	whois  string
+	synced bool
 }
 
 // occView is one presented occupant: the core's participant and the
@@ -78,36 +84,16 @@ func (v *roomView) seesJID(to, o *occView) bool {
 	return v.whois == "anyone" || to.p.Role == conference.RoleModerator || to.p.ID == o.p.ID
 }
 
-// seed builds the views of the rooms that are live when Run starts.
-func (s *Service) seed(ctx context.Context) {
-	for _, name := range s.reg.Names() {
-		snap, err := s.reg.Snapshot(ctx, name)
-		if err != nil {
-			continue
-		}
-		v := &roomView{whois: whoisOf(snap.Config)}
-		for _, p := range snap.Participants {
-			v.occ = append(v.occ, &occView{p: p, payload: defaultPayload(p)})
-		}
-		s.mu.Lock()
-		s.rooms[name] = v
-		s.mu.Unlock()
-	}
-}
-
-// view returns the view of room, creating it (with the room's whois
-// setting) if needed.
-func (s *Service) view(ctx context.Context, room string) *roomView {
+// viewOf returns the view of room, creating it (out of sync, with the room's
+// whois setting) if needed.
+func (s *Service) viewOf(room string) *roomView {
 	s.mu.Lock()
 	v := s.rooms[room]
 	s.mu.Unlock()
 	if v != nil {
 		return v
 	}
-	whois := "moderators"
-	if cfg, err := s.reg.Config(ctx, room); err == nil {
-		whois = whoisOf(cfg)
-	}
+	whois := s.currentWhois(room)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v = s.rooms[room]; v == nil {
@@ -115,6 +101,24 @@ func (s *Service) view(ctx context.Context, room string) *roomView {
 		s.rooms[room] = v
 	}
 	return v
+}
+
+// renderCreated starts the view of a room that has just come to life:
+// nobody is in it yet.
+func (s *Service) renderCreated(ev conference.Event) {
+	whois := s.currentWhois(ev.Conference)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rooms[ev.Conference] = &roomView{whois: whois, synced: true}
+}
+
+// currentWhois reads the whois setting of a live room without loading one
+// (the renderer must not bring an ended room back).
+func (s *Service) currentWhois(room string) string {
+	if c := s.reg.Lookup(room); c != nil {
+		return whoisOf(c.Snapshot().Config)
+	}
+	return "moderators"
 }
 
 // whoisOf is the room's muc#roomconfig_whois: "anyone" (non-anonymous) or
