@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"cusax.dev/bridge/conference"
 )
@@ -116,7 +117,7 @@ func TestInvitationRules(t *testing.T) {
 	}
 	r.fc.send(t, "%s", inviteMsg(alice, room, "late@localhost"))
 	wantError(t, r.fc.next(t, "rate limited", func(n *node) bool { return n.attr("to") == alice && n.attr("type") == "error" }), "policy-violation", "wait")
-	r.fc.quiet(t, "late@localhost", 50*1e6)
+	r.fc.quiet(t, "late@localhost", 50*time.Millisecond)
 }
 
 // SIP identities in affiliations: by nick the core picks the caller's AOR
@@ -190,7 +191,7 @@ func TestAdminItemsCheckedFirst(t *testing.T) {
 			}
 		})
 	}
-	r.fc.quiet(t, carol, 50*1e6)
+	r.fc.quiet(t, carol, 50*time.Millisecond)
 	// Both items valid: both applied.
 	if n := r.iq(alice, room, "set", admin(`<item nick='Carol' role='visitor'/><item jid='dave@localhost' affiliation='member'/>`)); n.attr("type") != "result" {
 		t.Fatalf("batch: %s", n)
