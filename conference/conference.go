@@ -330,7 +330,10 @@ func bare(jid string) string {
 	return strings.ToLower(j)
 }
 
-func isSIPURI(s string) bool { return strings.HasPrefix(s, "sip:") || strings.HasPrefix(s, "sips:") }
+func isSIPURI(s string) bool {
+	scheme, _, ok := strings.Cut(s, ":")
+	return ok && (strings.EqualFold(scheme, "sip") || strings.EqualFold(scheme, "sips"))
+}
 
 // CanonicalAOR is the form in which the core keys and compares SIP
 // addresses of record: scheme and host lower-cased (RFC 3261 §19.1.4), the

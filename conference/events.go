@@ -92,8 +92,8 @@ type Event struct {
 	// WasLocked is set on the ConfigChanged event that unlocked a newly
 	// created room (its first configuration).
 	WasLocked bool
-	// Config is the configuration after a ConfigChanged event, and before
-	// it in Previous.
+	// Config is the configuration after a ConfigChanged event (and before
+	// it in Previous), and the initial one on ConferenceCreated.
 	Config, Previous *Config
 	// History and Subject are the room's history and subject at a Joined
 	// event of a participant with Text, captured with the join so that an

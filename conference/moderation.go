@@ -108,6 +108,9 @@ func (r *Registry) CanModerate(room string, actor Actor) bool {
 // an admin or owner (XEP-0045 §8.4). In the MUC a muted participant's role
 // is visitor, unless it is a moderator.
 func (r *Registry) Mute(ctx context.Context, room, target string, mute bool, actor Actor, origin Origin, reason string) error {
+	if len(reason) > MaxText {
+		return ErrBadRequest
+	}
 	return r.withConference(ctx, room, func(c *Conference) error { return c.mute(target, mute, actor, origin, reason) })
 }
 
@@ -149,7 +152,7 @@ func (c *Conference) mute(target string, mute bool, actor Actor, origin Origin, 
 // the moderator role (admins and owners only, §9.6), and participant on a
 // moderator revokes it (§9.7).
 func (r *Registry) SetRole(ctx context.Context, room, target string, role Role, actor Actor, origin Origin, reason string) error {
-	if !role.Valid() {
+	if !role.Valid() || len(reason) > MaxText {
 		return ErrBadRequest
 	}
 	return r.withConference(ctx, room, func(c *Conference) error {
@@ -200,6 +203,9 @@ func (c *Conference) setRole(p *Participant, role Role, actor Actor, origin Orig
 // actor must moderate, may not kick itself (conflict) nor anyone of a higher
 // affiliation (not-allowed).
 func (r *Registry) Kick(ctx context.Context, room, target string, actor Actor, origin Origin, reason string) error {
+	if len(reason) > MaxText {
+		return ErrBadRequest
+	}
 	return r.withConference(ctx, room, func(c *Conference) error {
 		p := c.byID(target)
 		if p == nil {
@@ -231,7 +237,7 @@ func (c *Conference) kick(ctx context.Context, p *Participant, au authority, act
 // banning oneself is a conflict, as is removing the last owner. Outcast
 // removes every present participant of that identity (Banned events).
 func (r *Registry) SetAffiliation(ctx context.Context, room, identity string, aff Affiliation, actor Actor, origin Origin, reason string) error {
-	if !aff.Valid() {
+	if !aff.Valid() || len(reason) > MaxText || len(identity) > MaxShort {
 		return ErrBadRequest
 	}
 	identity = normalizeIdentity(identity)

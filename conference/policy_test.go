@@ -274,3 +274,32 @@ func TestJoinedCarriesHistoryAndLimits(t *testing.T) {
 		t.Errorf("long nick: %v", err)
 	}
 }
+
+func TestReasonLimitsAndSchemeCase(t *testing.T) {
+	ctx := context.Background()
+	reg, s := newReg(t, Options{})
+	p := sipJoin(t, reg, "r", "sip:a@x", "")
+	ev := expectKinds(t, s, ConferenceCreated, Joined)[0]
+	if ev.Config == nil || !ev.Config.Persistent {
+		t.Fatalf("ConferenceCreated without the configuration: %+v", ev.Config)
+	}
+	long := strings.Repeat("r", MaxText+1)
+	api := Actor{API: true}
+	for name, err := range map[string]error{
+		"mute":        reg.Mute(ctx, "r", p.ID, true, api, OriginAPI, long),
+		"kick":        reg.Kick(ctx, "r", p.ID, api, OriginAPI, long),
+		"role":        reg.SetRole(ctx, "r", p.ID, RoleVisitor, api, OriginAPI, long),
+		"affiliation": reg.SetAffiliation(ctx, "r", "b@x", AffiliationOutcast, api, OriginAPI, long),
+		"identity":    reg.SetAffiliation(ctx, "r", strings.Repeat("b", MaxShort)+"@x", AffiliationOutcast, api, OriginAPI, ""),
+	} {
+		if !errors.Is(err, ErrBadRequest) {
+			t.Errorf("%s with an over-long value: %v", name, err)
+		}
+	}
+	if err := reg.SetAffiliation(ctx, "r", "SIP:Troll@X", AffiliationOutcast, api, OriginAPI, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Join(ctx, "r", JoinRequest{AOR: "sip:Troll@x", Audio: &Audio{}}); !errors.Is(err, ErrBanned) {
+		t.Fatalf("upper-case scheme ban: %v", err)
+	}
+}

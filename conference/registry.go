@@ -279,7 +279,9 @@ func (r *Registry) open(ctx context.Context, name string, create bool) (c *Confe
 			return nil, false, ErrNotFound
 		}
 		c.loaded = true
-		r.emit(Event{Kind: ConferenceCreated, Conference: name, Origin: OriginSystem})
+		cfg := c.cfg
+		cfg.Moderators = slices.Clone(c.cfg.Moderators)
+		r.emit(Event{Kind: ConferenceCreated, Conference: name, Origin: OriginSystem, Config: &cfg})
 		return c, !exists, nil
 	}
 }
