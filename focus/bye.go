@@ -16,17 +16,8 @@ const byeTimeout = 5 * time.Second
 // onBye ends a call the caller hung up: 200, media closed, the core told
 // the participant departed.
 func (f *Focus) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	key, ok := keyOf(req)
-	var c *call
-	if ok {
-		c = f.calls.get(key)
-	}
-	if c == nil {
-		f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
-		return
-	}
-	if err := c.dlg.accept(req); err != nil {
-		f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
+	c, ok := f.inDialogCall(req, tx)
+	if !ok {
 		return
 	}
 	// Out of the table before the 200 goes out, so that nothing after it
@@ -35,7 +26,7 @@ func (f *Focus) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	f.reply(tx, req, 200, "OK", nil)
 	c.signalled()
 	if first {
-		f.log.Info("call ended by caller", "call-id", key.callID, "room", c.room, "participant", c.pid)
+		f.log.Info("call ended by caller", "call-id", c.dlg.key.callID, "room", c.room, "participant", c.pid)
 		f.leave(c, conference.Departed, conference.OriginSIP)
 	}
 }
@@ -61,10 +52,36 @@ func (f *Focus) finishHangup(ctx context.Context, c *call, how conference.Depart
 	established := c.established
 	c.mu.Unlock()
 	if established {
+		// RFC 3261 §15: no BYE before the ACK of the 2xx (or the end of
+		// the wait for it).
+		f.awaitAck(ctx, c)
 		f.bye(ctx, c)
 	}
 	c.signalled()
 	f.log.Info("call ended by focus", "call-id", c.dlg.key.callID, "room", c.room, "participant", c.pid, "how", how)
+}
+
+// ackBeforeBye bounds how long a hang-up from the focus waits for the ACK
+// of the 2xx it sent before the BYE goes out anyway.
+const ackBeforeBye = 2 * time.Second
+
+// awaitAck waits until the initial INVITE of c is acknowledged or no
+// longer waits for its ACK, bounded by ackBeforeBye (and AckTimeout) and
+// ctx.
+func (f *Focus) awaitAck(ctx context.Context, c *call) {
+	select {
+	case <-c.ackDone:
+		return
+	default:
+	}
+	t := time.NewTimer(min(ackBeforeBye, f.cfg.AckTimeout))
+	defer t.Stop()
+	select {
+	case <-c.ackDone:
+	case <-t.C:
+		f.log.Info("BYE sent without the ACK of the 2xx", "call-id", c.dlg.key.callID, "room", c.room, "participant", c.pid)
+	case <-ctx.Done():
+	}
 }
 
 // hangupNow is hangup for a failure found while handling a request of the

@@ -35,6 +35,12 @@ type call struct {
 	// invite holds a token while an INVITE transaction (the initial one or
 	// a re-INVITE) runs, until its ACK is processed.
 	invite chan struct{}
+	// ackDone is closed once the initial INVITE no longer waits for the
+	// ACK of its 2xx: the ACK came, the wait gave up, or the focus placed
+	// the call (dial-out). Until then the focus sends no BYE (RFC 3261
+	// §15).
+	ackDone chan struct{}
+	ackOnce sync.Once
 
 	mu          sync.Mutex
 	local       localMedia // the focus's SDP for this call
@@ -102,8 +108,12 @@ func (c *call) endInvite() {
 // newCall returns a call in room for participant pid on dlg and leg.
 func newCall(dlg *dialog, room, pid string, leg *mixer.Leg, local localMedia) *call {
 	return &call{dlg: dlg, room: room, pid: pid, leg: leg, local: local,
-		ended: make(chan struct{}), byeDone: make(chan struct{}), invite: make(chan struct{}, 1)}
+		ended: make(chan struct{}), byeDone: make(chan struct{}), invite: make(chan struct{}, 1),
+		ackDone: make(chan struct{})}
 }
+
+// acked closes ackDone, once.
+func (c *call) acked() { c.ackOnce.Do(func() { close(c.ackDone) }) }
 
 // signalled closes byeDone, once.
 func (c *call) signalled() { c.byeOnce.Do(func() { close(c.byeDone) }) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,13 @@ func keyOf(req *sip.Request) (dialogKey, bool) {
 
 // errOutOfOrder is an in-dialog request whose CSeq is not above the last.
 var errOutOfOrder = errors.New("focus: CSeq out of order")
+
+// errForeign is an in-dialog request that names a dialog (Call-ID and
+// tags) but does not come from its peer: another From URI or tag, or
+// another source IP address. Call-IDs and tags are no secret (RFC 4575
+// publishes them to every subscriber in call-info), so they alone never
+// let a request act on a dialog.
+var errForeign = errors.New("focus: in-dialog request not from the dialog's peer")
 
 // dialog is a dialog of the focus: the UAS side of one it accepted (a call,
 // a subscription, a REFER's implicit subscription) or the UAC side of a
@@ -93,23 +101,69 @@ func newDialog(req *sip.Request, localTag string) (*dialog, error) {
 	return d, nil
 }
 
-// accept checks the CSeq of an in-dialog request from the peer (it must
-// grow, RFC 3261 §12.2.2) and notes where it came from. ACK and CANCEL
-// carry the CSeq of the INVITE and are not checked.
+// accept admits an in-dialog request from the peer, or refuses it and
+// leaves the dialog as it was:
+//
+//   - errForeign unless its From URI and tag are the dialog's remote ones
+//     and it comes from the IP address the peer's requests came from so far
+//     (any transport). Only the port may change: a NAT that rebinds keeps
+//     the peer's public IP but may pick another port. A peer that really
+//     moves to another IP (a phone roaming between networks) loses the
+//     dialog: nothing the focus can check tells it from an attacker who
+//     read the Call-ID and tags in conference-info.
+//   - errOutOfOrder unless its CSeq grows (RFC 3261 §12.2.2); ACK and
+//     CANCEL carry the INVITE's CSeq and are not checked.
+//
+// An admitted request's source becomes where the focus sends its own
+// requests (symmetric signalling across NAT).
 func (d *dialog) accept(req *sip.Request) error {
+	from, cseq := req.From(), req.CSeq()
+	if from == nil || cseq == nil {
+		return errForeign
+	}
+	if tag, _ := from.Params.Get("tag"); tag != d.key.remoteTag || !sameURI(from.Address, d.remote) {
+		return errForeign
+	}
+	src := req.Source()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.source != "" && !sameIP(src, d.source) {
+		return errForeign
+	}
 	if !req.IsAck() && !req.IsCancel() {
-		seq := req.CSeq().SeqNo
-		if seq <= d.remoteSeq {
+		if cseq.SeqNo <= d.remoteSeq {
 			return errOutOfOrder
 		}
-		d.remoteSeq = seq
+		d.remoteSeq = cseq.SeqNo
 	}
-	if src := req.Source(); src != "" {
+	if src != "" {
 		d.source = src
 	}
 	return nil
+}
+
+// sameURI compares the From URI of an in-dialog request with the dialog's
+// remote URI: scheme and host without regard to case, user and port
+// exactly; parameters are ignored (RFC 3261 §12.2.1.1 has the peer repeat
+// its URI, not necessarily byte for byte).
+func sameURI(a, b sip.Uri) bool {
+	return aor(a) == aor(b) && a.Port == b.Port
+}
+
+// sameIP reports whether two "host:port" addresses have the same IP
+// address (the host, case-insensitively, when one is not an IP).
+func sameIP(a, b string) bool {
+	ha, _, errA := net.SplitHostPort(a)
+	hb, _, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	ia, errA := netip.ParseAddr(ha)
+	ib, errB := netip.ParseAddr(hb)
+	if errA != nil || errB != nil {
+		return strings.EqualFold(ha, hb)
+	}
+	return ia.Unmap() == ib.Unmap()
 }
 
 // refreshTarget applies a target refresh (re-INVITE Contact).
@@ -205,17 +259,89 @@ func (f *Focus) prepare(req *sip.Request) {
 	}
 }
 
+// inDialogCall finds the call an in-dialog request from its peer belongs
+// to (BYE, INFO, OPTIONS, re-INVITE, REFER, SUBSCRIBE with a To-tag) and
+// admits it (dialog.accept). Otherwise it answers the request itself and
+// returns false: 481 for no such call or a request that is not from the
+// call's peer (the dialog is left untouched; a stranger learns nothing
+// about it), 500 for a CSeq that does not grow.
+func (f *Focus) inDialogCall(req *sip.Request, tx sip.ServerTransaction) (*call, bool) {
+	key, ok := keyOf(req)
+	var c *call
+	if ok {
+		c = f.calls.get(key)
+	}
+	if c == nil {
+		f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+		return nil, false
+	}
+	if err := c.dlg.accept(req); err != nil {
+		f.refuseInDialog(req, tx, c.dlg, err)
+		return nil, false
+	}
+	return c, true
+}
+
+// refuseInDialog answers an in-dialog request that dialog.accept refused.
+func (f *Focus) refuseInDialog(req *sip.Request, tx sip.ServerTransaction, d *dialog, err error) {
+	if errors.Is(err, errOutOfOrder) {
+		f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
+		return
+	}
+	from := ""
+	if h := req.From(); h != nil {
+		from = h.Address.String()
+	}
+	d.mu.Lock()
+	peer := d.source
+	d.mu.Unlock()
+	f.log.Info("in-dialog request not from the dialog's peer; refused", "method", req.Method, "call-id", d.key.callID,
+		"from", from, "source", req.Source(), "peer", d.remote.String(), "peer-source", peer)
+	f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+}
+
 // callTable is the focus's dialog table: every call by dialog key and by
 // conference participant. It is safe for concurrent use.
 type callTable struct {
 	mu     sync.Mutex
 	byKey  map[dialogKey]*call
 	byPart map[string]*call // participant ID (unique in the registry)
+	// acking holds the calls whose initial INVITE waits for its ACK, also
+	// once they ended (out of byKey): the focus's BYE waits for that ACK
+	// (RFC 3261 §15), so the ACK must still find its call.
+	acking map[dialogKey]*call
 	closed bool
 }
 
 func newCallTable() *callTable {
-	return &callTable{byKey: map[dialogKey]*call{}, byPart: map[string]*call{}}
+	return &callTable{byKey: map[dialogKey]*call{}, byPart: map[string]*call{}, acking: map[dialogKey]*call{}}
+}
+
+// awaitAck makes c findable by its ACK until ackOver.
+func (t *callTable) awaitAck(c *call) {
+	t.mu.Lock()
+	t.acking[c.dlg.key] = c
+	t.mu.Unlock()
+}
+
+// ackOver ends awaitAck.
+func (t *callTable) ackOver(c *call) {
+	t.mu.Lock()
+	if t.acking[c.dlg.key] == c {
+		delete(t.acking, c.dlg.key)
+	}
+	t.mu.Unlock()
+}
+
+// forAck returns the call an ACK with key k belongs to: a call in the
+// table or one whose initial INVITE waits for its ACK.
+func (t *callTable) forAck(k dialogKey) *call {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c := t.byKey[k]; c != nil {
+		return c
+	}
+	return t.acking[k]
 }
 
 // add inserts c; false once the table is closed (shutdown).

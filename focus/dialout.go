@@ -19,7 +19,8 @@ import (
 )
 
 // cancelWait bounds the wait for the final response after the focus
-// cancels a dial-out INVITE.
+// cancels a dial-out INVITE, the CANCEL's own transaction included (and
+// both by ShutdownTimeout).
 const cancelWait = 4 * time.Second
 
 // dialOut calls target into room (RFC 4579 §5.5, REFER without method): a
@@ -33,6 +34,9 @@ const cancelWait = 4 * time.Second
 // an unusable answer, the core's refusal of the join).
 func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, string) {
 	log := f.log.With("room", room, "target", target.String())
+	if f.draining.Load() {
+		return 503, "Service Unavailable"
+	}
 	leg, err := f.media.Allocate()
 	if err != nil {
 		log.Warn("dial-out: no RTP port", "err", err)
@@ -74,9 +78,17 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 			return res.StatusCode, headerSafe(res.Reason)
 		}
 	}
-	// 2xx: the dialog is confirmed by our ACK (RFC 3261 §13.2.2.4).
+	// 2xx: the dialog is confirmed by our ACK (RFC 3261 §13.2.2.4). The
+	// response comes from the network: sipgo matched it by Via and CSeq
+	// only, so To (and anything else) may be missing.
 	d.mu.Lock()
-	d.key.remoteTag, _ = res.To().Params.Get("tag")
+	name := target.User
+	if to := res.To(); to != nil {
+		d.key.remoteTag, _ = to.Params.Get("tag")
+		if to.DisplayName != "" {
+			name = to.DisplayName
+		}
+	}
 	if ct := res.Contact(); ct != nil && ct.Address.Host != "" {
 		d.remoteTarget = *ct.Address.Clone()
 	}
@@ -114,10 +126,6 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 		return drop(488, "Not Acceptable Here", "answer: "+err.Error())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
-	name := res.To().DisplayName
-	if name == "" {
-		name = target.User
-	}
 	callee := aor(target)
 	joined, err := f.reg.Join(ctx, room, conference.JoinRequest{DisplayName: name, AOR: callee, Origin: conference.OriginSIP,
 		Audio: &conference.Audio{AOR: callee, Endpoint: d.remoteTarget.Addr(), CallID: d.key.callID, LocalTag: d.key.localTag,
@@ -129,6 +137,7 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 	}
 	c := newCall(d, room, joined.Participant.ID, leg, local)
 	c.established = true
+	c.acked() // the focus sent the ACK itself
 	leg.SetMuted(joined.Participant.Muted)
 	if err := f.applyMedia(c, n); err != nil {
 		f.hangupNow(c, conference.Failed)
@@ -167,8 +176,14 @@ func (f *Focus) invite(inv *sip.Request, rep *referReport, log *slog.Logger) (re
 	cancel := func() {
 		if !canceled {
 			canceled = true
-			f.cancelInvite(inv)
-			timer.Reset(cancelWait)
+			// The CANCEL runs here, not on a goroutine of its own, so
+			// that it is over when the REFER's handler is (shutdown
+			// waits for handlers before it closes the SIP stack). The
+			// INVITE's responses wait in its transaction meanwhile.
+			wait := min(cancelWait, f.cfg.ShutdownTimeout)
+			deadline := time.Now().Add(wait)
+			f.cancelInvite(inv, wait)
+			timer.Reset(max(time.Until(deadline), 0))
 		}
 	}
 	for {
@@ -200,8 +215,9 @@ func (f *Focus) invite(inv *sip.Request, rep *referReport, log *slog.Logger) (re
 }
 
 // cancelInvite sends CANCEL for a pending INVITE (RFC 3261 §9.1): same
-// Request-URI, top Via, From, To, Call-ID and CSeq number.
-func (f *Focus) cancelInvite(inv *sip.Request) {
+// Request-URI, top Via, From, To, Call-ID and CSeq number. It waits at
+// most wait for the CANCEL's answer.
+func (f *Focus) cancelInvite(inv *sip.Request, wait time.Duration) {
 	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
 	req.AppendHeader(sip.HeaderClone(inv.Via()))
 	req.AppendHeader(sip.HeaderClone(inv.From()))
@@ -214,13 +230,11 @@ func (f *Focus) cancelInvite(inv *sip.Request) {
 	req.SetTransport(inv.Transport())
 	req.SetDestination(inv.Destination())
 	req.Laddr = inv.Laddr
-	f.bg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
-		defer cancel()
-		if _, err := f.cli.Do(ctx, req, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
-			f.log.Debug("CANCEL got no answer", "call-id", callID(inv), "err", err)
-		}
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if _, err := f.cli.Do(ctx, req, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
+		f.log.Debug("CANCEL got no answer", "call-id", callID(inv), "err", err)
+	}
 }
 
 // uriDest is the host:port a request to u goes to (no DNS SRV/NAPTR: the

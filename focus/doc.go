@@ -9,7 +9,8 @@
 // SIP (a kick becomes a BYE, a change a NOTIFY); media goes through one
 // mixer.Leg per call.
 //
-// Files: focus.go (server, routing, responses), dialog.go (dialogs, requests
+// Files: focus.go (server, routing, responses, panic containment), dialog.go
+// (dialogs, admission of in-dialog requests by From and source IP, requests
 // from the focus, the call table), call.go (a call's state, media glue),
 // invite.go (INVITE, re-INVITE, ACK), replaces.go (RFC 3891), bye.go (BYE
 // both ways), options.go (OPTIONS, INFO, unmatched CANCEL), auth.go (digest),

@@ -54,6 +54,8 @@ type envOptions struct {
 	notifyTimeout time.Duration
 	rtpTimeout    time.Duration // default 0: disabled
 	holdTimeout   time.Duration // default 0: disabled
+	hook          func(*Focus, hookPoint, *call)
+	shutdown      time.Duration // ShutdownTimeout; default 3 s
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -103,6 +105,9 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.shutdown == 0 {
+		o.shutdown = 3 * time.Second
+	}
 	if o.notifyTimeout == 0 {
 		o.notifyTimeout = time.Second
 	}
@@ -117,7 +122,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		accounts = digest.Accounts(o.accounts)
 	}
 	e.f, err = New(Config{Listen: []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}, Domain: e.domain,
-		AckTimeout: o.ackTimeout, AnswerDelay: o.answerDelay, ShutdownTimeout: 3 * time.Second, AdvertisedIP: o.advertised,
+		AckTimeout: o.ackTimeout, AnswerDelay: o.answerDelay, ShutdownTimeout: o.shutdown, AdvertisedIP: o.advertised,
 		SubscribePolicy: o.policy, NotifyInterval: o.interval, SubscriptionExpires: o.expires, MUCDomain: o.mucDomain,
 		Accounts: accounts, RequireAuthForCalls: o.requireAuth, DialTimeout: o.dialTimeout, NotifyTimeout: o.notifyTimeout,
 		RTPTimeout: o.rtpTimeout, RTPHoldTimeout: o.holdTimeout,
@@ -125,6 +130,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.f.testHook = o.hook
 	e.events = e.reg.Subscribe()
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stop = cancel

@@ -8,38 +8,45 @@ import (
 
 // follow renders the conference core's events into SIP and media until
 // the stream closes: conference state for the subscriptions (NOTIFYs are
-// sent by each subscription's own goroutine), BYEs and mutes for calls. It only acts on calls in the table and never calls
-// the core back for the participant an event is about, so nothing loops:
+// sent by each subscription's own goroutine), BYEs and mutes for calls.
+// It only acts on calls in the table and never calls the core back for the
+// participant an event is about, so nothing loops:
 // a call the focus ended itself is out of the table before the core hears
-// of it.
+// of it. A panic while handling one event is logged and the next event
+// handled.
 func (f *Focus) follow(s *conference.Stream) {
 	for ev := range s.C() {
-		f.followSubscriptions(ev)
-		switch ev.Kind {
-		case conference.Muted, conference.Unmuted:
-			if c := f.calls.participant(ev.Participant.ID); c != nil {
-				f.syncMute(c)
+		f.safely("conference event", func() { f.followEvent(ev) })
+	}
+}
+
+// followEvent renders one core event.
+func (f *Focus) followEvent(ev conference.Event) {
+	f.followSubscriptions(ev)
+	switch ev.Kind {
+	case conference.Muted, conference.Unmuted:
+		if c := f.calls.participant(ev.Participant.ID); c != nil {
+			f.syncMute(c)
+		}
+	case conference.Kicked, conference.Banned:
+		// Banned without a present participant has an empty ID.
+		if c := f.calls.participant(ev.Participant.ID); c != nil {
+			f.hangupLater(c, conference.Booted)
+		}
+	case conference.Left:
+		// The core let the participant go (not through this focus,
+		// which removes its calls first): the call goes too.
+		if c := f.calls.participant(ev.Participant.ID); c != nil {
+			how := conference.Departed
+			if ev.Participant.Left != nil {
+				how = ev.Participant.Left.Method
 			}
-		case conference.Kicked, conference.Banned:
-			// Banned without a present participant has an empty ID.
-			if c := f.calls.participant(ev.Participant.ID); c != nil {
-				f.hangupLater(c, conference.Booted)
-			}
-		case conference.Left:
-			// The core let the participant go (not through this focus,
-			// which removes its calls first): the call goes too.
-			if c := f.calls.participant(ev.Participant.ID); c != nil {
-				how := conference.Departed
-				if ev.Participant.Left != nil {
-					how = ev.Participant.Left.Method
-				}
-				f.hangupLater(c, how)
-			}
-		case conference.ConferenceEnded:
-			for _, p := range ev.Others {
-				if c := f.calls.participant(p.ID); c != nil {
-					f.hangupLater(c, conference.Departed)
-				}
+			f.hangupLater(c, how)
+		}
+	case conference.ConferenceEnded:
+		for _, p := range ev.Others {
+			if c := f.calls.participant(p.ID); c != nil {
+				f.hangupLater(c, conference.Departed)
 			}
 		}
 	}
@@ -48,5 +55,5 @@ func (f *Focus) follow(s *conference.Stream) {
 // hangupLater sends the BYE for a participant the core already removed,
 // without holding up the event stream.
 func (f *Focus) hangupLater(c *call, how conference.Departure) {
-	f.bg.Go(func() { f.hangup(context.Background(), c, how, conference.OriginSystem, false) })
+	f.goBg("hang-up", func() { f.hangup(context.Background(), c, how, conference.OriginSystem, false) })
 }

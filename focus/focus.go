@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -217,6 +218,25 @@ type Focus struct {
 	bg       sync.WaitGroup  // hangups started from events and the RTP sweep
 	sweeper  sync.WaitGroup  // the RTP timeout sweep (rtptimeout.go)
 	running  atomic.Bool
+
+	// testHook, when set (by tests, before Run), is called at the named
+	// points of a call's setup.
+	testHook func(f *Focus, point hookPoint, c *call)
+}
+
+// hookPoint names a point in onNewCall where testHook runs.
+type hookPoint int
+
+const (
+	hookAdded     hookPoint = iota // the call is in the table, its mute not yet synced
+	hookAnswering                  // the 2xx is about to go out
+)
+
+// hook calls testHook, if any.
+func (f *Focus) hook(p hookPoint, c *call) {
+	if f.testHook != nil {
+		f.testHook(f, p, c)
+	}
 }
 
 // New checks cfg and prepares a focus on the conference registry reg with
@@ -320,7 +340,9 @@ func (f *Focus) handle(method sip.RequestMethod, h sipgo.RequestHandler) {
 }
 
 // wrap counts the request and keeps track of running handlers so that
-// shutdown can wait for them.
+// shutdown can wait for them. A handler that panics is logged with its
+// stack and its request answered 500 (when it is not an ACK): one bad
+// request never takes the process down.
 func (f *Focus) wrap(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		if f.m != nil {
@@ -333,8 +355,50 @@ func (f *Focus) wrap(h sipgo.RequestHandler) sipgo.RequestHandler {
 			return
 		}
 		defer f.handlers.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				f.log.Error("SIP request handler panic", "panic", r, "method", req.Method, "call-id", callID(req),
+					"source", req.Source(), "stack", string(debug.Stack()))
+				if !req.IsAck() {
+					f.safely("500 after a panic", func() { f.reply(tx, req, 500, "Server Internal Error", nil) })
+				}
+			}
+		}()
 		h(req, tx)
 	}
+}
+
+// safely runs fn; a panic in it is logged (at error, with the stack) and
+// goes no further. Every goroutine the focus starts runs its work through
+// it (see goBg), like the request handlers through wrap.
+func (f *Focus) safely(what string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			f.log.Error("SIP focus panic", "in", what, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
+}
+
+// goBg runs fn on a goroutine counted in f.bg (shutdown waits for it),
+// recovering a panic. Only the event follower and the RTP sweep start
+// such work, and both have stopped before shutdown waits for f.bg.
+func (f *Focus) goBg(what string, fn func()) {
+	f.bg.Go(func() { f.safely(what, fn) })
+}
+
+// untilStop returns a context that ends when shutdown starts (or cancel
+// is called).
+func (f *Focus) untilStop() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-f.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // enter registers a running handler; false once shutdown has finished
@@ -386,7 +450,7 @@ func (f *Focus) Run(ctx context.Context) error {
 		defer close(followed)
 		f.follow(stream)
 	}()
-	f.sweeper.Go(f.sweepMedia)
+	f.sweeper.Go(func() { f.safely("RTP sweep", f.sweepMedia) })
 	close(f.ready)
 	f.log.Info("SIP focus listening", "listeners", f.Addrs(), "domain", f.cfg.Domain, "advertised", f.advertise)
 

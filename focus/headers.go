@@ -245,32 +245,3 @@ func referSubFalse(req *sip.Request) bool {
 	}
 	return false
 }
-
-// sameAOR compares two addresses of record as the core does: scheme (sip
-// and sips alike) and host without regard to case, user part exactly; URI
-// parameters are ignored.
-func sameAOR(a, b string) bool {
-	sa, ra, _ := strings.Cut(a, ":")
-	sb, rb, _ := strings.Cut(b, ":")
-	norm := func(s string) string {
-		s = strings.ToLower(s)
-		if s == "sips" {
-			return "sip"
-		}
-		return s
-	}
-	if norm(sa) != norm(sb) {
-		return false
-	}
-	ra, _, _ = strings.Cut(ra, ";")
-	rb, _, _ = strings.Cut(rb, ";")
-	ua, ha, okA := strings.Cut(ra, "@")
-	ub, hb, okB := strings.Cut(rb, "@")
-	if okA != okB {
-		return false
-	}
-	if !okA {
-		return strings.EqualFold(ra, rb)
-	}
-	return ua == ub && strings.EqualFold(ha, hb)
-}

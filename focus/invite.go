@@ -20,6 +20,10 @@ import (
 var (
 	errNoAck     = errors.New("focus: 2xx never acknowledged")
 	errCallEnded = errors.New("focus: call ended while answering")
+	// errNotAnswered: the call ended (kick, ban, conference end,
+	// shutdown) before its 2xx went out; the INVITE still needs a final
+	// response.
+	errNotAnswered = errors.New("focus: call ended before its answer")
 )
 
 // onInvite routes an INVITE: with a To-tag it belongs to a dialog
@@ -163,7 +167,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		off = &o
 	}
-	replaced, ok := f.replacedCall(req, tx)
+	replaced, caller, ok := f.replacedCall(req, tx, room, caller)
 	if !ok {
 		return
 	}
@@ -246,19 +250,28 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		fail(503, "Service Unavailable", "shutting down")
 		return
 	}
+	f.hook(hookAdded, c)
 	if !f.syncMute(c) {
 		// Removed (kicked, banned, conference ended) between Join and
-		// now: the event that said so found no call to hang up.
+		// now. The event that said so may have found the call in the
+		// table and ended it already, or found none: either way the
+		// INVITE gets its final response here.
 		log.Info("participant gone before answer")
-		if f.end(c) {
-			f.reply(tx, req, 403, "Forbidden", nil)
-		}
+		f.end(c)
+		code, reason := f.goneStatus(c)
+		f.reply(tx, req, code, reason, nil)
 		return
 	}
+	f.hook(hookAnswering, c)
 
 	res := f.answerResponse(req, localTag, room, body)
 	ack, err := f.confirm(c, tx, req, res)
 	switch {
+	case errors.Is(err, errNotAnswered):
+		log.Info("call ended before answer")
+		code, reason := f.goneStatus(c)
+		f.reply(tx, req, code, reason, nil)
+		return
 	case errors.Is(err, sip.ErrTransactionCanceled):
 		// CANCEL won the race against the 2xx: the caller got 487.
 		log.Info("call canceled before answer")
@@ -288,6 +301,20 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		log.Info("call replaces another", "replaced-call-id", replaced.dlg.key.callID, "replaced-participant", replaced.pid)
 		f.hangupNow(replaced, conference.Departed)
 	}
+}
+
+// goneStatus is the final response to the INVITE of a call that ended
+// before its answer: 403 when its participant was kicked or banned, else
+// 480 (conference ended, shutdown, left meanwhile).
+func (f *Focus) goneStatus(c *call) (int, string) {
+	if conf := f.reg.Lookup(c.room); conf != nil {
+		for _, p := range conf.Snapshot().Departed {
+			if p.ID == c.pid && p.Left != nil && p.Left.Method == conference.Booted {
+				return 403, "Forbidden"
+			}
+		}
+	}
+	return 480, "Temporarily Unavailable"
 }
 
 // watchCancel returns a channel closed when a CANCEL hits the INVITE
@@ -370,12 +397,28 @@ func (f *Focus) answerResponse(req *sip.Request, localTag, room string, body []b
 // Over UDP the focus retransmits the 2xx itself, from T1 doubling up to T2
 // (RFC 3261 §13.3.1.4, RFC 6026): sipgo's transaction leaves that to the
 // transaction user. The wait ends with the ACK, errNoAck after AckTimeout,
-// errCallEnded when the call ended meanwhile, or the transaction's error
-// (sip.ErrTransactionCanceled when a CANCEL beat the 2xx).
+// or the transaction's error (sip.ErrTransactionCanceled when a CANCEL beat
+// the 2xx). A call that ended before the 2xx went out gets none
+// (errNotAnswered). One that ends after it returns errCallEnded: at once
+// for a re-INVITE; for the initial INVITE once the ACK came or after
+// ackBeforeBye, meanwhile the 2xx is still retransmitted, since the
+// focus's BYE waits for that ACK (RFC 3261 §15, see awaitAck).
 func (f *Focus) confirm(c *call, tx sip.ServerTransaction, req *sip.Request, res *sip.Response) (*sip.Request, error) {
 	seq := req.CSeq().SeqNo
+	initial := !closed(c.ackDone)
 	acks := c.expectAck(seq)
+	if initial {
+		f.calls.awaitAck(c)
+		defer func() {
+			f.calls.ackOver(c)
+			c.acked()
+		}()
+	}
 	c.mu.Lock()
+	if c.isEnded() {
+		c.mu.Unlock()
+		return nil, errNotAnswered
+	}
 	was := c.established
 	c.established = true // before sending: a BYE racing the 2xx must go out
 	c.mu.Unlock()
@@ -393,14 +436,22 @@ func (f *Focus) confirm(c *call, tx sip.ServerTransaction, req *sip.Request, res
 	}
 	deadline := time.NewTimer(f.cfg.AckTimeout)
 	defer deadline.Stop()
+	ended := c.ended
+	var grace <-chan time.Time
 	for {
 		select {
 		case ack := <-acks:
+			if ended == nil {
+				return nil, errCallEnded
+			}
 			return ack, nil
 		case ack := <-tx.Acks():
 			// An ACK that reused the INVITE's branch lands on the
 			// transaction instead of OnAck.
 			if c.deliverAck(ack) {
+				if ended == nil {
+					return nil, errCallEnded
+				}
 				return ack, nil
 			}
 		case <-retransmit.C:
@@ -411,10 +462,31 @@ func (f *Focus) confirm(c *call, tx sip.ServerTransaction, req *sip.Request, res
 				retransmit.Reset(interval)
 			}
 		case <-deadline.C:
+			if ended == nil {
+				return nil, errCallEnded
+			}
 			return nil, errNoAck
-		case <-c.ended:
+		case <-ended:
+			if !initial {
+				return nil, errCallEnded
+			}
+			ended = nil
+			g := time.NewTimer(min(ackBeforeBye, f.cfg.AckTimeout))
+			defer g.Stop()
+			grace = g.C
+		case <-grace:
 			return nil, errCallEnded
 		}
+	}
+}
+
+// closed reports whether ch is closed.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -424,13 +496,16 @@ func (f *Focus) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	key, ok := keyOf(req)
 	var c *call
 	if ok {
-		c = f.calls.get(key)
+		c = f.calls.forAck(key)
 	}
 	if c == nil {
 		f.log.Debug("ACK for no dialog", "call-id", callID(req))
 		return
 	}
-	_ = c.dlg.accept(req)
+	if err := c.dlg.accept(req); err != nil {
+		f.log.Info("ACK not from the dialog's peer; ignored", "call-id", key.callID, "source", req.Source())
+		return
+	}
 	if !c.deliverAck(req) {
 		f.log.Debug("ACK not awaited (retransmission?)", "call-id", callID(req))
 	}
@@ -440,17 +515,12 @@ func (f *Focus) onAck(req *sip.Request, tx sip.ServerTransaction) {
 // change, a new address. The answer keeps the call's port and bumps the
 // o= version; a refused offer leaves the call as it was (RFC 3261 §14.2).
 func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	key, _ := keyOf(req)
-	c := f.calls.get(key)
-	if c == nil {
-		f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+	c, ok := f.inDialogCall(req, tx)
+	if !ok {
 		return
 	}
+	key := c.dlg.key
 	log := f.log.With("call-id", key.callID, "room", c.room, "participant", c.pid)
-	if err := c.dlg.accept(req); err != nil {
-		f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
-		return
-	}
 	if !c.beginInvite() {
 		// RFC 3261 §14.2: an INVITE while another is pending.
 		f.reply(tx, req, 500, "Server Internal Error", nil, sip.NewHeader("Retry-After", "1"))
@@ -494,6 +564,9 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	res := f.answerResponse(req, key.localTag, c.room, body)
 	ack, err := f.confirm(c, tx, req, res)
 	switch {
+	case errors.Is(err, errNotAnswered):
+		f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+		return
 	case errors.Is(err, errCallEnded):
 		return
 	case err != nil:

@@ -247,9 +247,10 @@ func (f *Focus) notifyOutcome(s *subscription, res *sip.Response, err error) sen
 	}
 }
 
-// notify sends one NOTIFY in dlg and returns its final response.
-func (f *Focus) notify(dlg *dialog, event, contentType string, body []byte, state string) (*sip.Response, error) {
-	return f.sendNotify(f.notifyRequest(dlg, event, contentType, body, state))
+// notify sends one NOTIFY in dlg and returns its final response; ctx may
+// end the wait early.
+func (f *Focus) notify(ctx context.Context, dlg *dialog, event, contentType string, body []byte, state string) (*sip.Response, error) {
+	return f.sendNotifyCtx(ctx, f.notifyRequest(dlg, event, contentType, body, state))
 }
 
 // notifyRequest builds a NOTIFY in dlg.
@@ -268,7 +269,12 @@ func (f *Focus) notifyRequest(dlg *dialog, event, contentType string, body []byt
 // final response. It is counted in notify_sent_total once it is on the
 // wire (a TCP connection that cannot be made sends nothing).
 func (f *Focus) sendNotify(req *sip.Request) (*sip.Response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.NotifyTimeout)
+	return f.sendNotifyCtx(context.Background(), req)
+}
+
+// sendNotifyCtx is sendNotify with a context that may end the wait early.
+func (f *Focus) sendNotifyCtx(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.NotifyTimeout)
 	defer cancel()
 	f.prepare(req)
 	tx, err := f.cli.TransactionRequest(ctx, req, sipgo.ClientRequestBuild)

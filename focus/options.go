@@ -15,10 +15,8 @@ import (
 func (f *Focus) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	room := ""
 	if to := req.To(); to != nil && to.Params.Has("tag") {
-		key, _ := keyOf(req)
-		c := f.calls.get(key)
-		if c == nil {
-			f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+		c, ok := f.inDialogCall(req, tx)
+		if !ok {
 			return
 		}
 		room = c.room
@@ -48,17 +46,8 @@ func (f *Focus) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 // ("Signal=5") or application/dtmf ("5") goes to the conference like RFC
 // 4733 digits; an empty INFO is a keep-alive; other bodies get 415.
 func (f *Focus) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	key, ok := keyOf(req)
-	var c *call
-	if ok {
-		c = f.calls.get(key)
-	}
-	if c == nil {
-		f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
-		return
-	}
-	if err := c.dlg.accept(req); err != nil {
-		f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
+	c, ok := f.inDialogCall(req, tx)
+	if !ok {
 		return
 	}
 	if len(req.Body()) == 0 {

@@ -39,8 +39,19 @@ func (f *Focus) report(r *referReport, code int, reason string, final bool) {
 		state = "terminated;reason=noresource"
 	}
 	body := []byte("SIP/2.0 " + strconv.Itoa(code) + " " + reason + "\r\n")
-	res, err := f.notify(r.dlg, r.event, sipfragType, body, state)
+	ctx := context.Background()
+	if !final {
+		// Progress is not worth holding up a shutdown for: a slow
+		// referrer must not keep a ringing dial-out from being canceled
+		// before the SIP stack closes.
+		var cancel context.CancelFunc
+		ctx, cancel = f.untilStop()
+		defer cancel()
+	}
+	res, err := f.notify(ctx, r.dlg, r.event, sipfragType, body, state)
 	switch {
+	case err != nil && ctx.Err() != nil:
+		f.log.Info("refer NOTIFY abandoned at shutdown", "call-id", r.dlg.key.callID)
 	case err != nil:
 		f.log.Info("refer NOTIFY got no answer", "call-id", r.dlg.key.callID, "err", err)
 		r.off = true
@@ -79,13 +90,8 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	var in *call
 	var room string
 	if req.To().Params.Has("tag") {
-		key, _ := keyOf(req)
-		if in = f.calls.get(key); in == nil {
-			f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
-			return
-		}
-		if err := in.dlg.accept(req); err != nil {
-			f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
+		var ok bool
+		if in, ok = f.inDialogCall(req, tx); !ok {
 			return
 		}
 		room = in.room
@@ -135,7 +141,11 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	actor := conference.Actor{AOR: id.aor, Authenticated: true, Name: id.aor}
 	if in != nil {
-		actor.ParticipantID = in.pid
+		// The call's participant lends its standing (a moderator role
+		// won by PIN, say) only to its own authenticated identity.
+		if p, ok := f.reg.Participant(room, in.pid); ok && p.Authenticated && conference.SameAOR(p.AOR, id.aor) {
+			actor.ParticipantID = in.pid
+		}
 	}
 	if !f.reg.CanModerate(room, actor) {
 		log.Info("REFER refused: not a moderator", "aor", id.aor)
@@ -183,7 +193,7 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 // nobody in the conference has that AOR, 403 when the core refuses (a
 // moderator may not eject itself nor an owner).
 func (f *Focus) eject(room, target string, actor conference.Actor) (int, string) {
-	ps := f.reg.Find(room, func(p *conference.Participant) bool { return p.AOR != "" && sameAOR(p.AOR, target) })
+	ps := f.reg.Find(room, func(p *conference.Participant) bool { return p.AOR != "" && conference.SameAOR(p.AOR, target) })
 	if len(ps) == 0 {
 		return 404, "Not Found"
 	}

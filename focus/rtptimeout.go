@@ -108,7 +108,7 @@ func (f *Focus) sweepMedia() {
 			if f.draining.Load() {
 				break // shutdown hangs everybody up as departed
 			}
-			f.checkMedia(c, now)
+			f.safely("RTP sweep", func() { f.checkMedia(c, now) })
 		}
 		clear(calls)
 	}
@@ -136,5 +136,7 @@ func (f *Focus) checkMedia(c *call, now time.Time) {
 	if f.m != nil {
 		f.m.RTPTimeouts.Inc()
 	}
-	f.bg.Go(func() { f.finishHangup(context.Background(), c, conference.Failed, conference.OriginSystem, true) })
+	f.goBg("RTP timeout hang-up", func() {
+		f.finishHangup(context.Background(), c, conference.Failed, conference.OriginSystem, true)
+	})
 }

@@ -22,9 +22,11 @@ func (f *Focus) shutdown(stream *conference.Stream, followed <-chan struct{}) {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, c := range calls {
-		wg.Go(func() { f.hangup(ctx, c, conference.Departed, conference.OriginSystem, true) })
+		wg.Go(func() {
+			f.safely("shutdown hang-up", func() { f.hangup(ctx, c, conference.Departed, conference.OriginSystem, true) })
+		})
 	}
-	wg.Go(func() { f.endSubscriptions(ctx) })
+	wg.Go(func() { f.safely("shutdown of subscriptions", func() { f.endSubscriptions(ctx) }) })
 	wg.Wait()
 
 	stream.Close()

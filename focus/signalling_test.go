@@ -642,6 +642,29 @@ func TestTCPByeAfterTransactions(t *testing.T) {
 	}
 }
 
+// replacesOf is the Replaces value that names call c at the focus.
+func replacesOf(c *sipua.Call) string {
+	tag, _ := c.Invite.From().Params.Get("tag")
+	return c.CallID() + ";to-tag=" + c.RemoteTag() + ";from-tag=" + tag
+}
+
+// dialAuth is dial with digest credentials (answering one 401).
+func (e *env) dialAuth(u *sipua.UA, room string, rtpAddr netip.AddrPort, creds sipua.Credentials, opts ...sipua.Option) *sipua.Call {
+	e.t.Helper()
+	ctx := ctxT(e.t, 10*time.Second)
+	c, err := u.InviteAuth(ctx, e.target(u, "udp", room), sipua.Offer(rtpAddr, "0"), creds, opts...)
+	if err != nil || c.Response.StatusCode != 200 {
+		e.t.Fatalf("INVITE as %s: %v %v", creds.User, c.Response, err)
+	}
+	if err := c.Ack(nil); err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// Replaces needs authorisation (RFC 3891 §6): the Call-ID and tags it names
+// are published in conference-info, so knowing them proves nothing. Without
+// accounts nobody can be authorised: every Replaces is refused.
 func TestReplaces(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	_, rtp1 := e.rtp()
@@ -659,36 +682,126 @@ func TestReplaces(t *testing.T) {
 		value string
 		code  int
 	}{
-		{alice.CallID() + ";to-tag=wrong;from-tag=" + aliceTag, 481},
 		{alice.CallID() + ";from-tag=" + aliceTag, 400},
-		{alice.CallID() + ";to-tag=" + alice.RemoteTag() + ";from-tag=" + aliceTag + ";early-only", 486},
+		{alice.CallID() + ";to-tag=wrong;from-tag=" + aliceTag, 403},
+		{replacesOf(alice), 403},
+		{replacesOf(alice) + ";early-only", 403},
 	} {
-		c, err := bob.Invite(ctx, e.target(bob, "udp", "team"), sipua.Offer(rtp2, "0"), sipua.WithHeader("Replaces", tt.value))
+		c, err := bob.Invite(ctx, e.target(bob, "udp", "team"), sipua.Offer(rtp2, "0"),
+			sipua.WithHeader("Replaces", tt.value), sipua.WithHeader("Require", "replaces"))
 		if err != nil || c.Response.StatusCode != tt.code {
 			t.Errorf("Replaces %q: %v %v, want %d", tt.value, c.Response, err, tt.code)
 		}
 	}
-	if e.eng.PortsInUse() != 1 {
-		t.Fatalf("ports %d after refused Replaces", e.eng.PortsInUse())
+	// Alice's call is untouched: still in, no BYE, nothing taken.
+	if e.eng.PortsInUse() != 1 || e.f.Calls() != 1 {
+		t.Fatalf("ports %d calls %d after refused Replaces", e.eng.PortsInUse(), e.f.Calls())
 	}
+	if ps := e.participants("team"); len(ps) != 1 || ps[0].ID != first.Participant.ID {
+		t.Fatalf("participants %+v", ps)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if r, err := alice.NextRequest(short); err == nil {
+		t.Fatalf("alice got %s", r.StartLine())
+	}
+	if res, err := alice.Bye(ctx); err != nil || res.StatusCode != 200 {
+		t.Fatalf("alice BYE %v %v", res, err)
+	}
+}
 
-	replaces := alice.CallID() + ";to-tag=" + alice.RemoteTag() + ";from-tag=" + aliceTag
-	c, err := bob.Invite(ctx, e.target(bob, "udp", "team"), sipua.Offer(rtp2, "0"),
-		sipua.WithHeader("Replaces", replaces), sipua.WithHeader("Require", "replaces"))
-	if err != nil || c.Response.StatusCode != 200 {
-		t.Fatalf("INVITE with Replaces: %v %v", c.Response, err)
-	}
-	if err := c.Ack(nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.WaitBye(ctx); err != nil {
-		t.Fatalf("replaced call: %v", err)
-	}
-	eventually(t, 2*time.Second, "only bob left", func() bool {
-		ps := e.participants("team")
-		return len(ps) == 1 && ps[0].ID != first.Participant.ID && ps[0].AOR == "sip:bob@example.test"
+// With accounts, an INVITE with Replaces is challenged even when calls are
+// not; then only the replaced participant's own authenticated identity or a
+// moderator who may kick it is allowed.
+func TestReplacesAuthorised(t *testing.T) {
+	rooms := []conference.RoomSpec{{Name: "team", Moderators: []string{"sip:mod@conf.example.test"}}}
+	accounts := map[string]string{"alice": "secret", "bob": "pw", "mod": "mpw"}
+	bobCreds := sipua.Credentials{User: "bob", Password: "pw"}
+	modCreds := sipua.Credentials{User: "mod", Password: "mpw"}
+
+	t.Run("unauthenticated participant", func(t *testing.T) {
+		e := newEnv(t, envOptions{rooms: rooms, accounts: accounts})
+		_, rtp1 := e.rtp()
+		_, rtp2 := e.rtp()
+		alice := e.dial(e.ua("udp", "alice"), "udp", "team", rtp1, "0") // From alice, not authenticated
+		ctx := ctxT(t, 10*time.Second)
+		bob := e.ua("udp", "bob")
+		target := e.target(bob, "udp", "team")
+		hdr := sipua.WithHeader("Replaces", replacesOf(alice))
+		c, err := bob.Invite(ctx, target, sipua.Offer(rtp2, "0"), hdr)
+		if err != nil || c.Response.StatusCode != 401 {
+			t.Fatalf("Replaces without credentials: %v %v, want 401", c.Response, err)
+		}
+		c, err = bob.InviteAuth(ctx, target, sipua.Offer(rtp2, "0"), bobCreds, hdr)
+		if err != nil || c.Response.StatusCode != 403 {
+			t.Errorf("Replaces by bob: %v %v, want 403", c.Response, err)
+		}
+		// Even alice's own account: the call's From was never verified.
+		c, err = bob.InviteAuth(ctx, target, sipua.Offer(rtp2, "0"), *aliceCreds, hdr)
+		if err != nil || c.Response.StatusCode != 403 {
+			t.Errorf("Replaces by digest alice of an unverified alice: %v %v, want 403", c.Response, err)
+		}
+		// Authenticated, but naming no call, or an early one only.
+		aliceTag, _ := alice.Invite.From().Params.Get("tag")
+		for _, tt := range []struct {
+			value string
+			code  int
+		}{
+			{alice.CallID() + ";to-tag=wrong;from-tag=" + aliceTag, 481},
+			{replacesOf(alice) + ";early-only", 486},
+		} {
+			c, err = bob.InviteAuth(ctx, target, sipua.Offer(rtp2, "0"), modCreds, sipua.WithHeader("Replaces", tt.value))
+			if err != nil || c.Response.StatusCode != tt.code {
+				t.Errorf("Replaces %q: %v %v, want %d", tt.value, c.Response, err, tt.code)
+			}
+		}
+		if e.eng.PortsInUse() != 1 || e.f.Calls() != 1 || len(e.participants("team")) != 1 {
+			t.Fatalf("ports %d calls %d participants %d after refused Replaces", e.eng.PortsInUse(), e.f.Calls(), len(e.participants("team")))
+		}
+		// A moderator may.
+		c, err = bob.InviteAuth(ctx, target, sipua.Offer(rtp2, "0"), modCreds, hdr)
+		if err != nil || c.Response.StatusCode != 200 {
+			t.Fatalf("Replaces by the moderator: %v %v", c.Response, err)
+		}
+		c.Ack(nil)
+		if _, err := alice.WaitBye(ctx); err != nil {
+			t.Fatalf("replaced call: %v", err)
+		}
+		eventually(t, 2*time.Second, "only the moderator left", func() bool {
+			ps := e.participants("team")
+			return len(ps) == 1 && ps[0].AOR == "sip:mod@conf.example.test" && ps[0].Authenticated
+		})
 	})
-	c.Bye(ctx)
+
+	t.Run("same identity", func(t *testing.T) {
+		e := newEnv(t, envOptions{rooms: rooms, accounts: accounts, requireAuth: true})
+		_, rtp1 := e.rtp()
+		_, rtp2 := e.rtp()
+		_, rtp3 := e.rtp()
+		desk := e.dialAuth(e.ua("udp", "alice"), "team", rtp1, *aliceCreds)
+		joined := e.waitEvent(conference.Joined, 2*time.Second)
+		ctx := ctxT(t, 10*time.Second)
+
+		// Bob, authenticated but neither alice nor a moderator.
+		bob := e.ua("udp", "bob")
+		c, err := bob.InviteAuth(ctx, e.target(bob, "udp", "team"), sipua.Offer(rtp2, "0"), bobCreds,
+			sipua.WithHeader("Replaces", replacesOf(desk)))
+		if err != nil || c.Response.StatusCode != 403 {
+			t.Fatalf("Replaces by bob: %v %v, want 403", c.Response, err)
+		}
+		// Alice's mobile takes the call over.
+		mobile := e.dialAuth(e.ua("udp", "alice"), "team", rtp3, *aliceCreds, sipua.WithHeader("Replaces", replacesOf(desk)))
+		if _, err := desk.WaitBye(ctx); err != nil {
+			t.Fatalf("replaced call: %v", err)
+		}
+		eventually(t, 2*time.Second, "only the mobile left", func() bool {
+			ps := e.participants("team")
+			return len(ps) == 1 && ps[0].ID != joined.Participant.ID && ps[0].AOR == "sip:alice@conf.example.test" && ps[0].Authenticated
+		})
+		if res, err := mobile.Bye(ctx); err != nil || res.StatusCode != 200 {
+			t.Fatalf("BYE %v %v", res, err)
+		}
+	})
 }
 
 // An IPv6 focus answers an IPv6 caller with an IP6 answer and an IPv6

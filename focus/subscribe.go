@@ -329,7 +329,7 @@ func (f *Focus) onSubscribeInDialog(req *sip.Request, tx sip.ServerTransaction, 
 	key, _ := keyOf(req)
 	if s := f.subs.get(subKey{key, ev.id}); s != nil {
 		if err := s.dlg.accept(req); err != nil {
-			f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
+			f.refuseInDialog(req, tx, s.dlg, err)
 			return
 		}
 		s.dlg.refreshTarget(req)
@@ -355,13 +355,8 @@ func (f *Focus) onSubscribeInDialog(req *sip.Request, tx sip.ServerTransaction, 
 		s.poke()
 		return
 	}
-	c := f.calls.get(key)
-	if c == nil {
-		f.reply(tx, req, 481, "Call/Transaction Does Not Exist", nil)
-		return
-	}
-	if err := c.dlg.accept(req); err != nil {
-		f.reply(tx, req, 500, "Server Internal Error", nil, f.warning(399, "CSeq out of order"))
+	c, ok := f.inDialogCall(req, tx)
+	if !ok {
 		return
 	}
 	if f.draining.Load() {
@@ -372,7 +367,8 @@ func (f *Focus) onSubscribeInDialog(req *sip.Request, tx sip.ServerTransaction, 
 	if !ok {
 		return
 	}
-	// A participant subscribing inside its own call: always admitted.
+	// A participant subscribing inside its own call (inDialogCall checked
+	// that the SUBSCRIBE comes from the call's peer): always admitted.
 	f.startSubscription(req, tx, &subscription{room: c.room, event: ev, dlg: c.dlg, inCall: true, pid: c.pid}, snap, expires)
 }
 
@@ -405,7 +401,7 @@ func (f *Focus) startSubscription(req *sip.Request, tx sip.ServerTransaction, s 
 	}
 	f.log.Info("conference subscription", "room", s.room, "call-id", s.key.callID, "expires", expires,
 		"in-call", s.inCall, "participant", s.pid)
-	go f.serve(s)
+	go f.safely("conference subscription", func() { f.serve(s) })
 }
 
 // requestedExpires is the lifetime a SUBSCRIBE asks for: its Expires
@@ -441,7 +437,7 @@ func (f *Focus) subscriberOf(req *sip.Request, room string) (string, bool) {
 		c.dlg.mu.Lock()
 		src := c.dlg.source
 		c.dlg.mu.Unlock()
-		if (sameAOR(from, p.AOR) || sameAOR(from, aor(c.dlg.remote))) && host != "" && sourceHost(src) == host {
+		if (conference.SameAOR(from, p.AOR) || conference.SameAOR(from, aor(c.dlg.remote))) && host != "" && sourceHost(src) == host {
 			return c.pid, true
 		}
 	}

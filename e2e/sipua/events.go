@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -31,7 +32,8 @@ type Subscription struct {
 	remoteTarget sip.Uri
 	cseq         uint32
 	event        string
-	answer       int // status for NOTIFYs; 200 by default
+	answer       int           // status for NOTIFYs; 200 by default
+	delay        time.Duration // before answering a NOTIFY
 }
 
 // NotifyQueue is how many unread NOTIFYs a subscription keeps; more are
@@ -46,9 +48,17 @@ func (s *Subscription) SetNotifyAnswer(code int) {
 	s.mu.Unlock()
 }
 
+// SetNotifyDelay makes the subscription wait d before it answers each
+// later NOTIFY (a slow subscriber); 0 answers at once.
+func (s *Subscription) SetNotifyDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
+
 func (s *Subscription) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 	s.mu.Lock()
-	code := s.answer
+	code, delay := s.answer, s.delay
 	if code == 0 {
 		code = 200
 	}
@@ -67,6 +77,9 @@ func (s *Subscription) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 		case s.notifies <- req:
 		default:
 		}
+	}
+	if delay > 0 {
+		time.Sleep(delay)
 	}
 	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reasonOf(code), nil))
 }
@@ -104,8 +117,10 @@ func (s *Subscription) setFinal(res *sip.Response) {
 	if !res.IsSuccess() {
 		return
 	}
-	if t, ok := res.To().Params.Get("tag"); ok {
-		s.remoteTag = t
+	if to := res.To(); to != nil {
+		if t, ok := to.Params.Get("tag"); ok {
+			s.remoteTag = t
+		}
 	}
 	if ct := res.Contact(); ct != nil {
 		s.remoteTarget = *ct.Address.Clone()

@@ -399,7 +399,9 @@ func (c *Call) setFinal(res *sip.Response) {
 	if !res.IsSuccess() {
 		return
 	}
-	c.remoteTag, _ = res.To().Params.Get("tag")
+	if to := res.To(); to != nil {
+		c.remoteTag, _ = to.Params.Get("tag")
+	}
 	if ct := res.Contact(); ct != nil {
 		c.remoteTarget = *ct.Address.Clone()
 	}
