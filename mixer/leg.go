@@ -161,6 +161,11 @@ type Leg struct {
 	handlers Handlers // set by Start, read-only afterwards
 	events   chan legEvent
 	evDone   chan struct{}
+	// lateGate keeps the energy gate's latest state (1 closed, 2 open)
+	// when the event queue was full, so that a Speaking change is never
+	// lost; gateKick wakes dispatch to deliver it.
+	lateGate atomic.Int32
+	gateKick chan struct{}
 	readers  sync.WaitGroup
 	isClosed atomic.Bool
 
@@ -221,6 +226,7 @@ func newLeg(e *Engine, port int, rtpConn, rtcpConn *net.UDPConn) *Leg {
 		epoch:    time.Now(),
 		events:   make(chan legEvent, 64),
 		evDone:   make(chan struct{}),
+		gateKick: make(chan struct{}, 1),
 		jb:       newJitterBuffer(e.frame),
 		pcm:      make([]int16, jbMaxPacket*e.frame),
 		mx:       newMixSlot(e.frame),
@@ -407,12 +413,35 @@ func (l *Leg) rtcpDst() netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// emit queues an event for the handlers without blocking.
+// emit queues an event for the handlers without blocking. A DTMF or SSRC
+// event that finds the queue full is dropped; a Speaking change is kept
+// aside instead (the latest one wins), so the gate state the handlers last
+// saw is never stale.
 func (l *Leg) emit(ev legEvent) {
+	if ev.kind == evSpeaking && l.lateGate.Load() != 0 {
+		l.setLateGate(ev.speaking) // keep order behind the one already aside
+		return
+	}
 	select {
 	case l.events <- ev:
 	default:
+		if ev.kind == evSpeaking {
+			l.setLateGate(ev.speaking)
+			return
+		}
 		l.log.Debug("leg event queue full, event dropped", "kind", ev.kind)
+	}
+}
+
+func (l *Leg) setLateGate(open bool) {
+	v := int32(1)
+	if open {
+		v = 2
+	}
+	l.lateGate.Store(v)
+	select {
+	case l.gateKick <- struct{}{}:
+	default:
 	}
 }
 
@@ -427,6 +456,21 @@ func (l *Leg) dispatch() {
 				continue
 			}
 			l.deliver(ev)
+		case <-l.gateKick:
+			// Deliver what was queued before the gate state set aside.
+			for drained := false; !drained; {
+				select {
+				case ev := <-l.events:
+					if !l.isClosed.Load() {
+						l.deliver(ev)
+					}
+				default:
+					drained = true
+				}
+			}
+			if v := l.lateGate.Swap(0); v != 0 && !l.isClosed.Load() {
+				l.deliver(legEvent{kind: evSpeaking, speaking: v == 2})
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package mixer
 import (
 	"errors"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -398,4 +399,49 @@ func TestLegLifecycleErrors(t *testing.T) {
 	if n := e.PortsInUse(); n != 0 {
 		t.Fatalf("ports in use %d", n)
 	}
+}
+
+// A Speaking change that finds the handler queue full is not lost: the
+// handler sees the gate's latest state once the queue drains.
+func TestSpeakingNeverLost(t *testing.T) {
+	e := newTestEngine(t, nil)
+	l, err := e.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []bool
+	h := Handlers{
+		DTMF: func(rune) { <-release },
+		Speaking: func(b bool) {
+			mu.Lock()
+			got = append(got, b)
+			mu.Unlock()
+		},
+	}
+	if err := l.Start("r", LegParams{Remote: netip.MustParseAddrPort("127.0.0.1:9"), Codec: PCMU()}, h); err != nil {
+		t.Fatal(err)
+	}
+	for range cap(l.events) + 1 { // the first blocks the handler, the rest fill the queue
+		l.emit(legEvent{kind: evDTMF, digit: '1'})
+	}
+	l.emit(legEvent{kind: evSpeaking, speaking: true}) // queue full: set aside
+	l.emit(legEvent{kind: evSpeaking, speaking: false})
+	close(release)
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(got)
+		last := n > 0 && !got[n-1]
+		mu.Unlock()
+		if last {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Fatalf("speaking events delivered %v, want the latest (false) last", got)
 }
