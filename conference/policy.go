@@ -165,3 +165,20 @@ func (r *Registry) PrivateMessage(room, from, nick string) (Participant, error) 
 	}
 	return to.clone(), nil
 }
+
+// MayWatch reports whether viewer may watch room's state (RFC 4575 §3.5):
+// under WatchAnyone everybody may; under WatchParticipants (the default)
+// only a present participant (viewer.ParticipantID), or the API. The focus
+// asks when a subscription starts; a watcher's later hang-up does not end
+// its subscription (RFC 4579 §3.4), but being ejected makes it a stranger
+// again, so the focus asks once more on Kicked and Banned.
+func (r *Registry) MayWatch(room string, viewer Actor) bool {
+	if r.opts.WatchPolicy == WatchAnyone || viewer.API {
+		return true
+	}
+	if viewer.ParticipantID == "" {
+		return false
+	}
+	_, ok := r.Participant(room, viewer.ParticipantID)
+	return ok
+}

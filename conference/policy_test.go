@@ -303,3 +303,23 @@ func TestReasonLimitsAndSchemeCase(t *testing.T) {
 		t.Fatalf("upper-case scheme ban: %v", err)
 	}
 }
+
+func TestMayWatch(t *testing.T) {
+	for _, policy := range []string{"", WatchParticipants, WatchAnyone} {
+		reg, _ := newReg(t, Options{WatchPolicy: policy})
+		p := sipJoin(t, reg, "r", "sip:a@x", "")
+		anyone := policy == WatchAnyone
+		if got := reg.MayWatch("r", Actor{}); got != anyone {
+			t.Errorf("policy %q: stranger may watch = %v", policy, got)
+		}
+		if !reg.MayWatch("r", Actor{ParticipantID: p.ID}) || !reg.MayWatch("r", Actor{API: true}) {
+			t.Errorf("policy %q: participant or API refused", policy)
+		}
+		if err := reg.Kick(context.Background(), "r", p.ID, Actor{API: true}, OriginAPI, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := reg.MayWatch("r", Actor{ParticipantID: p.ID}); got != anyone {
+			t.Errorf("policy %q: ejected participant may watch = %v", policy, got)
+		}
+	}
+}

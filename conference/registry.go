@@ -56,7 +56,16 @@ type Options struct {
 	// KeepDeparted is how many departed participants a snapshot lists as
 	// disconnected (RFC 4575 disconnection info). Default 16.
 	KeepDeparted int
+	// WatchPolicy says who may watch a conference's state (RFC 4575
+	// subscriptions): WatchParticipants (the default) or WatchAnyone.
+	WatchPolicy string
 }
+
+// Watch policies (Options.WatchPolicy, sip.subscribe_policy).
+const (
+	WatchParticipants = "participants"
+	WatchAnyone       = "anyone"
+)
 
 // Registry holds every conference. It is safe for concurrent use.
 type Registry struct {
@@ -91,6 +100,9 @@ func NewRegistry(opts Options) *Registry {
 	}
 	if opts.HistoryLength == 0 {
 		opts.HistoryLength = 50
+	}
+	if opts.WatchPolicy != WatchAnyone {
+		opts.WatchPolicy = WatchParticipants
 	}
 	return &Registry{
 		opts:  opts,

@@ -98,7 +98,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	log := testLogger(t)
 	e := &env{t: t, m: metrics.New(), domain: "conf.example.test", stopped: make(chan error, 1)}
-	e.reg = conference.NewRegistry(conference.Options{Rooms: o.rooms, Logger: log})
+	e.reg = conference.NewRegistry(conference.Options{Rooms: o.rooms, Logger: log, WatchPolicy: o.policy})
 	lo, hi := freePairs(t, o.pairs)
 	var err error
 	e.eng, err = mixer.New(mixer.Config{BindIP: netip.MustParseAddr("127.0.0.1"), PortMin: lo, PortMax: hi, Logger: log, Metrics: e.m})
@@ -123,7 +123,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	e.f, err = New(Config{Listen: []string{"udp:127.0.0.1:0", "tcp:127.0.0.1:0"}, Domain: e.domain,
 		AckTimeout: o.ackTimeout, AnswerDelay: o.answerDelay, ShutdownTimeout: o.shutdown, AdvertisedIP: o.advertised,
-		SubscribePolicy: o.policy, NotifyInterval: o.interval, SubscriptionExpires: o.expires, MUCDomain: o.mucDomain,
+		NotifyInterval: o.interval, SubscriptionExpires: o.expires, MUCDomain: o.mucDomain,
 		Accounts: accounts, RequireAuthForCalls: o.requireAuth, DialTimeout: o.dialTimeout, NotifyTimeout: o.notifyTimeout,
 		RTPTimeout: o.rtpTimeout, RTPHoldTimeout: o.holdTimeout,
 		Logger: log, Metrics: e.m}, e.reg, e.eng)

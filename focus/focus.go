@@ -52,10 +52,6 @@ type Config struct {
 	// "cusax-bridge".
 	UserAgent string
 
-	// SubscribePolicy says who may subscribe to a conference's state
-	// (RFC 4575): "participants" (default; see onSubscribe for how a
-	// subscriber is recognised) or "anyone".
-	SubscribePolicy string
 	// NotifyInterval is the shortest time between two conference NOTIFYs
 	// to one subscriber; changes within it are merged. Default 1 s.
 	NotifyInterval time.Duration
@@ -119,13 +115,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.UserAgent == "" {
 		c.UserAgent = "cusax-bridge"
 	}
-	switch c.SubscribePolicy {
-	case "":
-		c.SubscribePolicy = PolicyParticipants
-	case PolicyParticipants, PolicyAnyone:
-	default:
-		return c, fmt.Errorf("focus: subscribe policy %q: want %s or %s", c.SubscribePolicy, PolicyParticipants, PolicyAnyone)
-	}
 	if c.NotifyInterval <= 0 {
 		c.NotifyInterval = time.Second
 	}
@@ -149,12 +138,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	return c, nil
 }
-
-// Subscription policies (Config.SubscribePolicy).
-const (
-	PolicyParticipants = "participants"
-	PolicyAnyone       = "anyone"
-)
 
 // listenSpec is one parsed Config.Listen entry.
 type listenSpec struct {

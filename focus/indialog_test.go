@@ -51,7 +51,7 @@ func withBody(req *sip.Request, contentType string, body []byte) *sip.Request {
 // BYE, INFO, OPTIONS, re-INVITE, SUBSCRIBE and REFER, and the dialog is
 // left as it was: its CSeq, and where the focus's BYE goes.
 func TestInDialogStrangerRefused(t *testing.T) {
-	e := newEnv(t, envOptions{policy: PolicyAnyone})
+	e := newEnv(t, envOptions{policy: conference.WatchAnyone})
 	ctx := ctxT(t, 15*time.Second)
 	_, rtpAddr := e.rtp()
 	alice := e.ua("udp", "alice")
@@ -122,7 +122,7 @@ func TestInDialogStrangerRefused(t *testing.T) {
 
 // A stranger cannot refresh or end another's subscription either.
 func TestInDialogStrangerSubscription(t *testing.T) {
-	e := newEnv(t, envOptions{policy: PolicyAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
+	e := newEnv(t, envOptions{policy: conference.WatchAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
 	ctx := ctxT(t, 10*time.Second)
 	watch := e.ua("udp", "watch")
 	s, err := watch.Subscribe(ctx, e.target(watch, "udp", "team"), "conference", 600)
@@ -237,7 +237,7 @@ func TestReferInDialogLendsParticipantOnlyToItself(t *testing.T) {
 		{"authenticated call", true, 202},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, envOptions{rooms: rooms, accounts: accounts, requireAuth: tt.requireAuth, policy: PolicyAnyone})
+			e := newEnv(t, envOptions{rooms: rooms, accounts: accounts, requireAuth: tt.requireAuth, policy: conference.WatchAnyone})
 			ctx := ctxT(t, 15*time.Second)
 			_, rtp1 := e.rtp()
 			_, rtp2 := e.rtp()

@@ -21,7 +21,7 @@ func moderated(t *testing.T, o envOptions) *env {
 	o.rooms = []conference.RoomSpec{{Name: "team", Moderators: []string{"sip:alice@conf.example.test"}}}
 	o.accounts = map[string]string{"alice": "secret", "carol": "pw"}
 	if o.policy == "" {
-		o.policy = PolicyAnyone
+		o.policy = conference.WatchAnyone
 	}
 	return newEnv(t, o)
 }
@@ -378,7 +378,7 @@ func TestInviteDigest(t *testing.T) {
 // subscription ends (reason=rejected) with a last document showing it
 // booted; other subscriptions go on.
 func TestEjectedSubscriberRejected(t *testing.T) {
-	e := moderated(t, envOptions{policy: PolicyParticipants})
+	e := moderated(t, envOptions{policy: conference.WatchParticipants})
 	ctx := ctxT(t, 15*time.Second)
 	bob := e.ua("udp", "bob")
 	_, rtpAddr := e.rtp()

@@ -240,7 +240,8 @@ func (f *Focus) updateFeed(fd *feed, fallback *conference.Snapshot) *confstate.F
 // isfocus Contact and the granted Expires (at most SubscriptionExpires), and
 // at once a NOTIFY with full state.
 //
-// With the default policy (participants) a subscriber is a participant
+// Who may subscribe is the core's rule (Registry.MayWatch). The focus only
+// recognises the subscriber: it is a participant
 // when it subscribes inside its own call's dialog, or when its From AOR is
 // the AOR of a call in the conference (as claimed in that call's From or as
 // authenticated by digest) and the SUBSCRIBE comes from the same IP address
@@ -290,8 +291,8 @@ func (f *Focus) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
-	pid, member := f.subscriberOf(req, room)
-	if !member && f.cfg.SubscribePolicy == PolicyParticipants {
+	pid, _ := f.subscriberOf(req, room)
+	if !f.reg.MayWatch(room, conference.Actor{ParticipantID: pid}) {
 		f.log.Info("SUBSCRIBE refused: not a participant", "room", room, "from", aor(req.From().Address), "source", req.Source())
 		f.reply(tx, req, 403, "Forbidden", nil, f.warning(399, "Only participants may subscribe"))
 		return
@@ -474,8 +475,8 @@ func (f *Focus) followSubscriptions(ev conference.Event) {
 	}
 	f.updateFeed(fd, nil)
 	gone := ""
-	if (ev.Kind == conference.Kicked || ev.Kind == conference.Banned) && f.cfg.SubscribePolicy == PolicyParticipants {
-		gone = ev.Participant.ID
+	if (ev.Kind == conference.Kicked || ev.Kind == conference.Banned) && !f.reg.MayWatch(ev.Conference, conference.Actor{ParticipantID: ev.Participant.ID}) {
+		gone = ev.Participant.ID // ejected: a stranger now, if strangers may not watch
 	}
 	for _, s := range f.subs.room(ev.Conference) {
 		if gone != "" && s.pid == gone {

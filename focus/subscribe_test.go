@@ -129,7 +129,7 @@ const chatURI = "xmpp:team@muc.example.test?join"
 func TestSubscribeLifecycle(t *testing.T) {
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
-			e := newEnv(t, envOptions{policy: PolicyAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
+			e := newEnv(t, envOptions{policy: conference.WatchAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
 			watcherUA := e.ua(transport, "watch")
 			ctx := ctxT(t, 10*time.Second)
 			s, err := watcherUA.Subscribe(ctx, e.target(watcherUA, transport, "team"), "conference", 600)
@@ -356,7 +356,7 @@ func TestSubscribeParticipantsPolicy(t *testing.T) {
 }
 
 func TestSubscriptionExpires(t *testing.T) {
-	e := newEnv(t, envOptions{policy: PolicyAnyone, expires: 2 * time.Second, rooms: []conference.RoomSpec{{Name: "team"}}})
+	e := newEnv(t, envOptions{policy: conference.WatchAnyone, expires: 2 * time.Second, rooms: []conference.RoomSpec{{Name: "team"}}})
 	u := e.ua("udp", "watch")
 	ctx := ctxT(t, 10*time.Second)
 	s, err := u.Subscribe(ctx, e.target(u, "udp", "team"), "conference", 3600)
@@ -382,7 +382,7 @@ func TestSubscriptionExpires(t *testing.T) {
 // Expires: 0 on a new subscription is a fetch: 200, then one NOTIFY with
 // full state that terminates it (RFC 6665 §4.2.1.1).
 func TestSubscribeFetch(t *testing.T) {
-	e := newEnv(t, envOptions{policy: PolicyAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
+	e := newEnv(t, envOptions{policy: conference.WatchAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
 	u := e.ua("udp", "watch")
 	s, err := u.Subscribe(ctxT(t, 5*time.Second), e.target(u, "udp", "team"), "conference", 0)
 	if err != nil || s.Response.StatusCode != 200 {
@@ -397,7 +397,7 @@ func TestSubscribeFetch(t *testing.T) {
 }
 
 func TestSubscriptionEndsWithConference(t *testing.T) {
-	e := newEnv(t, envOptions{policy: PolicyAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
+	e := newEnv(t, envOptions{policy: conference.WatchAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
 	u := e.ua("udp", "watch")
 	ctx := ctxT(t, 10*time.Second)
 	s, err := u.Subscribe(ctx, e.target(u, "udp", "team"), "conference", 600)
@@ -424,7 +424,7 @@ func TestSubscriptionEndsWithConference(t *testing.T) {
 
 // A NOTIFY answered 481 removes the subscription: no more NOTIFYs.
 func TestNotify481RemovesSubscription(t *testing.T) {
-	e := newEnv(t, envOptions{policy: PolicyAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
+	e := newEnv(t, envOptions{policy: conference.WatchAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
 	u := e.ua("udp", "watch")
 	ctx := ctxT(t, 10*time.Second)
 	s, err := u.Subscribe(ctx, e.target(u, "udp", "team"), "conference", 600)
@@ -451,7 +451,7 @@ func TestNotify481RemovesSubscription(t *testing.T) {
 // subscriber about one NOTIFY per interval, and the merged state is right.
 func TestNotifyThrottle(t *testing.T) {
 	const interval = 200 * time.Millisecond
-	e := newEnv(t, envOptions{policy: PolicyAnyone, interval: interval, rooms: []conference.RoomSpec{{Name: "team"}}})
+	e := newEnv(t, envOptions{policy: conference.WatchAnyone, interval: interval, rooms: []conference.RoomSpec{{Name: "team"}}})
 	u := e.uaAt("udp", "watch", "example.test", true)
 	ctx := ctxT(t, 20*time.Second)
 	s, err := u.Subscribe(ctx, e.target(u, "udp", "team"), "conference", 600)
@@ -487,7 +487,7 @@ func TestNotifyThrottle(t *testing.T) {
 // TCP gets UDP-sized documents (a full head, then partials) and still ends
 // with the right state.
 func TestBigNotify(t *testing.T) {
-	e := newEnv(t, envOptions{policy: PolicyAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
+	e := newEnv(t, envOptions{policy: conference.WatchAnyone, rooms: []conference.RoomSpec{{Name: "team"}}})
 	ctx := ctxT(t, 20*time.Second)
 	for i := range 30 {
 		aorI := "sip:user" + strconv.Itoa(i) + "@example.test"

@@ -126,7 +126,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 }
 
 func registryOptions(cfg config.Config, st store.Store, log *slog.Logger) conference.Options {
-	opts := conference.Options{Store: st, Logger: log, HistoryLength: cfg.XMPP.HistoryLength}
+	opts := conference.Options{Store: st, Logger: log, HistoryLength: cfg.XMPP.HistoryLength, WatchPolicy: cfg.SIP.SubscribePolicy}
 	if cfg.XMPP.HistoryLength == 0 {
 		opts.HistoryLength = -1
 	}

@@ -45,7 +45,6 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		Logger:       log.With("component", "focus"),
 		Metrics:      m,
 
-		SubscribePolicy:     cfg.SIP.SubscribePolicy,
 		NotifyInterval:      cfg.SIP.NotifyInterval.D(),
 		SubscriptionExpires: cfg.SIP.SubscriptionExpires.D(),
 		MUCDomain:           chatDomain(cfg),
