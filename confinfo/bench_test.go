@@ -142,3 +142,68 @@ func BenchmarkDiff(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApply measures a subscriber merging partial NOTIFYs into a held
+// 200-user conference: one user muted, 60 users muted at once, and 60 users
+// joining (the held state is restored outside the timer before each join).
+func BenchmarkApply(b *testing.B) {
+	const held = 200
+	base := benchDocument(held)
+	muted := func(from, n int) *Document {
+		d := &Document{Entity: base.Entity, State: StatePartial, Users: &Users{State: StatePartial}}
+		for i := from; i < from+n; i++ {
+			u := &base.Users.Users[i]
+			d.Users.Users = append(d.Users.Users, User{Entity: u.Entity, State: StatePartial,
+				Endpoints: []Endpoint{{Entity: u.Endpoints[0].Entity, State: StatePartial, Status: StatusMutedViaFocus,
+					Media: []Media{{ID: "1", Status: MediaRecvOnly}}}}})
+		}
+		return d
+	}
+	joined := &Document{Entity: base.Entity, State: StatePartial,
+		Users: &Users{State: StatePartial, Users: benchDocument(held + 60).Users.Users[held:]}}
+	start := func(b *testing.B) *State {
+		var s State
+		if r, err := s.Apply(base); err != nil || r != Replaced {
+			b.Fatal(r, err)
+		}
+		return &s
+	}
+	apply := func(b *testing.B, s *State, d *Document) {
+		v, _ := s.Version()
+		d.Version = v + 1
+		if r, err := s.Apply(d); err != nil || r != Applied {
+			b.Fatal(r, err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		upd  *Document
+	}{
+		{name: "users=200/update=1", upd: muted(held/2, 1)},
+		{name: "users=200/update=60", upd: muted(70, 60)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := start(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				apply(b, s, bc.upd)
+			}
+			if u, _ := s.User(bc.upd.Users.Users[0].Entity); u.Endpoints[0].Status != StatusMutedViaFocus {
+				b.Fatalf("update not applied: %+v", u)
+			}
+		})
+	}
+	b.Run("users=200/add=60", func(b *testing.B) {
+		s := start(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			s = start(b)
+			b.StartTimer()
+			apply(b, s, joined)
+		}
+		if n := len(s.Users()); n != held+60 {
+			b.Fatalf("%d users held, want %d", n, held+60)
+		}
+	})
+}

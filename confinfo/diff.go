@@ -61,7 +61,7 @@ func Diff(prev, next *Document) *Document {
 		p.ConferenceState, changed = next.ConferenceState.Clone(), true
 	}
 
-	switch ou, nu := liveUsers(prev.Users), liveUsers(next.Users); {
+	switch ou, nu := live(prev.Users), live(next.Users); {
 	case ou == nil && nu == nil:
 	case nu == nil:
 		p.Users, changed = &Users{State: StateDeleted}, true
@@ -262,12 +262,12 @@ func diffUser(o, n *User) User {
 // languages, available-media, media) still differ. They never modify or
 // copy their arguments.
 
-// liveUsers returns u, or nil when u is absent or marked deleted.
-func liveUsers(u *Users) *Users {
-	if u == nil || u.State == StateDeleted {
+// live returns the container l, or nil when it is absent or marked deleted.
+func live[C any, P keyedList[C]](l P) P {
+	if l == nil || l.state() == StateDeleted {
 		return nil
 	}
-	return u
+	return l
 }
 
 // liveEndpoint returns the first endpoint of u with the given entity that is
@@ -380,12 +380,7 @@ func eqHostInfo(a, b *HostInfo) bool {
 // eqURIs compares two uris-types: absent equals marked deleted, and the
 // live entries must match in order.
 func eqURIs(a, b *URIs) bool {
-	if a != nil && a.State == StateDeleted {
-		a = nil
-	}
-	if b != nil && b.State == StateDeleted {
-		b = nil
-	}
+	a, b = live(a), live(b)
 	if a == nil || b == nil {
 		return a == b
 	}
@@ -400,7 +395,7 @@ func eqURIs(a, b *URIs) bool {
 // eqUsersOrdered compares two users elements with their live users in
 // order (the reflect.DeepEqual of normalised ones).
 func eqUsersOrdered(a, b *Users) bool {
-	a, b = liveUsers(a), liveUsers(b)
+	a, b = live(a), live(b)
 	if a == nil || b == nil {
 		return a == b
 	}
@@ -408,12 +403,7 @@ func eqUsersOrdered(a, b *Users) bool {
 }
 
 func eqSidebars(a, b *SidebarsByVal) bool {
-	if a != nil && a.State == StateDeleted {
-		a = nil
-	}
-	if b != nil && b.State == StateDeleted {
-		b = nil
-	}
+	a, b = live(a), live(b)
 	if a == nil || b == nil {
 		return a == b
 	}

@@ -147,12 +147,27 @@ func (e *encoder) stateAttr(s ElementState, where string) {
 
 // text writes <name>value</name> when value is not empty.
 func (e *encoder) text(name, value string) {
-	if value == "" {
-		return
+	if value != "" {
+		e.element(name, value)
 	}
+}
+
+// element writes <name>value</name>.
+func (e *encoder) element(name, value string) {
 	e.open(name)
 	e.escape(value, false)
 	e.close(name)
+}
+
+// keyed writes the start tag of a keyed element (what) but for its closing
+// bracket: its key attribute, which must not be empty, and its state.
+func (e *encoder) keyed(name, keyAttr, key string, state ElementState, what string) {
+	if key == "" {
+		e.fail("%s without %s", what, keyAttr)
+	}
+	e.startTag(name)
+	e.attr(keyAttr, key)
+	e.stateAttr(state, what)
 }
 
 func (e *encoder) uint(name string, v *uint32) {
@@ -309,11 +324,7 @@ func (e *encoder) description(c *ConferenceDescription) {
 		e.open("available-media")
 		for i := range c.AvailableMedia {
 			m := &c.AvailableMedia[i]
-			if m.Label == "" {
-				e.fail("available-media entry without label")
-			}
-			e.startTag("entry")
-			e.attr("label", m.Label)
+			e.keyed("entry", "label", m.Label, "", "available-media entry")
 			e.raw(">")
 			e.text("display-text", m.DisplayText)
 			e.text("type", m.Type)
@@ -399,21 +410,14 @@ func (e *encoder) users(u *Users) {
 }
 
 func (e *encoder) user(u *User) {
-	if u.Entity == "" {
-		e.fail("user without entity")
-	}
-	e.startTag("user")
-	e.attr("entity", u.Entity)
-	e.stateAttr(u.State, "user")
+	e.keyed("user", "entity", u.Entity, u.State, "user")
 	e.raw(">")
 	e.text("display-text", u.DisplayText)
 	e.uris("associated-aors", u.AssociatedAORs)
 	if len(u.Roles) > 0 {
 		e.open("roles")
 		for _, r := range u.Roles {
-			e.open("entry")
-			e.escape(r, false)
-			e.close("entry")
+			e.element("entry", r)
 		}
 		e.close("roles")
 	}
@@ -426,12 +430,7 @@ func (e *encoder) user(u *User) {
 }
 
 func (e *encoder) endpoint(ep *Endpoint) {
-	if ep.Entity == "" {
-		e.fail("endpoint without entity")
-	}
-	e.startTag("endpoint")
-	e.attr("entity", ep.Entity)
-	e.stateAttr(ep.State, "endpoint")
+	e.keyed("endpoint", "entity", ep.Entity, ep.State, "endpoint")
 	e.raw(">")
 	e.text("display-text", ep.DisplayText)
 	e.execution("referred", ep.Referred)
@@ -442,11 +441,7 @@ func (e *encoder) endpoint(ep *Endpoint) {
 	e.execution("disconnection-info", ep.DisconnectionInfo)
 	for i := range ep.Media {
 		m := &ep.Media[i]
-		if m.ID == "" {
-			e.fail("media without id")
-		}
-		e.startTag("media")
-		e.attr("id", m.ID)
+		e.keyed("media", "id", m.ID, "", "media")
 		e.raw(">")
 		e.text("display-text", m.DisplayText)
 		e.text("type", m.Type)
@@ -462,15 +457,9 @@ func (e *encoder) endpoint(ep *Endpoint) {
 			e.text("display-text", s.DisplayText)
 			// call-id, from-tag and to-tag are required by the schema:
 			// written even when empty.
-			e.open("call-id")
-			e.escape(s.CallID, false)
-			e.close("call-id")
-			e.open("from-tag")
-			e.escape(s.FromTag, false)
-			e.close("from-tag")
-			e.open("to-tag")
-			e.escape(s.ToTag, false)
-			e.close("to-tag")
+			e.element("call-id", s.CallID)
+			e.element("from-tag", s.FromTag)
+			e.element("to-tag", s.ToTag)
 			e.close("sip")
 		}
 		e.close("call-info")
@@ -487,12 +476,7 @@ func (e *encoder) sidebarsByVal(s *SidebarsByVal) {
 	e.raw(">")
 	for i := range s.Entries {
 		sb := &s.Entries[i]
-		if sb.Entity == "" {
-			e.fail("sidebars-by-val entry without entity")
-		}
-		e.startTag("entry")
-		e.attr("entity", sb.Entity)
-		e.stateAttr(sb.State, "sidebars-by-val entry")
+		e.keyed("entry", "entity", sb.Entity, sb.State, "sidebars-by-val entry")
 		if sb.Version != nil {
 			e.attr("version", strconv.FormatUint(uint64(*sb.Version), 10))
 		}

@@ -192,42 +192,15 @@ func mergeBody(desc **ConferenceDescription, host **HostInfo, cs **ConferenceSta
 
 // mergeUsers returns the held users (dst) updated by src.
 func mergeUsers(dst, src *Users) *Users {
-	if src == nil {
-		return dst
-	}
-	switch src.State {
-	case StateDeleted:
-		return nil
-	case StatePartial:
-	default:
-		n := src.Clone()
-		normalizeUsers(&n)
-		return n
-	}
-	if dst == nil {
-		dst = &Users{}
-	}
-	for i := range src.Users {
-		u := &src.Users[i]
-		j := slices.IndexFunc(dst.Users, func(x User) bool { return x.Entity == u.Entity })
-		switch {
-		case u.State == StateDeleted:
-			if j >= 0 {
-				dst.Users = nilIfEmpty(slices.Delete(dst.Users, j, j+1))
-			}
-		case j < 0 || u.State != StatePartial:
-			n := u.Clone()
-			normalizeUser(&n)
-			if j < 0 {
-				dst.Users = append(dst.Users, n)
-			} else {
-				dst.Users[j] = n
-			}
-		default:
-			mergeUser(&dst.Users[j], u)
-		}
-	}
-	return dst
+	return mergeList(dst, src, normalizeUsers, func(dst, src *Users) {
+		dst.Users = mergeKeyed(dst.Users, src.Users, userKey, (*User).state, freshUser, mergeUser)
+	})
+}
+
+func freshUser(u *User) User {
+	n := u.Clone()
+	normalizeUser(&n)
+	return n
 }
 
 func mergeUser(dst, src *User) {
@@ -240,26 +213,14 @@ func mergeUser(dst, src *User) {
 		dst.Languages = cloneStrings(src.Languages)
 	}
 	setString(&dst.CascadedFocus, src.CascadedFocus)
-	for i := range src.Endpoints {
-		ep := &src.Endpoints[i]
-		j := slices.IndexFunc(dst.Endpoints, func(x Endpoint) bool { return x.Entity == ep.Entity })
-		switch {
-		case ep.State == StateDeleted:
-			if j >= 0 {
-				dst.Endpoints = nilIfEmpty(slices.Delete(dst.Endpoints, j, j+1))
-			}
-		case j < 0 || ep.State != StatePartial:
-			n := ep.Clone()
-			normalizeEndpoint(&n)
-			if j < 0 {
-				dst.Endpoints = append(dst.Endpoints, n)
-			} else {
-				dst.Endpoints[j] = n
-			}
-		default:
-			mergeEndpoint(&dst.Endpoints[j], ep)
-		}
-	}
+	dst.Endpoints = mergeKeyed(dst.Endpoints, src.Endpoints, endpointKey, (*Endpoint).state,
+		freshEndpoint, mergeEndpoint)
+}
+
+func freshEndpoint(e *Endpoint) Endpoint {
+	n := e.Clone()
+	normalizeEndpoint(&n)
+	return n
 }
 
 func mergeEndpoint(dst, src *Endpoint) {
@@ -270,111 +231,197 @@ func mergeEndpoint(dst, src *Endpoint) {
 	setExec(&dst.JoiningInfo, src.JoiningInfo)
 	setString((*string)(&dst.DisconnectionMethod), string(src.DisconnectionMethod))
 	setExec(&dst.DisconnectionInfo, src.DisconnectionInfo)
-	for i := range src.Media {
-		m := &src.Media[i]
-		j := slices.IndexFunc(dst.Media, func(x Media) bool { return x.ID == m.ID })
-		if j < 0 {
-			dst.Media = append(dst.Media, *m)
-			continue
-		}
-		h := &dst.Media[j]
-		setString(&h.DisplayText, m.DisplayText)
-		setString(&h.Type, m.Type)
-		setString(&h.Label, m.Label)
-		setString(&h.SrcID, m.SrcID)
-		setString((*string)(&h.Status), string(m.Status))
-	}
+	// Media streams carry no state: a held one is always merged.
+	dst.Media = mergeKeyed(dst.Media, src.Media, mediaKey, func(*Media) ElementState { return StatePartial },
+		func(m *Media) Media { return *m }, mergeMedia)
 	if src.CallInfo != nil {
 		dst.CallInfo = &CallInfo{SIP: clonePtr(src.CallInfo.SIP)}
 	}
 }
 
+func mergeMedia(dst, src *Media) {
+	setString(&dst.DisplayText, src.DisplayText)
+	setString(&dst.Type, src.Type)
+	setString(&dst.Label, src.Label)
+	setString(&dst.SrcID, src.SrcID)
+	setString((*string)(&dst.Status), string(src.Status))
+}
+
 // mergeURIs returns the held uris-type (dst) updated by src.
 func mergeURIs(dst, src *URIs) *URIs {
-	if src == nil {
-		return dst
-	}
-	switch src.State {
-	case StateDeleted:
-		return nil
-	case StatePartial:
-	default:
-		n := src.Clone()
-		normalizeURIs(&n)
-		return n
-	}
-	if dst == nil {
-		dst = &URIs{}
-	}
-	for i := range src.Entries {
-		e := &src.Entries[i]
-		j := slices.IndexFunc(dst.Entries, func(x URIEntry) bool { return x.URI == e.URI })
-		switch {
-		case e.State == StateDeleted:
-			if j >= 0 {
-				dst.Entries = nilIfEmpty(slices.Delete(dst.Entries, j, j+1))
-			}
-		case j >= 0 && e.State == StatePartial:
-			h := &dst.Entries[j]
-			setString(&h.DisplayText, e.DisplayText)
-			setString(&h.Purpose, e.Purpose)
-			setExec(&h.Modified, e.Modified)
-		default:
-			n := e.Clone()
-			n.State = ""
-			if j < 0 {
-				dst.Entries = append(dst.Entries, n)
-			} else {
-				dst.Entries[j] = n
-			}
-		}
-	}
-	return dst
+	return mergeList(dst, src, normalizeURIs, func(dst, src *URIs) {
+		dst.Entries = mergeKeyed(dst.Entries, src.Entries, uriKey, (*URIEntry).state, freshURI, mergeURI)
+	})
+}
+
+func freshURI(e *URIEntry) URIEntry {
+	n := e.Clone()
+	n.State = ""
+	return n
+}
+
+func mergeURI(dst, src *URIEntry) {
+	setString(&dst.DisplayText, src.DisplayText)
+	setString(&dst.Purpose, src.Purpose)
+	setExec(&dst.Modified, src.Modified)
 }
 
 // mergeSidebars returns the held sidebars-by-val (dst) updated by src.
 func mergeSidebars(dst, src *SidebarsByVal) *SidebarsByVal {
+	return mergeList(dst, src, normalizeSidebars, func(dst, src *SidebarsByVal) {
+		dst.Entries = mergeKeyed(dst.Entries, src.Entries, sidebarKey, (*Sidebar).state,
+			freshSidebar, mergeSidebar)
+	})
+}
+
+func freshSidebar(s *Sidebar) Sidebar {
+	n := s.Clone()
+	normalizeSidebar(&n)
+	return n
+}
+
+func mergeSidebar(dst, src *Sidebar) {
+	if src.Version != nil {
+		dst.Version = clonePtr(src.Version)
+	}
+	mergeBody(&dst.Description, &dst.HostInfo, &dst.ConferenceState, &dst.Users,
+		src.Description, src.HostInfo, src.ConferenceState, src.Users)
+}
+
+// The state attributes, for mergeList, mergeKeyed and live.
+func (u *URIs) state() ElementState          { return u.State }
+func (u *Users) state() ElementState         { return u.State }
+func (s *SidebarsByVal) state() ElementState { return s.State }
+func (e *URIEntry) state() ElementState      { return e.State }
+func (u *User) state() ElementState          { return u.State }
+func (e *Endpoint) state() ElementState      { return e.State }
+func (s *Sidebar) state() ElementState       { return s.State }
+
+// keyedList is a keyed list's container that has a state of its own:
+// URIs, Users or SidebarsByVal.
+type keyedList[C any] interface {
+	*C
+	Clone() *C
+	state() ElementState
+}
+
+// mergeList returns the held container of a keyed list (dst) updated by
+// src: src absent leaves dst as it is; marked deleted, it removes dst; full
+// or without state, it replaces dst with a normalised copy of itself;
+// partial, its entries are merged into dst (an empty one when none is held)
+// by entries.
+func mergeList[C any, P keyedList[C]](dst, src P, normalize func(*P), entries func(dst, src P)) P {
 	if src == nil {
 		return dst
 	}
-	switch src.State {
+	switch src.state() {
 	case StateDeleted:
 		return nil
 	case StatePartial:
-	default:
-		n := src.Clone()
-		normalizeSidebars(&n)
-		return n
+		if dst == nil {
+			dst = new(C)
+		}
+		entries(dst, src)
+		return dst
 	}
-	if dst == nil {
-		dst = &SidebarsByVal{}
+	n := P(src.Clone())
+	normalize(&n)
+	return n
+}
+
+// indexFrom is the number of updates from which mergeKeyed indexes the
+// held keys rather than scanning them for each update: building the index
+// costs about as much as 7 (new keys) to 15 (held ones) scans.
+const indexFrom = 12
+
+// mergeKeyed returns the held entries of a keyed list (dst) updated by the
+// entries of a partial one (src), in order, by RFC 4575 §4.6: an entry
+// marked deleted removes the held one with its key; one with a new key is
+// appended, and one that is not partial replaces the held one, as fresh
+// makes it (a normalised copy); a partial one is merged into the held one.
+// A list emptied by deletions is nil. Keys are scanned for when src is
+// short and looked up in an index otherwise, so that merging stays linear.
+func mergeKeyed[T any](dst, src []T, key func(*T) string, state func(*T) ElementState,
+	fresh func(*T) T, merge func(dst, src *T)) []T {
+	var index map[string]int // key → held entry, for a long src
+	var dead []bool          // entries removed while indexed, dropped at the end
+	if len(src) >= indexFrom {
+		index = indexKeys(dst, key, len(src))
 	}
-	for i := range src.Entries {
-		sb := &src.Entries[i]
-		j := slices.IndexFunc(dst.Entries, func(x Sidebar) bool { return x.Entity == sb.Entity })
-		switch {
-		case sb.State == StateDeleted:
-			if j >= 0 {
-				dst.Entries = nilIfEmpty(slices.Delete(dst.Entries, j, j+1))
+	deleted := false
+	for i := range src {
+		s := &src[i]
+		k := key(s)
+		j, ok := index[k]
+		if index == nil {
+			j, ok = scanKey(dst, key, k)
+		}
+		switch st := state(s); {
+		case st == StateDeleted:
+			if !ok {
+				continue
 			}
-		case j < 0 || sb.State != StatePartial:
-			n := sb.Clone()
-			normalizeSidebar(&n)
-			if j < 0 {
-				dst.Entries = append(dst.Entries, n)
-			} else {
-				dst.Entries[j] = n
+			deleted = true
+			if index == nil {
+				dst = slices.Delete(dst, j, j+1)
+				continue
 			}
+			if dead == nil {
+				dead = make([]bool, len(dst)+len(src))
+			}
+			dead[j] = true
+			delete(index, k)
+		case !ok:
+			if index != nil {
+				index[k] = len(dst)
+			}
+			dst = append(dst, fresh(s))
+		case st != StatePartial:
+			dst[j] = fresh(s)
 		default:
-			h := &dst.Entries[j]
-			if sb.Version != nil {
-				h.Version = clonePtr(sb.Version)
-			}
-			mergeBody(&h.Description, &h.HostInfo, &h.ConferenceState, &h.Users,
-				sb.Description, sb.HostInfo, sb.ConferenceState, sb.Users)
+			merge(&dst[j], s)
 		}
 	}
+	if dead != nil {
+		n := 0
+		for j := range dst {
+			if !dead[j] {
+				dst[n] = dst[j]
+				n++
+			}
+		}
+		clear(dst[n:])
+		dst = dst[:n]
+	}
+	if deleted {
+		return nilIfEmpty(dst)
+	}
 	return dst
+}
+
+// scanKey returns the index of the first entry of list with key k.
+func scanKey[T any](list []T, key func(*T) string, k string) (int, bool) {
+	for i := range list {
+		if key(&list[i]) == k {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// indexKeys maps the key of each entry of list to its index, or returns nil
+// when a key repeats (only a hand-built document has that): such a list is
+// scanned, which finds the first entry of a key as the index could not.
+func indexKeys[T any](list []T, key func(*T) string, adds int) map[string]int {
+	index := make(map[string]int, len(list)+adds)
+	for i := range list {
+		k := key(&list[i])
+		if _, dup := index[k]; dup {
+			return nil
+		}
+		index[k] = i
+	}
+	return index
 }
 
 func setString(dst *string, v string) {

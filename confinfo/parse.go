@@ -419,8 +419,8 @@ type attrVal struct {
 	ok bool
 }
 
-// state parses a state attribute; what+key names the element for the
-// error (built only then).
+// state parses a state attribute, empty when absent; what+key names the
+// element for the error (built only then).
 func (p *parser) state(a attrVal, what, key string) ElementState {
 	if !a.ok || p.err != nil {
 		return ""
@@ -659,11 +659,9 @@ func mediaKey(m *Media) string           { return m.ID }
 func sidebarKey(s *Sidebar) string       { return s.Entity }
 
 func (p *parser) uris(name string) *URIs {
-	u := &URIs{}
-	if a := p.attrs("state")[0]; a.ok {
-		if u.State = p.state(a, name, ""); p.err != nil {
-			return nil
-		}
+	u := &URIs{State: p.state(p.attrs("state")[0], name, "")}
+	if p.err != nil {
+		return nil
 	}
 	var seen map[string]struct{}
 	for p.child() {
@@ -671,11 +669,9 @@ func (p *parser) uris(name string) *URIs {
 			p.skip()
 			continue
 		}
-		var e URIEntry
-		if a := p.attrs("state")[0]; a.ok {
-			if e.State = p.state(a, name, " entry"); p.err != nil {
-				return nil
-			}
+		e := URIEntry{State: p.state(p.attrs("state")[0], name, " entry")}
+		if p.err != nil {
+			return nil
 		}
 		for p.child() {
 			switch string(p.tok.local) {
@@ -728,11 +724,9 @@ func (p *parser) execution() *Execution {
 }
 
 func (p *parser) users() *Users {
-	us := &Users{}
-	if a := p.attrs("state")[0]; a.ok {
-		if us.State = p.state(a, "users", ""); p.err != nil {
-			return nil
-		}
+	us := &Users{State: p.state(p.attrs("state")[0], "users", "")}
+	if p.err != nil {
+		return nil
 	}
 	var seen map[string]struct{}
 	for p.child() {
@@ -763,10 +757,8 @@ func (p *parser) user() User {
 		p.fail(invalid("user without entity"))
 		return u
 	}
-	if a[1].ok {
-		if u.State = p.state(a[1], "user ", u.Entity); p.err != nil {
-			return u
-		}
+	if u.State = p.state(a[1], "user ", u.Entity); p.err != nil {
+		return u
 	}
 	var seen map[string]struct{}
 	for p.child() {
@@ -817,10 +809,8 @@ func (p *parser) endpoint() Endpoint {
 		p.fail(invalid("endpoint without entity"))
 		return ep
 	}
-	if a[1].ok {
-		if ep.State = p.state(a[1], "endpoint ", ep.Entity); p.err != nil {
-			return ep
-		}
+	if ep.State = p.state(a[1], "endpoint ", ep.Entity); p.err != nil {
+		return ep
 	}
 	var seen map[string]struct{}
 	for p.child() {
@@ -911,11 +901,9 @@ func (p *parser) callInfo() *CallInfo {
 }
 
 func (p *parser) sidebarsByVal() *SidebarsByVal {
-	sv := &SidebarsByVal{}
-	if a := p.attrs("state")[0]; a.ok {
-		if sv.State = p.state(a, "sidebars-by-val", ""); p.err != nil {
-			return nil
-		}
+	sv := &SidebarsByVal{State: p.state(p.attrs("state")[0], "sidebars-by-val", "")}
+	if p.err != nil {
+		return nil
 	}
 	var seen map[string]struct{}
 	for p.child() {
@@ -933,10 +921,8 @@ func (p *parser) sidebarsByVal() *SidebarsByVal {
 			p.fail(invalid("sidebars-by-val: duplicate entity %q", sb.Entity))
 			return nil
 		}
-		if a[1].ok {
-			if sb.State = p.state(a[1], "sidebar ", sb.Entity); p.err != nil {
-				return nil
-			}
+		if sb.State = p.state(a[1], "sidebar ", sb.Entity); p.err != nil {
+			return nil
 		}
 		if a[2].ok {
 			v, ok := parseUint32(trimXMLSpaceBytes(a[2].v))
