@@ -329,3 +329,21 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 	}
 }
+
+// NeedTool returns the path of the program bin, which Debian package pkg
+// provides. Without it the test is skipped on a developer's machine, but
+// fails under CI (CI set in the environment), where .ci/run installs every
+// package the tests need: a missing peer must never pass silently there.
+func NeedTool(t testing.TB, bin, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	if err == nil {
+		return p
+	}
+	msg := fmt.Sprintf("%s is not installed (Debian package %s; .ci/run installs it)", bin, pkg)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}

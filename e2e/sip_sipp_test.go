@@ -15,14 +15,10 @@ import (
 	"cusax.dev/bridge/config"
 )
 
-// sipp returns the sipp binary or skips the test.
+// sipp returns the sipp binary (see NeedTool).
 func sipp(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("sipp")
-	if err != nil {
-		t.Skip("sipp is not installed (Debian package sip-tester); .ci/run installs it")
-	}
-	return p
+	return NeedTool(t, "sipp", "sip-tester")
 }
 
 // runSipp runs one call of scenario (a file under testdata) against the

@@ -43,13 +43,11 @@ func (p *Prosody) C2SAddr() string { return fmt.Sprintf("127.0.0.1:%d", p.C2SPor
 // ComponentAddr is the XEP-0114 port on loopback.
 func (p *Prosody) ComponentAddr() string { return fmt.Sprintf("127.0.0.1:%d", p.ComponentPort) }
 
-// needProsody skips the test when Prosody is not installed (CI installs it).
+// needProsody requires Prosody (see NeedTool).
 func needProsody(t testing.TB) {
 	t.Helper()
 	for _, bin := range []string{"prosody", "prosodyctl"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not installed", bin)
-		}
+		NeedTool(t, bin, "prosody")
 	}
 }
 
