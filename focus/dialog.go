@@ -240,9 +240,15 @@ func (d *dialog) build(method sip.RequestMethod, seq uint32) *sip.Request {
 // socket, so that replies and NATs see the address the peer talks to;
 // otherwise sipgo would open an ephemeral socket for a next hop it has not
 // heard from yet (a Record-Route proxy, a moved Contact).
+// A response is never nil without an error (see finalResponse).
 func (f *Focus) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	f.prepare(req)
-	return f.cli.Do(ctx, req, sipgo.ClientRequestBuild)
+	tx, err := f.cli.TransactionRequest(ctx, req, sipgo.ClientRequestBuild)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Terminate()
+	return finalResponse(ctx, tx)
 }
 
 // prepare readies a request the focus originates: Content-Length always,

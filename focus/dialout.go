@@ -34,7 +34,7 @@ const cancelWait = 4 * time.Second
 // an unusable answer, the core's refusal of the join).
 func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, string) {
 	log := f.log.With("room", room, "target", target.String())
-	if f.draining.Load() {
+	if f.stopping() {
 		return 503, "Service Unavailable"
 	}
 	leg, err := f.media.Allocate()
@@ -109,7 +109,7 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 
 	drop := func(code int, reason, why string) (int, string) {
 		log.Info("dial-out answered but dropped", "why", why)
-		ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
+		ctx, cancel := context.WithTimeout(f.detached(), byeTimeout)
 		defer cancel()
 		_, _ = f.do(ctx, d.request(sip.BYE))
 		_ = leg.Close()
@@ -125,7 +125,7 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 	if err != nil {
 		return drop(488, "Not Acceptable Here", "answer: "+err.Error())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	ctx, cancel := f.coreCtx()
 	callee := aor(target)
 	joined, err := f.reg.Join(ctx, room, conference.JoinRequest{DisplayName: name, AOR: callee, Origin: conference.OriginSIP,
 		Audio: &conference.Audio{AOR: callee, Endpoint: d.remoteTarget.Addr(), CallID: d.key.callID, LocalTag: d.key.localTag,
@@ -161,7 +161,7 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 // DialTimeout or at shutdown. res is nil when no final response came;
 // canceled says a CANCEL was sent.
 func (f *Focus) invite(inv *sip.Request, rep *referReport, log *slog.Logger) (res *sip.Response, canceled bool) {
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancel(f.detached()) // shutdown CANCELs it, below
 	defer stop()
 	tx, err := f.cli.TransactionRequest(ctx, inv, sipgo.ClientRequestBuild)
 	if err != nil {
@@ -171,7 +171,7 @@ func (f *Focus) invite(inv *sip.Request, rep *referReport, log *slog.Logger) (re
 	defer tx.Terminate()
 	timer := time.NewTimer(f.cfg.DialTimeout)
 	defer timer.Stop()
-	stopping := f.stop
+	stopping := f.life.Done()
 	reported := map[int]bool{}
 	cancel := func() {
 		if !canceled {
@@ -230,7 +230,7 @@ func (f *Focus) cancelInvite(inv *sip.Request, wait time.Duration) {
 	req.SetTransport(inv.Transport())
 	req.SetDestination(inv.Destination())
 	req.Laddr = inv.Laddr
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(f.detached(), wait)
 	defer cancel()
 	if _, err := f.cli.Do(ctx, req, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
 		f.log.Debug("CANCEL got no answer", "call-id", callID(inv), "err", err)

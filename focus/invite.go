@@ -1,7 +1,6 @@
 package focus
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"mime"
@@ -133,7 +132,7 @@ func joinStatus(err error) (int, string) {
 // the port and the seat.
 func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	log := f.log.With("call-id", callID(req))
-	if f.draining.Load() {
+	if f.stopping() {
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
 		return
 	}
@@ -206,7 +205,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	if off != nil {
 		audio.Codec, audio.OnHold = off.n.Codec.Name, off.n.OnHold()
 	}
-	jctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	jctx, cancel := f.coreCtx()
 	joined, err := f.reg.Join(jctx, room, conference.JoinRequest{DisplayName: from.DisplayName, AOR: audio.AOR,
 		Authenticated: caller.authenticated, Audio: audio, Origin: conference.OriginSIP})
 	cancel()
@@ -352,7 +351,7 @@ func (f *Focus) ring(tx sip.ServerTransaction, req *sip.Request, localTag, room 
 		return "canceled"
 	case <-tx.Done():
 		return "transaction ended"
-	case <-f.stop:
+	case <-f.life.Done():
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
 		return "shutting down"
 	}

@@ -144,7 +144,7 @@ func TestPanicsContained(t *testing.T) {
 		}
 	}
 	done := make(chan struct{})
-	e.f.goBg("test", func() {
+	e.f.goWork("test", func() {
 		defer close(done)
 		panic("boom in the background")
 	})
