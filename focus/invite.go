@@ -1,6 +1,7 @@
 package focus
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"mime"
@@ -119,8 +120,8 @@ func joinStatus(err error) (int, string) {
 		errors.Is(err, conference.ErrCreationRestricted), errors.Is(err, conference.ErrLocked),
 		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden):
 		return 403, "Forbidden"
-	case errors.Is(err, conference.ErrClosed):
-		return 503, "Service Unavailable"
+	case errors.Is(err, conference.ErrClosed), errors.Is(err, context.Canceled):
+		return 503, "Service Unavailable" // the core or the focus shutting down
 	}
 	return 500, "Server Internal Error"
 }

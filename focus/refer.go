@@ -1,6 +1,7 @@
 package focus
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"time"
@@ -234,8 +235,8 @@ func kickStatus(err error) (int, string) {
 		return 404, "Not Found"
 	case errors.Is(err, conference.ErrForbidden), errors.Is(err, conference.ErrNotAllowed), errors.Is(err, conference.ErrConflict):
 		return 403, "Forbidden"
-	case errors.Is(err, conference.ErrClosed):
-		return 503, "Service Unavailable"
+	case errors.Is(err, conference.ErrClosed), errors.Is(err, context.Canceled):
+		return 503, "Service Unavailable" // the core or the focus shutting down
 	}
 	return 500, "Server Internal Error"
 }
