@@ -187,15 +187,6 @@ func (d *dialog) request(method sip.RequestMethod) *sip.Request {
 	return d.build(method, d.localSeq)
 }
 
-// ack builds the ACK for a 2xx to the focus's INVITE with CSeq seq (RFC
-// 3261 §13.2.2.4: built like an in-dialog request, with the INVITE's CSeq
-// number).
-func (d *dialog) ack(seq uint32) *sip.Request {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.build(sip.ACK, seq)
-}
-
 // build builds an in-dialog request with CSeq seq; d.mu is held.
 func (d *dialog) build(method sip.RequestMethod, seq uint32) *sip.Request {
 	req := sip.NewRequest(method, *d.remoteTarget.Clone())

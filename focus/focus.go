@@ -182,7 +182,6 @@ type Focus struct {
 
 	calls *callTable
 	subs  *subTable
-	acks  *ackCache
 	auth  *digest.Server
 	// render publishes conference state (RFC 4575).
 	render confstate.Renderer
@@ -245,7 +244,6 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 		accept: []string{"application/sdp", "application/conference-info+xml"},
 		calls:  newCallTable(),
 		subs:   newSubTable(),
-		acks:   newAckCache(),
 		render: confstate.Renderer{SIPDomain: strings.ToLower(cfg.Domain), MUCDomain: cfg.MUCDomain},
 		ready:  make(chan struct{}),
 		life:   context.Background(), // until Run derives the real one
