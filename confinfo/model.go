@@ -511,7 +511,3 @@ func fields(s string) []string {
 }
 
 func isXMLSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
-
-func trimXMLSpace(s string) string {
-	return strings.TrimFunc(s, isXMLSpace)
-}
