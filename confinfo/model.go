@@ -36,7 +36,8 @@ func (s ElementState) valid() bool {
 type EndpointStatus string
 
 // Endpoint statuses. The focus renders a participant muted by a moderator as
-// StatusMutedViaFocus (with media recvonly, PROTOCOLS.md §10.5).
+// StatusMutedViaFocus with its media recvonly (RFC 4575 defines the status;
+// how a focus shows a mute is not standardised, this is the bridge's choice).
 const (
 	StatusPending       EndpointStatus = "pending"
 	StatusDialingOut    EndpointStatus = "dialing-out"
