@@ -13,6 +13,7 @@ import (
 
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/internal/testwait"
 	"cusax.dev/bridge/mixer"
 )
 
@@ -43,7 +44,7 @@ func TestCancelBeforeAnswer(t *testing.T) {
 	if err != nil || final.StatusCode != 487 {
 		t.Fatalf("INVITE final: %v %v", final, err)
 	}
-	eventually(t, 2*time.Second, "port released", func() bool { return e.eng.PortsInUse() == 0 })
+	testwait.Until(t, 2*time.Second, "port released", func() bool { return e.eng.PortsInUse() == 0 })
 	if n := len(e.participants("team")); n != 0 || e.f.Calls() != 0 {
 		t.Errorf("participants %d calls %d after CANCEL", n, e.f.Calls())
 	}
@@ -331,7 +332,7 @@ func TestReInvite(t *testing.T) {
 			t.Errorf("%s: answer lacks %s:\n%s", s.name, s.dir, body)
 		}
 		// The core's view follows once the ACK is processed.
-		eventually(t, 2*time.Second, s.name+": core audio", func() bool {
+		testwait.Until(t, 2*time.Second, s.name+": core audio", func() bool {
 			p, _ := e.reg.Participant("team", joined.Participant.ID)
 			return p.Audio.OnHold == s.hold && p.Audio.Codec == s.codec
 		})
@@ -406,7 +407,7 @@ func TestLateOfferCallBadAnswer(t *testing.T) {
 			if left.Participant.Left.Method != conference.Failed {
 				t.Errorf("left %+v", left.Participant.Left)
 			}
-			eventually(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 })
+			testwait.Until(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 })
 		})
 	}
 }
@@ -432,7 +433,7 @@ func TestNoAckHangsUp(t *testing.T) {
 	if left.Participant.Left.Method != conference.Failed {
 		t.Errorf("left %+v", left.Participant.Left)
 	}
-	eventually(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 && e.f.Calls() == 0 })
+	testwait.Until(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 && e.f.Calls() == 0 })
 }
 
 func TestKickSendsBye(t *testing.T) {
@@ -461,7 +462,7 @@ func TestKickSendsBye(t *testing.T) {
 			if bye.CSeq().MethodName != sip.BYE {
 				t.Errorf("CSeq %v", bye.CSeq())
 			}
-			eventually(t, 2*time.Second, "call gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
+			testwait.Until(t, 2*time.Second, "call gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
 			if n := len(e.participants("team")); n != 0 {
 				t.Errorf("%d participants", n)
 			}
@@ -485,7 +486,7 @@ func TestConferenceDestroyedByesEveryone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 2*time.Second, "calls gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
+	testwait.Until(t, 2*time.Second, "calls gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
 }
 
 func TestShutdownByesEveryCall(t *testing.T) {
@@ -520,11 +521,11 @@ func TestMuteFollowsCore(t *testing.T) {
 	if err := e.reg.Mute(ctx, "team", joined.Participant.ID, true, conference.Actor{API: true}, conference.OriginAPI, ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "leg muted", call.leg.Muted)
+	testwait.Until(t, 2*time.Second, "leg muted", call.leg.Muted)
 	if err := e.reg.Mute(ctx, "team", joined.Participant.ID, false, conference.Actor{API: true}, conference.OriginAPI, ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "leg unmuted", func() bool { return !call.leg.Muted() })
+	testwait.Until(t, 2*time.Second, "leg unmuted", func() bool { return !call.leg.Muted() })
 
 	// *6 by SIP INFO toggles the caller's own mute through the core.
 	for _, d := range []string{"*", "6"} {
@@ -534,7 +535,7 @@ func TestMuteFollowsCore(t *testing.T) {
 		}
 	}
 	e.waitEventWhere(conference.Muted, 2*time.Second, func(ev conference.Event) bool { return ev.Origin == conference.OriginDTMF })
-	eventually(t, 2*time.Second, "leg muted by *6", call.leg.Muted)
+	testwait.Until(t, 2*time.Second, "leg muted by *6", call.leg.Muted)
 	if res, err := c.Request(ctx, sip.INFO, "text/plain", []byte("hi")); err != nil || res.StatusCode != 415 {
 		t.Errorf("INFO text/plain: %v %v", res, err)
 	}
@@ -767,7 +768,7 @@ func TestReplacesAuthorised(t *testing.T) {
 		if _, err := alice.WaitBye(ctx); err != nil {
 			t.Fatalf("replaced call: %v", err)
 		}
-		eventually(t, 2*time.Second, "only the moderator left", func() bool {
+		testwait.Until(t, 2*time.Second, "only the moderator left", func() bool {
 			ps := e.participants("team")
 			return len(ps) == 1 && ps[0].AOR == "sip:mod@conf.example.test" && ps[0].Authenticated
 		})
@@ -794,7 +795,7 @@ func TestReplacesAuthorised(t *testing.T) {
 		if _, err := desk.WaitBye(ctx); err != nil {
 			t.Fatalf("replaced call: %v", err)
 		}
-		eventually(t, 2*time.Second, "only the mobile left", func() bool {
+		testwait.Until(t, 2*time.Second, "only the mobile left", func() bool {
 			ps := e.participants("team")
 			return len(ps) == 1 && ps[0].ID != joined.Participant.ID && ps[0].AOR == "sip:alice@conf.example.test" && ps[0].Authenticated
 		})
@@ -926,7 +927,7 @@ func TestReInviteWithoutOffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := e.f.calls.participant(joined.Participant.ID)
-	eventually(t, 2*time.Second, "answer applied", func() bool { return call.codec() == "PCMA" && call.remote() == rtp2.String() })
+	testwait.Until(t, 2*time.Second, "answer applied", func() bool { return call.codec() == "PCMA" && call.remote() == rtp2.String() })
 	c.Bye(ctx)
 }
 
