@@ -11,9 +11,10 @@ FUZZTIME ?= 30s
 run: build
 	exec bin/bridge serve $(if $(CONFIG),--config $(CONFIG))
 
-## build: build bin/bridge (CGO_ENABLED=0 gives a static binary: the SQLite driver is pure Go)
+## build: build bin/bridge, a static binary (CGO_ENABLED=0: the SQLite driver is pure Go), with
+## the same flags as deploy/container/Containerfile
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/bridge ./cmd/bridge
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bridge ./cmd/bridge
 
 ## test: vet, gofmt check, and every test (unit, fuzz seeds, e2e with sipp and Prosody) under the race detector
 test: vet
