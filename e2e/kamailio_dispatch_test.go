@@ -136,6 +136,7 @@ func PortsBusyTCP(addr string) bool {
 // callers per room dial sip:ROOM@kamailio for six rooms: both callers of a
 // room are answered by the same bridge and hear each other (Goertzel), and
 // the rooms are spread over both bridges, whose participant counts agree.
+// When one bridge stops, its room's next caller is answered by the other.
 func TestKamailioDispatchesRoomsToOneBridgeEach(t *testing.T) {
 	NeedTool(t, "kamailio", "kamailio")
 	bA, addrA := startBridgeOn(t, "127.0.0.2")
@@ -223,5 +224,22 @@ func TestKamailioDispatchesRoomsToOneBridgeEach(t *testing.T) {
 	}
 	WaitFor(t, 10*time.Second, "both bridges empty", func() bool {
 		return bA.Metric("cusax_participants_active") == 0 && bB.Metric("cusax_participants_active") == 0
+	})
+
+	// Failover: the bridge of the first room stops; a new caller of that
+	// room is answered by the other bridge (failure_route after fr_timer).
+	down, up, upNode := bA, bB, "127.0.0.3"
+	if pairs[0].node == "127.0.0.3" {
+		down, up, upNode = bB, bA, "127.0.0.2"
+	}
+	if code := down.Stop(); code != 0 {
+		t.Fatalf("bridge exit code %d", code)
+	}
+	c := dialTone(t, ctx, proxy, pairs[0].room, "late", 2000)
+	if host := c.call.Response.Contact().Address.Host; host != upNode {
+		t.Fatalf("after its bridge stopped, room %s was answered by %s, want %s", pairs[0].room, host, upNode)
+	}
+	WaitFor(t, 5*time.Second, "the caller on the remaining bridge", func() bool {
+		return up.Metric("cusax_participants_active") == 1
 	})
 }
