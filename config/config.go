@@ -46,6 +46,10 @@ type SIP struct {
 	// answers; 0 answers at once.
 	AnswerDelay Duration `yaml:"answer_delay"`
 	Auth        Auth     `yaml:"auth"`
+	// TCP limits the SIP TCP connections (security.go).
+	TCP SIPTCP `yaml:"tcp"`
+	// Subscriptions limits conference subscriptions (security.go).
+	Subscriptions SubscriptionLimits `yaml:"subscriptions"`
 }
 
 // Auth configures SIP digest authentication.
@@ -53,6 +57,11 @@ type Auth struct {
 	Realm           string    `yaml:"realm"`
 	RequireForCalls bool      `yaml:"require_for_calls"`
 	Accounts        []Account `yaml:"accounts"`
+	// FreeFailures is how many digest failures in a row a user or a source
+	// address may have before each further one locks it out for a growing
+	// delay (1s, doubled per failure, up to MaxDelay).
+	FreeFailures int      `yaml:"free_failures"`
+	MaxDelay     Duration `yaml:"max_delay"`
 }
 
 // Account is one SIP digest account.
@@ -149,10 +158,12 @@ func Default() Config {
 			NotifyInterval:      Duration(time.Second),
 			SubscriptionExpires: Duration(time.Hour),
 			AckTimeout:          Duration(32 * time.Second),
-			Auth:                Auth{Realm: "localhost"},
+			Auth:                Auth{Realm: "localhost", FreeFailures: 3, MaxDelay: Duration(time.Minute)},
+			TCP:                 defaultSIPTCP(),
+			Subscriptions:       defaultSubscriptionLimits(),
 		},
 		RTP:   RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
-		XMPP:  XMPP{Mode: "component", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50},
+		XMPP:  XMPP{Mode: "off", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50},
 		Admin: Admin{Listen: "127.0.0.1:8080"},
 		Store: Store{Path: "./data/bridge.db"},
 		Log:   Log{Level: "info", Format: "text"},
@@ -182,6 +193,9 @@ func Parse(r io.Reader) (Config, error) {
 		return cfg, fmt.Errorf("config: read: %w", err)
 	}
 	if len(bytes.TrimSpace(data)) > 0 {
+		if err := checkKeys(data); err != nil {
+			return cfg, err
+		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -297,6 +311,9 @@ func (c *Config) Validate() error {
 		if c.XMPP.Domain == "" || strings.ContainsAny(c.XMPP.Domain, " @/") {
 			return bad("xmpp.domain", c.XMPP.Domain, "must be a domain JID like conference.example.com")
 		}
+		if c.XMPP.Secret == "" {
+			return bad("xmpp.secret", "", "must not be empty in component mode (the XMPP server's component_secret)")
+		}
 	}
 	switch c.XMPP.RoomCreation {
 	case "anyone", "listed":
@@ -344,7 +361,7 @@ func (c *Config) Validate() error {
 			return bad(key+".max_participants", strconv.Itoa(r.MaxParticipants), "must be 0 (no limit) or more")
 		}
 	}
-	return nil
+	return c.validateSecurity()
 }
 
 // ParseListen splits "udp:0.0.0.0:5060" into network and address.

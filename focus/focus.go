@@ -76,6 +76,30 @@ type Config struct {
 	// room lists that AOR). REFERs (ejection, dial-out) are always
 	// challenged.
 	RequireAuthForCalls bool
+	// AuthFreeFailures is how many digest failures in a row a user or a
+	// source address may have before each further failure locks it out
+	// for a growing delay (1 s, doubled per failure, up to AuthMaxDelay).
+	// Default 3 (digest.DefaultFreeFailures).
+	AuthFreeFailures int
+	// AuthMaxDelay caps that lockout. Default 1 min.
+	AuthMaxDelay time.Duration
+	// TCPMaxConnections bounds the SIP TCP connections accepted and open
+	// at once (over all TCP listeners each); one more is closed at once.
+	// 0: no total limit (cmd/bridge derives one from RLIMIT_NOFILE).
+	TCPMaxConnections int
+	// TCPMaxPerSource bounds the connections from one IP address.
+	// Default DefaultTCPMaxPerSource; negative: no limit.
+	TCPMaxPerSource int
+	// TCPIdleTimeout closes an accepted connection that sent nothing for
+	// this long. Default DefaultTCPIdleTimeout; negative: never.
+	TCPIdleTimeout time.Duration
+	// Subscriptions limits the conference subscriptions.
+	Subscriptions SubscriptionLimits
+	// FDReserve is how many descriptors must stay free for a new call to
+	// get RTP ports: below that the INVITE gets 503 with Retry-After,
+	// before socket(2) or accept(2) can fail. Default 64; negative: no
+	// check.
+	FDReserve int
 	// DialTimeout bounds a dial-out INVITE (REFER without method) waiting
 	// for its final answer; then it is canceled. Default 60 s.
 	DialTimeout time.Duration
@@ -129,6 +153,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 60 * time.Second
+	}
+	if c.TCPMaxPerSource == 0 {
+		c.TCPMaxPerSource = DefaultTCPMaxPerSource
+	}
+	if c.TCPIdleTimeout == 0 {
+		c.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
+	c.Subscriptions = c.Subscriptions.withDefaults()
+	if c.FDReserve == 0 {
+		c.FDReserve = 64
 	}
 	if c.RTPTimeout < 0 || c.RTPHoldTimeout < 0 {
 		return c, fmt.Errorf("focus: negative RTP timeout (%v, hold %v)", c.RTPTimeout, c.RTPHoldTimeout)
@@ -184,6 +218,7 @@ type Focus struct {
 	subs  *subTable
 	acks  *ackCache
 	auth  *digest.Server
+	guard *digest.Guard // auth with failure limits per user and source
 	// render publishes conference state (RFC 4575).
 	render confstate.Renderer
 
@@ -244,6 +279,7 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 		ports:  map[string]int{},
 		hosts:  map[string]bool{},
 	}
+	f.subs.limits = cfg.Subscriptions
 	for _, l := range cfg.Listen {
 		spec, err := parseListen(l)
 		if err != nil {
@@ -257,6 +293,7 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	if f.auth, err = digest.NewServer(digest.Options{Realm: cfg.AuthRealm, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("focus: digest: %w", err)
 	}
+	f.guard = digest.NewGuard(f.auth, digest.ThrottleOptions{FreeFailures: cfg.AuthFreeFailures, MaxDelay: cfg.AuthMaxDelay})
 	sipLog := cfg.Logger.With("layer", "sipgo")
 	f.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(f.advertise.String()),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
@@ -347,6 +384,9 @@ func (f *Focus) wrap(h sipgo.RequestHandler) sipgo.RequestHandler {
 				}
 			}
 		}()
+		if !req.IsAck() && req.Method != sip.REGISTER && f.refuseWildcard(req, tx) {
+			return
+		}
 		h(req, tx)
 	}
 }
@@ -474,8 +514,9 @@ func (f *Focus) listen(serveErr chan<- error) error {
 				return fmt.Errorf("focus: listen tcp %s: %w", s.addr, err)
 			}
 			local = ln.Addr().(*net.TCPAddr).AddrPort()
-			f.closers = append(f.closers, ln.Close)
-			serve = func() error { return f.srv.ServeTCP(ln) }
+			g := newTCPGuard(ln, f.cfg.TCPMaxPerSource, f.cfg.TCPMaxConnections, f.cfg.TCPIdleTimeout, f.log, f.m)
+			f.closers = append(f.closers, g.Close)
+			serve = func() error { return f.srv.ServeTCP(g) }
 		}
 		f.mu.Lock()
 		f.addrs = append(f.addrs, s.network+":"+netip.AddrPortFrom(local.Addr().Unmap(), local.Port()).String())

@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/mixer"
 )
 
@@ -179,6 +180,13 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	dlg.contact = f.contact(room, req.Transport())
+	f.noteRouteSet(req, dlg)
+	if f.lowOnDescriptors() {
+		log.Warn("INVITE refused: file descriptors near RLIMIT_NOFILE", "room", room, "reserve", f.cfg.FDReserve)
+		f.m.Refuse(metrics.RefuseFDReserve)
+		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter(), f.warning(399, "Out of resources"))
+		return
+	}
 	leg, err := f.media.Allocate()
 	if err != nil {
 		if errors.Is(err, mixer.ErrPortsExhausted) {

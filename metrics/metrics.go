@@ -37,6 +37,9 @@ type Metrics struct {
 
 	SubscriptionsActive prometheus.Gauge
 	NotifySent          *prometheus.CounterVec // event: conference|refer
+
+	// Security: limits against hostile peers (security.go).
+	Security *Security
 }
 
 // Known label values, so that series exist (at zero) from the first scrape.
@@ -80,6 +83,7 @@ func New() *Metrics {
 		m.RTPPackets, m.RTPPacketsLost, m.RTPJitter, m.MixerTick, m.MixerLateness, m.MixerTicksLate,
 		m.RTPPortsInUse, m.RTPTimeouts, m.DTMFEvents, m.MUCStanzas, m.ModerationActions, m.XMPPConnected,
 		m.SubscriptionsActive, m.NotifySent)
+	m.Security = newSecurity(f)
 	for _, p := range protocols {
 		m.ParticipantsActive.WithLabelValues(p)
 	}

@@ -51,6 +51,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	}
 	log := newLogger(cfg.Log, logw)
 	m := metrics.New()
+	fdLimit := raiseFDLimit(log, m)
 
 	st, err := openStore(ctx, cfg.Store.Path, log)
 	if err != nil {
@@ -68,6 +69,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 		return fmt.Errorf("admin.listen %s: %w", cfg.Admin.Listen, err)
 	}
 	ready := &readiness{store: st.(pinger)}
+	ready.fdLimit.Store(int64(fdLimit))
 	admin := &http.Server{Handler: adminMux(m, ready), ReadHeaderTimeout: 5 * time.Second}
 
 	// Services run on their own context: on a signal the conferences end

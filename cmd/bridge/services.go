@@ -53,6 +53,13 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		RequireAuthForCalls: cfg.SIP.Auth.RequireForCalls,
 		RTPTimeout:          cfg.RTP.Timeout.D(),
 		RTPHoldTimeout:      cfg.RTP.HoldTimeout.D(),
+		AuthFreeFailures:    authFreeFailures(cfg),
+		AuthMaxDelay:        cfg.SIP.Auth.MaxDelay.D(),
+		TCPMaxConnections:   tcpMaxConnections(cfg),
+		TCPMaxPerSource:     cfg.SIP.TCP.MaxPerSource,
+		TCPIdleTimeout:      cfg.SIP.TCP.IdleTimeout.D(),
+		Subscriptions: focus.SubscriptionLimits{PerSubscriber: cfg.SIP.Subscriptions.PerParticipant,
+			PerSource: cfg.SIP.Subscriptions.PerSource, Total: cfg.SIP.Subscriptions.Total},
 	}, reg, eng)
 	if err != nil {
 		eng.Close()

@@ -1,0 +1,66 @@
+package config
+
+import (
+	"strconv"
+	"time"
+)
+
+// SIPTCP limits the SIP TCP connections (sip.tcp).
+type SIPTCP struct {
+	// MaxConnections bounds the accepted connections open at once per TCP
+	// listener; 0 derives it from RLIMIT_NOFILE (a quarter of it).
+	MaxConnections int `yaml:"max_connections"`
+	// MaxPerSource bounds the connections from one IP address.
+	MaxPerSource int `yaml:"max_per_source"`
+	// IdleTimeout closes a connection that sent nothing for this long.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+func defaultSIPTCP() SIPTCP {
+	return SIPTCP{MaxPerSource: 32, IdleTimeout: Duration(5 * time.Minute)}
+}
+
+// SubscriptionLimits bound the RFC 6665 conference subscriptions
+// (sip.subscriptions).
+type SubscriptionLimits struct {
+	// PerParticipant bounds the subscriptions one subscriber (one AOR, or
+	// one call) holds at once.
+	PerParticipant int `yaml:"per_participant"`
+	// PerSource bounds the subscriptions from one IP address.
+	PerSource int `yaml:"per_source"`
+	// Total bounds all subscriptions of the bridge.
+	Total int `yaml:"total"`
+}
+
+func defaultSubscriptionLimits() SubscriptionLimits {
+	return SubscriptionLimits{PerParticipant: 4, PerSource: 64, Total: 10000}
+}
+
+// validateSecurity checks the keys of the limits against hostile peers.
+func (c *Config) validateSecurity() error {
+	bad := func(key, val, msg string) error { return &FieldError{Key: key, Value: val, Msg: msg} }
+	ints := []struct {
+		key string
+		v   int
+		min int
+	}{
+		{"sip.tcp.max_connections", c.SIP.TCP.MaxConnections, 0},
+		{"sip.tcp.max_per_source", c.SIP.TCP.MaxPerSource, 1},
+		{"sip.subscriptions.per_participant", c.SIP.Subscriptions.PerParticipant, 1},
+		{"sip.subscriptions.per_source", c.SIP.Subscriptions.PerSource, 1},
+		{"sip.subscriptions.total", c.SIP.Subscriptions.Total, 1},
+		{"sip.auth.free_failures", c.SIP.Auth.FreeFailures, 0},
+	}
+	for _, i := range ints {
+		if i.v < i.min {
+			return bad(i.key, strconv.Itoa(i.v), "must be at least "+strconv.Itoa(i.min))
+		}
+	}
+	if d := c.SIP.TCP.IdleTimeout.D(); d < time.Second {
+		return bad("sip.tcp.idle_timeout", d.String(), "must be at least 1s")
+	}
+	if d := c.SIP.Auth.MaxDelay.D(); d < time.Second || d > time.Hour {
+		return bad("sip.auth.max_delay", d.String(), "must be 1s..1h")
+	}
+	return nil
+}
