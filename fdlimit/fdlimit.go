@@ -44,9 +44,14 @@ func Limit() int {
 // that is not possible. The count includes the descriptor used to read
 // the directory.
 func Open() int {
+	n, _ := count()
+	return n
+}
+
+func count() (int, error) {
 	d, err := os.Open("/proc/self/fd")
 	if err != nil {
-		return -1
+		return -1, err
 	}
 	defer d.Close()
 	n := 0
@@ -54,18 +59,23 @@ func Open() int {
 		names, err := d.Readdirnames(256)
 		n += len(names)
 		if errors.Is(err, io.EOF) {
-			return n
+			return n, nil
 		}
 		if err != nil {
-			return -1
+			return -1, err
 		}
 	}
 }
 
 // Headroom returns how many more descriptors the process may open before
-// reaching its limit, or -1 when unknown.
+// reaching its limit: 0 when not even /proc/self/fd can be opened for
+// want of one (EMFILE, ENFILE), -1 when unknown.
 func Headroom() int {
-	lim, open := Limit(), Open()
+	lim := Limit()
+	open, err := count()
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		return 0
+	}
 	if lim < 0 || open < 0 {
 		return -1
 	}
