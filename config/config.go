@@ -97,6 +97,8 @@ type XMPP struct {
 	Creators     []string `yaml:"creators"`
 	// HistoryLength is the default number of messages a room keeps.
 	HistoryLength int `yaml:"history_length"`
+	// MaxStanzaBytes caps every stanza the component sends (security.go).
+	MaxStanzaBytes int `yaml:"max_stanza_bytes"`
 }
 
 // Admin configures the HTTP admin endpoint.
@@ -162,8 +164,9 @@ func Default() Config {
 			TCP:                 defaultSIPTCP(),
 			Subscriptions:       defaultSubscriptionLimits(),
 		},
-		RTP:   RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
-		XMPP:  XMPP{Mode: "off", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50},
+		RTP: RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		XMPP: XMPP{Mode: "off", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
+			MaxStanzaBytes: 256 << 10},
 		Admin: Admin{Listen: "127.0.0.1:8080"},
 		Store: Store{Path: "./data/bridge.db"},
 		Log:   Log{Level: "info", Format: "text"},

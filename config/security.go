@@ -56,6 +56,9 @@ func (c *Config) validateSecurity() error {
 			return bad(i.key, strconv.Itoa(i.v), "must be at least "+strconv.Itoa(i.min))
 		}
 	}
+	if n := c.XMPP.MaxStanzaBytes; n != 0 && (n < 16<<10 || n > 8<<20) {
+		return bad("xmpp.max_stanza_bytes", strconv.Itoa(n), "must be 0 (the default, 262144) or 16384..8388608, below the XMPP server's own limit")
+	}
 	if d := c.SIP.TCP.IdleTimeout.D(); d < time.Second {
 		return bad("sip.tcp.idle_timeout", d.String(), "must be at least 1s")
 	}

@@ -454,3 +454,58 @@ func TestHostileContactWildcard(t *testing.T) {
 		t.Errorf("%v participants after wildcard INVITEs", got)
 	}
 }
+
+// 7. disco#items of a service with thousands of rooms went out as one
+// stanza over Prosody's 512 KiB limit, and Prosody cut the component on
+// every request. Now it is paged (XEP-0059) and capped: through a real
+// Prosody a client gets a page with a <set/>, pages on, and the component
+// link stays up.
+func TestHostileDiscoItemsManyRooms(t *testing.T) {
+	p := StartProsody(t, map[string]string{"eve": "pw"})
+	b := StartBridge(t, func(c *config.Config) {
+		c.XMPP = config.XMPP{Mode: "component", Server: p.ComponentAddr(), Domain: p.MUCDomain, Secret: p.Secret,
+			RoomCreation: "anyone", HistoryLength: 50}
+		for i := range 4000 {
+			c.Rooms = append(c.Rooms, config.Room{Name: fmt.Sprintf("%s-%04d", strings.Repeat("r", 59), i)})
+		}
+		c.Log.Level = "info"
+	})
+	WaitFor(t, 15*time.Second, "component connected", func() bool { return b.Metric("cusax_xmpp_component_connected") == 1 })
+	c := DialXMPP(t, p.C2SAddr(), "eve", p.Domain, "pw")
+	defer c.Close()
+	const nsItems, nsRSM = "http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/rsm"
+	seen := map[string]bool{}
+	after := ""
+	for page := range 3 {
+		payload := `<query xmlns='` + nsItems + `'/>`
+		if after != "" {
+			payload = `<query xmlns='` + nsItems + `'><set xmlns='` + nsRSM + `'><after>` + after + `</after></set></query>`
+		}
+		res := c.IQ(p.MUCDomain, "get", payload)
+		if res.Attr("type") != "result" {
+			t.Fatalf("page %d: %s", page, res)
+		}
+		q := res.Child(nsItems, "query")
+		items := q.Children(nsItems, "item")
+		set := q.Child(nsRSM, "set")
+		if len(items) == 0 || len(items) > 100 || set == nil {
+			t.Fatalf("page %d: %d items, set %v", page, len(items), set)
+		}
+		if cnt := set.Child(nsRSM, "count"); cnt == nil || cnt.Text != "4000" {
+			t.Errorf("page %d: count %v", page, cnt)
+		}
+		for _, it := range items {
+			if seen[it.Attr("jid")] {
+				t.Fatalf("page %d repeats %s", page, it.Attr("jid"))
+			}
+			seen[it.Attr("jid")] = true
+		}
+		after = set.Child(nsRSM, "last").Text
+	}
+	if b.Metric("cusax_xmpp_component_connected") != 1 {
+		t.Fatal("the component link went down")
+	}
+	if n := strings.Count(b.Logs(), "xmpp component connected"); n > 1 {
+		t.Errorf("the component reconnected (%d connections)", n)
+	}
+}

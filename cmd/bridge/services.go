@@ -85,6 +85,8 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 			SIPDomain: cfg.SIP.Domain,
 			Logger:    log,
 			Metrics:   m,
+
+			MaxStanzaBytes: cfg.XMPP.MaxStanzaBytes,
 		}, reg)
 		if err != nil {
 			return fmt.Errorf("muc: %w", err)
