@@ -26,6 +26,8 @@ type Config struct {
 	Store Store  `yaml:"store"`
 	Log   Log    `yaml:"log"`
 	Rooms []Room `yaml:"rooms"`
+	// Conference limits rooms and PIN guessing (security.go).
+	Conference ConferenceLimits `yaml:"conference"`
 }
 
 // SIP configures the conference focus.
@@ -50,6 +52,9 @@ type SIP struct {
 	TCP SIPTCP `yaml:"tcp"`
 	// Subscriptions limits conference subscriptions (security.go).
 	Subscriptions SubscriptionLimits `yaml:"subscriptions"`
+	// RoomCreation says which rooms a call may create: anyone (any valid
+	// name) or listed (only rooms that exist: declared, persisted or live).
+	RoomCreation string `yaml:"room_creation"`
 }
 
 // Auth configures SIP digest authentication.
@@ -163,8 +168,10 @@ func Default() Config {
 			Auth:                Auth{Realm: "localhost", FreeFailures: 3, MaxDelay: Duration(time.Minute)},
 			TCP:                 defaultSIPTCP(),
 			Subscriptions:       defaultSubscriptionLimits(),
+			RoomCreation:        "anyone",
 		},
-		RTP: RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		Conference: defaultConferenceLimits(),
+		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
 		XMPP: XMPP{Mode: "off", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
 			MaxStanzaBytes: 256 << 10},
 		Admin: Admin{Listen: "127.0.0.1:8080"},

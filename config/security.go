@@ -36,6 +36,26 @@ func defaultSubscriptionLimits() SubscriptionLimits {
 	return SubscriptionLimits{PerParticipant: 4, PerSource: 64, Total: 10000}
 }
 
+// ConferenceLimits bound rooms and moderator PIN guessing (conference).
+type ConferenceLimits struct {
+	// IdleGrace is how long a temporary room (not declared, not made
+	// persistent by an owner) lives on after its last participant left.
+	IdleGrace Duration `yaml:"idle_grace"`
+	// MaxRooms bounds the live rooms.
+	MaxRooms int `yaml:"max_rooms"`
+	// MaxRoomsPerCreator bounds the live rooms one creator made.
+	MaxRoomsPerCreator int `yaml:"max_rooms_per_creator"`
+	// PINAttempts and PINRoomAttempts bound wrong moderator PINs per call
+	// and per room before a growing lockout.
+	PINAttempts     int `yaml:"pin_attempts"`
+	PINRoomAttempts int `yaml:"pin_room_attempts"`
+}
+
+func defaultConferenceLimits() ConferenceLimits {
+	return ConferenceLimits{IdleGrace: Duration(30 * time.Second), MaxRooms: 10000, MaxRoomsPerCreator: 20,
+		PINAttempts: 3, PINRoomAttempts: 10}
+}
+
 // validateSecurity checks the keys of the limits against hostile peers.
 func (c *Config) validateSecurity() error {
 	bad := func(key, val, msg string) error { return &FieldError{Key: key, Value: val, Msg: msg} }
@@ -50,6 +70,10 @@ func (c *Config) validateSecurity() error {
 		{"sip.subscriptions.per_source", c.SIP.Subscriptions.PerSource, 1},
 		{"sip.subscriptions.total", c.SIP.Subscriptions.Total, 1},
 		{"sip.auth.free_failures", c.SIP.Auth.FreeFailures, 0},
+		{"conference.max_rooms", c.Conference.MaxRooms, 1},
+		{"conference.max_rooms_per_creator", c.Conference.MaxRoomsPerCreator, 1},
+		{"conference.pin_attempts", c.Conference.PINAttempts, 1},
+		{"conference.pin_room_attempts", c.Conference.PINRoomAttempts, 1},
 	}
 	for _, i := range ints {
 		if i.v < i.min {
@@ -58,6 +82,14 @@ func (c *Config) validateSecurity() error {
 	}
 	if n := c.XMPP.MaxStanzaBytes; n != 0 && (n < 16<<10 || n > 8<<20) {
 		return bad("xmpp.max_stanza_bytes", strconv.Itoa(n), "must be 0 (the default, 262144) or 16384..8388608, below the XMPP server's own limit")
+	}
+	switch c.SIP.RoomCreation {
+	case "anyone", "listed":
+	default:
+		return bad("sip.room_creation", c.SIP.RoomCreation, "must be anyone or listed")
+	}
+	if d := c.Conference.IdleGrace.D(); d < 0 || d > 24*time.Hour {
+		return bad("conference.idle_grace", d.String(), "must be 0s..24h")
 	}
 	if d := c.SIP.TCP.IdleTimeout.D(); d < time.Second {
 		return bad("sip.tcp.idle_timeout", d.String(), "must be at least 1s")

@@ -509,3 +509,88 @@ func TestHostileDiscoItemsManyRooms(t *testing.T) {
 		t.Errorf("the component reconnected (%d connections)", n)
 	}
 }
+
+// 6. Rooms and PINs: calls to new names leave no room behind once they
+// hang up (memory and store); one source cannot hold more than
+// conference.max_rooms_per_creator rooms; sip.room_creation: listed is
+// tested in the core. Wrong moderator PINs by DTMF lock the caller out:
+// even the right PIN is then ignored, and the lockout is counted.
+func TestHostileRoomsAndPIN(t *testing.T) {
+	b := StartBridge(t, func(c *config.Config) {
+		c.Conference.IdleGrace = 0 // destroyed at once
+		c.Conference.MaxRoomsPerCreator = 5
+		c.Conference.PINAttempts = 2
+		c.Rooms = []config.Room{{Name: "team", PIN: "4711"}}
+		c.Log.Level = "info"
+	})
+	m := startMeeting(t, b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	baseG := goroutines(b)
+
+	ua, err := sipua.New(sipua.Config{Host: "127.0.0.5", User: "roomer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	phone, _ := audiotest.NewPhone(audiotest.PhoneConfig{})
+	defer phone.Close()
+	// 60 calls to new names, each hung up: nothing stays.
+	for i := range 60 {
+		call, err := ua.Invite(ctx, ua.Target(fmt.Sprintf("junk-%d", i), b.SIPAddr), sipua.Offer(phone.Addr(), "0"))
+		if err != nil || call.Response.StatusCode != 200 {
+			t.Fatalf("call %d: %v %v", i, call.Response, err)
+		}
+		_ = call.Ack(nil)
+		if _, err := call.Bye(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	WaitFor(t, 10*time.Second, "only the meeting's room left", func() bool { return b.Metric("cusax_conferences_active") == 1 })
+
+	// Holding rooms open: the sixth from one source is refused.
+	var held []*sipua.Call
+	for i := range 6 {
+		call, err := ua.Invite(ctx, ua.Target(fmt.Sprintf("held-%d", i), b.SIPAddr), sipua.Offer(phone.Addr(), "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 5 && call.Response.StatusCode != 200 {
+			t.Fatalf("room %d: %s", i, call.Response.StartLine())
+		}
+		if i == 5 && call.Response.StatusCode != 403 {
+			t.Fatalf("sixth room from one source: %s, want 403", call.Response.StartLine())
+		}
+		if call.Response.StatusCode == 200 {
+			_ = call.Ack(nil)
+			held = append(held, call)
+		}
+	}
+	if got := b.Metric("cusax_security_refusals_total", `reason="room_quota"`); got != 1 {
+		t.Errorf("room_quota = %v", got)
+	}
+	for _, c := range held {
+		_, _ = c.Bye(ctx)
+	}
+	WaitFor(t, 10*time.Second, "held rooms freed", func() bool { return b.Metric("cusax_conferences_active") == 1 })
+
+	// PIN guessing by DTMF from a meeting member.
+	guesser := m.callers[0].phone
+	dial := func(digits string) {
+		for _, d := range digits {
+			if err := guesser.SendDTMF(d, 80*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dial("*10000#*10001#*10002#")
+	dial("*14711#")
+	WaitFor(t, 10*time.Second, "the PIN lockout counted", func() bool {
+		return b.Metric("cusax_security_refusals_total", `reason="pin_locked"`) >= 1
+	})
+	if got := b.Metric("cusax_moderation_actions_total", `action="role"`, `origin="dtmf"`); got != 0 {
+		t.Errorf("the right PIN during the lockout made a moderator (%v role changes)", got)
+	}
+	m.checkHearing(t, "after the room flood and PIN guessing")
+	WaitFor(t, 10*time.Second, "goroutines back near the baseline", func() bool { return goroutines(b) <= baseG+10 })
+}

@@ -119,7 +119,8 @@ func joinStatus(err error) (int, string) {
 		return 486, "Busy Here"
 	case errors.Is(err, conference.ErrBanned), errors.Is(err, conference.ErrMembersOnly),
 		errors.Is(err, conference.ErrCreationRestricted), errors.Is(err, conference.ErrLocked),
-		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden):
+		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden),
+		errors.Is(err, conference.ErrRoomQuota):
 		return 403, "Forbidden"
 	case errors.Is(err, conference.ErrClosed):
 		return 503, "Service Unavailable"
@@ -216,7 +217,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	jctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
 	joined, err := f.reg.Join(jctx, room, conference.JoinRequest{DisplayName: from.DisplayName, AOR: audio.AOR,
-		Authenticated: caller.authenticated, Audio: audio, Origin: conference.OriginSIP})
+		Authenticated: caller.authenticated, Audio: audio, Origin: conference.OriginSIP, Source: sourceIP(req)})
 	cancel()
 	if err != nil {
 		code, reason := joinStatus(err)

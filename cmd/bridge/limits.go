@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 
+	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/config"
 	"cusax.dev/bridge/fdlimit"
 	"cusax.dev/bridge/metrics"
@@ -48,4 +49,21 @@ func authFreeFailures(cfg config.Config) int {
 		return -1
 	}
 	return cfg.SIP.Auth.FreeFailures
+}
+
+// conferenceLimits maps the conference section and sip.room_creation to
+// the core's limits (serve points OnRefusal at the metrics).
+func conferenceLimits(cfg config.Config) conference.Limits {
+	grace := cfg.Conference.IdleGrace.D()
+	if grace == 0 {
+		grace = -1 // 0 in the file: at once
+	}
+	return conference.Limits{
+		IdleGrace:          grace,
+		MaxRooms:           cfg.Conference.MaxRooms,
+		MaxRoomsPerCreator: cfg.Conference.MaxRoomsPerCreator,
+		SIPRoomsListed:     cfg.SIP.RoomCreation == "listed",
+		PINAttempts:        cfg.Conference.PINAttempts,
+		PINRoomAttempts:    cfg.Conference.PINRoomAttempts,
+	}
 }

@@ -59,7 +59,9 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	}
 	defer st.Close()
 
-	reg := conference.NewRegistry(registryOptions(cfg, st, log))
+	ropts := registryOptions(cfg, st, log)
+	ropts.Limits.OnRefusal = m.Refuse
+	reg := conference.NewRegistry(ropts)
 	events := reg.Subscribe()
 	go observe(events, m)
 
@@ -128,7 +130,8 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 }
 
 func registryOptions(cfg config.Config, st store.Store, log *slog.Logger) conference.Options {
-	opts := conference.Options{Store: st, Logger: log, HistoryLength: cfg.XMPP.HistoryLength, WatchPolicy: cfg.SIP.SubscribePolicy}
+	opts := conference.Options{Store: st, Logger: log, HistoryLength: cfg.XMPP.HistoryLength, WatchPolicy: cfg.SIP.SubscribePolicy,
+		Limits: conferenceLimits(cfg)}
 	if cfg.XMPP.HistoryLength == 0 {
 		opts.HistoryLength = -1
 	}
