@@ -52,6 +52,8 @@ type SIP struct {
 	TCP SIPTCP `yaml:"tcp"`
 	// Subscriptions limits conference subscriptions (security.go).
 	Subscriptions SubscriptionLimits `yaml:"subscriptions"`
+	// TLS holds the certificate of "tls:" listeners (security.go).
+	TLS TLSFiles `yaml:"tls"`
 	// RoomCreation says which rooms a call may create: anyone (any valid
 	// name) or listed (only rooms that exist: declared, persisted or live).
 	RoomCreation string `yaml:"room_creation"`
@@ -381,9 +383,9 @@ func ParseListen(s string) (network, addr string, err error) {
 		return "", "", errors.New("must be network:host:port")
 	}
 	switch network {
-	case "udp", "tcp":
+	case "udp", "tcp", "tls":
 	default:
-		return "", "", fmt.Errorf("network %q is not udp or tcp", network)
+		return "", "", fmt.Errorf("network %q is not udp, tcp or tls", network)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"crypto/tls"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -56,6 +58,12 @@ func defaultConferenceLimits() ConferenceLimits {
 		PINAttempts: 3, PINRoomAttempts: 10}
 }
 
+// TLSFiles names a PEM certificate chain and its private key (sip.tls).
+type TLSFiles struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
 // validateSecurity checks the keys of the limits against hostile peers.
 func (c *Config) validateSecurity() error {
 	bad := func(key, val, msg string) error { return &FieldError{Key: key, Value: val, Msg: msg} }
@@ -82,6 +90,21 @@ func (c *Config) validateSecurity() error {
 	}
 	if n := c.XMPP.MaxStanzaBytes; n != 0 && (n < 16<<10 || n > 8<<20) {
 		return bad("xmpp.max_stanza_bytes", strconv.Itoa(n), "must be 0 (the default, 262144) or 16384..8388608, below the XMPP server's own limit")
+	}
+	tlsListener := false
+	for _, l := range c.SIP.Listen {
+		tlsListener = tlsListener || strings.HasPrefix(l, "tls:")
+	}
+	if tlsListener || c.SIP.TLS.Cert != "" || c.SIP.TLS.Key != "" {
+		if c.SIP.TLS.Cert == "" {
+			return bad("sip.tls.cert", "", "a tls: listener needs a certificate (PEM file)")
+		}
+		if c.SIP.TLS.Key == "" {
+			return bad("sip.tls.key", "", "a tls: listener needs the certificate's private key (PEM file)")
+		}
+		if _, err := tls.LoadX509KeyPair(c.SIP.TLS.Cert, c.SIP.TLS.Key); err != nil {
+			return bad("sip.tls.cert", c.SIP.TLS.Cert, "cannot load the certificate and key: "+err.Error())
+		}
 	}
 	switch c.SIP.RoomCreation {
 	case "anyone", "listed":

@@ -2,6 +2,7 @@ package focus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +28,8 @@ import (
 
 // Config configures a Focus.
 type Config struct {
-	// Listen lists the SIP listeners as "udp:HOST:PORT" or "tcp:HOST:PORT";
+	// Listen lists the SIP listeners as "udp:HOST:PORT", "tcp:HOST:PORT"
+	// or "tls:HOST:PORT" (with Config.TLS);
 	// port 0 picks a free port (see Addrs).
 	Listen []string
 	// Domain is SIP_DOMAIN: conferences are sip:ROOM@Domain.
@@ -93,6 +95,9 @@ type Config struct {
 	// TCPIdleTimeout closes an accepted connection that sent nothing for
 	// this long. Default DefaultTCPIdleTimeout; negative: never.
 	TCPIdleTimeout time.Duration
+	// TLS is the server configuration of "tls:" listeners (sip.tls.cert
+	// and key); required when one is listed.
+	TLS *tls.Config
 	// Subscriptions limits the conference subscriptions.
 	Subscriptions SubscriptionLimits
 	// FDReserve is how many descriptors must stay free for a new call to
@@ -182,8 +187,8 @@ type listenSpec struct {
 func parseListen(s string) (listenSpec, error) {
 	network, addr, ok := strings.Cut(s, ":")
 	network = strings.ToLower(network)
-	if !ok || (network != "udp" && network != "tcp") {
-		return listenSpec{}, fmt.Errorf("focus: listener %q: want udp:HOST:PORT or tcp:HOST:PORT", s)
+	if !ok || (network != "udp" && network != "tcp" && network != "tls") {
+		return listenSpec{}, fmt.Errorf("focus: listener %q: want udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT", s)
 	}
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
@@ -393,6 +398,11 @@ func (f *Focus) wrap(h sipgo.RequestHandler) sipgo.RequestHandler {
 		if !req.IsAck() && req.Method != sip.REGISTER && f.refuseWildcard(req, tx) {
 			return
 		}
+		if !req.IsAck() && strings.EqualFold(req.Recipient.Scheme, "sips") && !strings.EqualFold(req.Transport(), "TLS") {
+			// RFC 3261 §26.2.2: a SIPS Request-URI must arrive over TLS.
+			f.reply(tx, req, 416, "Unsupported URI Scheme", nil, f.warning(399, "sips: needs TLS"))
+			return
+		}
 		h(req, tx)
 	}
 }
@@ -530,6 +540,21 @@ func (f *Focus) listen() error {
 			g := newTCPGuard(ln, f.cfg.TCPMaxPerSource, f.cfg.TCPMaxConnections, f.cfg.TCPIdleTimeout, f.log, f.m)
 			f.closers = append(f.closers, g.Close)
 			serve = func() error { return f.srv.ServeTCP(g) }
+		case "tls":
+			if f.cfg.TLS == nil {
+				return fmt.Errorf("focus: listen tls %s: no certificate configured", s.addr)
+			}
+			ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s.addr)))
+			if err != nil {
+				return fmt.Errorf("focus: listen tls %s: %w", s.addr, err)
+			}
+			local = ln.Addr().(*net.TCPAddr).AddrPort()
+			// The guard sits under TLS: limits and the idle timeout apply
+			// to the handshake too.
+			g := newTCPGuard(ln, f.cfg.TCPMaxPerSource, f.cfg.TCPMaxConnections, f.cfg.TCPIdleTimeout, f.log, f.m)
+			f.closers = append(f.closers, g.Close)
+			tl := tls.NewListener(g, f.cfg.TLS)
+			serve = func() error { return f.srv.ServeTLS(tl) }
 		}
 		f.mu.Lock()
 		f.addrs = append(f.addrs, s.network+":"+netip.AddrPortFrom(local.Addr().Unmap(), local.Port()).String())
@@ -600,6 +625,9 @@ func (f *Focus) contact(room string, transport string) *sip.ContactHeader {
 	}
 	f.mu.Unlock()
 	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: room, Host: f.advertise.String(), Port: port}}
+	if network == "tls" {
+		h.Address.Scheme = "sips" // RFC 5630 §3.1.2: a request over TLS gets a SIPS Contact
+	}
 	if network == "tcp" {
 		h.Address.UriParams = sip.NewParams()
 		h.Address.UriParams.Add("transport", "tcp")

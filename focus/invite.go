@@ -42,10 +42,10 @@ func (f *Focus) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // roomOf maps the Request-URI to a room name, or to the status refusing
-// it: 416 for other schemes than sip: (no TLS yet), 404 for another host
+// it: 416 for other schemes than sip: and sips: (sips: only over TLS, see wrap), 404 for another host
 // or an invalid room name.
 func (f *Focus) roomOf(u sip.Uri) (string, int, string) {
-	if !strings.EqualFold(u.Scheme, "sip") {
+	if !strings.EqualFold(u.Scheme, "sip") && !strings.EqualFold(u.Scheme, "sips") {
 		return "", 416, "Unsupported URI Scheme"
 	}
 	if !f.ours(u.Host) {

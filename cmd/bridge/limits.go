@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 
 	"cusax.dev/bridge/conference"
@@ -66,4 +68,16 @@ func conferenceLimits(cfg config.Config) conference.Limits {
 		PINAttempts:        cfg.Conference.PINAttempts,
 		PINRoomAttempts:    cfg.Conference.PINRoomAttempts,
 	}
+}
+
+// sipTLS loads sip.tls.cert/key for tls: listeners; nil without them.
+func sipTLS(cfg config.Config) (*tls.Config, error) {
+	if cfg.SIP.TLS.Cert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.SIP.TLS.Cert, cfg.SIP.TLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("sip.tls.cert %s: %w", cfg.SIP.TLS.Cert, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -36,6 +36,11 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 	if err != nil {
 		return fmt.Errorf("mixer: %w", err)
 	}
+	tlsConfig, err := sipTLS(cfg)
+	if err != nil {
+		eng.Close()
+		return err
+	}
 	foc, err := focus.New(focus.Config{
 		Listen:       cfg.SIP.Listen,
 		Domain:       cfg.SIP.Domain,
@@ -58,6 +63,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		TCPMaxConnections:   tcpMaxConnections(cfg),
 		TCPMaxPerSource:     cfg.SIP.TCP.MaxPerSource,
 		TCPIdleTimeout:      cfg.SIP.TCP.IdleTimeout.D(),
+		TLS:                 tlsConfig,
 		Subscriptions: focus.SubscriptionLimits{PerSubscriber: cfg.SIP.Subscriptions.PerParticipant,
 			PerSource: cfg.SIP.Subscriptions.PerSource, Total: cfg.SIP.Subscriptions.Total},
 	}, reg, eng)
