@@ -90,6 +90,9 @@ type RTP struct {
 	// HoldTimeout is Timeout for calls on hold or otherwise not sending
 	// (sendonly, recvonly, inactive); 0 never hangs them up.
 	HoldTimeout Duration `yaml:"hold_timeout"`
+	// StrictSource accepts media only from the IP address in the SDP: no
+	// learning of another source during the first seconds of a call.
+	StrictSource bool `yaml:"strict_source"`
 }
 
 // XMPP configures the MUC component.

@@ -31,6 +31,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		PortMax:      hi,
 		MaxSpeakers:  cfg.RTP.MaxSpeakers,
 		RTCPInterval: cfg.RTP.RTCPInterval.D(),
+		StrictSource: cfg.RTP.StrictSource,
 		Metrics:      m,
 		Logger:       log.With("component", "mixer"),
 	})
