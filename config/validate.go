@@ -114,6 +114,9 @@ func (c *Config) validateXMPP() error {
 		if c.XMPP.Domain == "" || strings.ContainsAny(c.XMPP.Domain, " @/") {
 			return bad("xmpp.domain", c.XMPP.Domain, "must be a domain JID like conference.example.com")
 		}
+		if c.XMPP.Secret == "" {
+			return bad("xmpp.secret", "", "must not be empty in component mode (the XMPP server's component_secret)")
+		}
 	}
 	switch c.XMPP.RoomCreation {
 	case "anyone", "listed":
