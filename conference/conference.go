@@ -70,7 +70,11 @@ func (c *Conference) load(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("%w: load affiliations of %s: %w", ErrStore, c.name, err)
 	}
 	for _, a := range affs {
-		c.affs[a.Identity] = Affiliation(a.Value)
+		// Rows written before the canonical form changed (a port, sips:,
+		// an alias of the bridge) still count, under their canonical key.
+		if id := r.Canonical(a.Identity); id != "" {
+			c.affs[id] = Affiliation(a.Value)
+		}
 	}
 	if c.cfg.HistoryLength > 0 {
 		msgs, err := r.store.History(ctx, c.name, c.cfg.HistoryLength)
@@ -188,7 +192,7 @@ func (r *Registry) Join(ctx context.Context, room string, req JoinRequest) (Join
 
 func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (JoinResult, error) {
 	r := c.reg
-	ids := identities(req.JID, req.AOR)
+	ids := c.identities(req.JID, req.AOR)
 	aff := c.affiliationOf(ids, req.AOR != "" && req.Authenticated)
 	fail := func(err error) (JoinResult, error) {
 		if created {
@@ -303,8 +307,9 @@ func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliat
 		}
 	}
 	for _, id := range ids {
-		listed := slices.Contains(c.cfg.Moderators, "xmpp:"+id) ||
-			(sipAuthenticated && isSIPURI(id) && slices.ContainsFunc(c.cfg.Moderators, func(m string) bool { return SameAOR(m, id) }))
+		listed := slices.ContainsFunc(c.cfg.Moderators, func(m string) bool {
+			return c.reg.Canonical(m) == id && (!isSIPURI(m) || sipAuthenticated)
+		})
 		if listed && best.rank() < AffiliationAdmin.rank() {
 			best = AffiliationAdmin
 		}
@@ -312,15 +317,19 @@ func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliat
 	return best
 }
 
-// identities returns the identities affiliations are keyed by: the bare JID
-// and the SIP AOR.
-func identities(jid, aor string) []string {
+// identities returns the identities affiliations are keyed by, in
+// canonical form: the bare JID and the SIP AOR.
+func (c *Conference) identities(jid, aor string) []string {
 	var ids []string
 	if jid != "" {
-		ids = append(ids, bare(jid))
+		if j := c.reg.Canonical(bare(jid)); j != "" {
+			ids = append(ids, j)
+		}
 	}
 	if aor != "" {
-		ids = append(ids, CanonicalAOR(aor))
+		if a := c.reg.Canonical(aor); a != "" {
+			ids = append(ids, a)
+		}
 	}
 	return ids
 }
@@ -334,32 +343,6 @@ func isSIPURI(s string) bool {
 	scheme, _, ok := strings.Cut(s, ":")
 	return ok && (strings.EqualFold(scheme, "sip") || strings.EqualFold(scheme, "sips"))
 }
-
-// CanonicalAOR is the form in which the core keys and compares SIP
-// addresses of record: scheme and host lower-cased (RFC 3261 §19.1.4), the
-// user part exact, URI parameters and headers dropped. sip: and sips: stay
-// distinct. A string that is not a sip:/sips: URI is returned unchanged.
-func CanonicalAOR(uri string) string {
-	scheme, rest, ok := strings.Cut(uri, ":")
-	ls := strings.ToLower(scheme)
-	if !ok || (ls != "sip" && ls != "sips") {
-		return uri
-	}
-	if i := strings.IndexAny(rest, ";?"); i >= 0 && !strings.Contains(rest[i:], "@") {
-		rest = rest[:i]
-	}
-	user, host, found := strings.Cut(rest, "@")
-	if !found {
-		return ls + ":" + strings.ToLower(rest)
-	}
-	if i := strings.IndexByte(user, ';'); i >= 0 { // user parameters (RFC 3261 user=phone is on the URI)
-		user = user[:i]
-	}
-	return ls + ":" + user + "@" + strings.ToLower(host)
-}
-
-// SameAOR reports whether two SIP URIs name the same address of record.
-func SameAOR(a, b string) bool { return CanonicalAOR(a) == CanonicalAOR(b) }
 
 // derivedNick names a SIP caller in the MUC: the display name, else the
 // AOR's user part, else "caller"; always a valid XMPP resourcepart (no

@@ -45,7 +45,7 @@ func (c *Conference) authorityOf(a Actor) authority {
 	if !authenticated {
 		aor = ""
 	}
-	au.aff = c.affiliationOf(identities(jid, aor), authenticated)
+	au.aff = c.affiliationOf(c.identities(jid, aor), authenticated)
 	if au.aff == AffiliationOutcast {
 		au.aff = AffiliationNone
 	}
@@ -240,7 +240,7 @@ func (r *Registry) SetAffiliation(ctx context.Context, room, identity string, af
 	if !aff.Valid() || len(reason) > MaxText || len(identity) > MaxShort {
 		return ErrBadRequest
 	}
-	identity = normalizeIdentity(identity)
+	identity = r.normalizeIdentity(identity)
 	if identity == "" {
 		return ErrBadRequest
 	}
@@ -258,7 +258,7 @@ func (r *Registry) SetAffiliation(ctx context.Context, room, identity string, af
 		case needOwner && au.aff != AffiliationOwner:
 			return ErrNotAllowed
 		}
-		if au.self != nil && slices.Contains(identities(au.self.JID, au.self.AOR), identity) && aff == AffiliationOutcast {
+		if au.self != nil && slices.Contains(c.identities(au.self.JID, au.self.AOR), identity) && aff == AffiliationOutcast {
 			return ErrConflict
 		}
 		if !au.api && aff == AffiliationOutcast && bare(actor.JID) == identity {
@@ -306,7 +306,7 @@ func (c *Conference) owners() int {
 func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff, old Affiliation, au authority, actor Actor, origin Origin, reason string) {
 	var hit []*Participant
 	for _, p := range c.parts {
-		if slices.Contains(identities(p.JID, p.AOR), identity) {
+		if slices.Contains(c.identities(p.JID, p.AOR), identity) {
 			hit = append(hit, p)
 		}
 	}
@@ -334,7 +334,7 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 		return
 	}
 	for _, p := range hit {
-		p.Affiliation = c.affiliationOf(identities(p.JID, p.AOR), p.Authenticated)
+		p.Affiliation = c.affiliationOf(c.identities(p.JID, p.AOR), p.Authenticated)
 		ev := base
 		if c.cfg.MembersOnly && p.Affiliation.rank() < AffiliationMember.rank() {
 			ev.Kind = Kicked
@@ -356,13 +356,9 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 	c.endIfIdle(ctx)
 }
 
-func normalizeIdentity(s string) string {
-	s = strings.TrimSpace(s)
-	if isSIPURI(s) {
-		return CanonicalAOR(s)
-	}
-	return bare(strings.TrimPrefix(s, "xmpp:"))
-}
+// normalizeIdentity is the canonical identity an affiliation is keyed by:
+// a bare JID, or a sip: or tel: URI.
+func (r *Registry) normalizeIdentity(s string) string { return r.Canonical(s) }
 
 // Affiliations lists identities with affiliation aff. Owners see every list;
 // admins see members, outcasts and admins (XEP-0045 §9, §10); others are

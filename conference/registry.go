@@ -59,6 +59,9 @@ type Options struct {
 	// WatchPolicy says who may watch a conference's state (RFC 4575
 	// subscriptions): WatchParticipants (the default) or WatchAnyone.
 	WatchPolicy string
+	// Identities canonicalises every identity the core compares or
+	// stores, folding the bridge's own host names to sip.domain.
+	Identities Identities
 }
 
 // Watch policies (Options.WatchPolicy, sip.subscribe_policy).
