@@ -11,6 +11,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/secure/precis"
+
 	"cusax.dev/bridge/store"
 )
 
@@ -158,6 +160,12 @@ type JoinRequest struct {
 	Text          bool
 	Password      string
 	Origin        Origin
+	// JIDHint is the JID a caller's INVITE names as its own (Call-Info
+	// purpose=impp, RFC 6993). The core verifies it for a trusted AOR
+	// (Verify); unverified, it is shown as such and grants nothing.
+	JIDHint string
+
+	bound string // the verified bare JID of a SIP join (set by Join)
 }
 
 // JoinResult is what a successful join returns.
@@ -175,6 +183,15 @@ type JoinResult struct {
 // participant limit and, over XMPP, the creation policy and the lock of a
 // new room.
 func (r *Registry) Join(ctx context.Context, room string, req JoinRequest) (JoinResult, error) {
+	if err := r.loadBindings(ctx); err != nil {
+		return JoinResult{}, err
+	}
+	req.bound = ""
+	if req.Audio != nil && !req.Text && req.AOR != "" && req.Authenticated {
+		// Verified before the conference is locked: a vCard look-up may
+		// take up to the verify timeout.
+		req.bound = r.Verify(ctx, req.AOR, req.JIDHint)
+	}
 	if req.Text && req.JID != "" && r.opts.Creators != nil {
 		if exists, err := r.Exists(ctx, room); err != nil {
 			return JoinResult{}, err
@@ -192,7 +209,11 @@ func (r *Registry) Join(ctx context.Context, room string, req JoinRequest) (Join
 
 func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (JoinResult, error) {
 	r := c.reg
-	ids := c.identities(req.JID, req.AOR)
+	jid := req.JID
+	if req.bound != "" {
+		jid = req.bound
+	}
+	ids := c.identities(jid, req.AOR)
 	aff := c.affiliationOf(ids, req.AOR != "" && req.Authenticated)
 	fail := func(err error) (JoinResult, error) {
 		if created {
@@ -231,6 +252,11 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 	case c.cfg.MaxParticipants > 0 && len(c.parts) >= c.cfg.MaxParticipants && aff != AffiliationOwner:
 		return fail(ErrFull)
 	}
+	if aff != AffiliationOutcast {
+		if q := c.otherLeg(req); q != nil {
+			return c.attach(q, req, aff)
+		}
+	}
 	nick := strings.TrimSpace(req.Nick)
 	if req.Text {
 		if nick == "" || len(nick) > MaxNick {
@@ -239,12 +265,18 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 		if c.byNick(nick) != nil {
 			return fail(ErrNickConflict)
 		}
+	} else if req.bound != "" {
+		nick = c.uniqueNick(jidNick(req.bound, req.DisplayName, req.AOR, len(c.parts)+1))
 	} else {
-		nick = c.uniqueNick(derivedNick(req.DisplayName, req.AOR))
+		nick = c.uniqueNick(derivedNick(req.DisplayName, req.AOR, len(c.parts)+1))
 	}
 	p := &Participant{
-		ID: r.newID(), DisplayName: req.DisplayName, Nick: nick, JID: req.JID, AOR: req.AOR,
+		ID: r.newID(), DisplayName: req.DisplayName, Nick: nick, JID: jid, AOR: req.AOR,
 		Authenticated: req.Authenticated, Affiliation: aff, Text: req.Text, JoinedAt: r.now(),
+		Bound: req.bound != "",
+	}
+	if req.bound == "" && req.JIDHint != "" && req.Audio != nil {
+		p.JIDHint = clip(req.JIDHint, MaxShort)
 	}
 	if p.DisplayName == "" {
 		p.DisplayName = nick
@@ -289,17 +321,27 @@ func (c *Conference) defaultRole(aff Affiliation) Role {
 // affiliationOf is the effective affiliation of the given identities: the
 // stored one, raised to admin for identities listed as room moderators (a
 // sip: URI only when digest-authenticated). Outcast wins over everything.
+//
+// Bindings count both ways: a ban of an identity holds on every identity
+// bound to it (even on an unverified From, as a best effort), and the
+// affiliation of a bound identity lends rights to a trusted one.
 func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliation {
 	best := AffiliationNone
+	all := c.reg.expand(ids)
+	for _, id := range all {
+		if c.affs[id] == AffiliationOutcast {
+			return AffiliationOutcast // a ban holds even on an unverified From
+		}
+	}
+	if sipAuthenticated {
+		ids = all
+	}
 	for _, id := range ids {
 		a, ok := c.affs[id]
 		if !ok {
 			continue
 		}
-		if a == AffiliationOutcast {
-			return AffiliationOutcast // a ban holds even on an unverified From
-		}
-		if isSIPURI(id) && !sipAuthenticated {
+		if identityScheme(id) != "xmpp" && !sipAuthenticated {
 			continue // rights need a verified identity (DESIGN.md §4)
 		}
 		if a.rank() > best.rank() {
@@ -330,6 +372,9 @@ func (c *Conference) identities(jid, aor string) []string {
 		if a := c.reg.Canonical(aor); a != "" {
 			ids = append(ids, a)
 		}
+		if n := c.reg.opts.Identities.Number(aor); n != "" {
+			ids = append(ids, "tel:"+n) // a ban of the number holds too
+		}
 	}
 	return ids
 }
@@ -345,33 +390,51 @@ func isSIPURI(s string) bool {
 }
 
 // derivedNick names a SIP caller in the MUC: the display name, else the
-// AOR's user part, else "caller"; always a valid XMPP resourcepart (no
-// control characters, at most 64 characters).
-func derivedNick(display, aor string) string {
-	if n := cleanNick(display); n != "" {
-		return n
+// AOR's user part (a number, say), else "caller N" (n is a number unique
+// enough for the room, uniqueNick does the rest). The result is always a
+// valid XMPP resourcepart (PRECIS OpaqueString, RFC 7622 §3.4), at most 64
+// characters, so nobody is in the call without being shown in the room.
+func derivedNick(display, aor string, n int) string {
+	if nick := cleanNick(display); nick != "" {
+		return nick
 	}
-	u := strings.TrimPrefix(strings.TrimPrefix(aor, "sips:"), "sip:")
+	_, u, _ := cutScheme(aor)
 	u, _, _ = strings.Cut(u, "@")
 	u, _, _ = strings.Cut(u, ";")
-	if n := cleanNick(u); n != "" {
-		return n
+	if nick := cleanNick(u); nick != "" {
+		return nick
 	}
-	return "caller"
+	return "caller " + strconv.Itoa(n)
 }
 
-// cleanNick drops control and format characters and invalid UTF-8, folds
-// runs of white space to one space and bounds the length.
+// jidNick names a bound caller whose JID is not in the room: the JID's
+// localpart (the nick it most likely uses), else as derivedNick.
+func jidNick(jid, display, aor string, n int) string {
+	local, _, ok := strings.Cut(jid, "@")
+	if nick := cleanNick(local); ok && nick != "" {
+		return nick
+	}
+	return derivedNick(display, aor, n)
+}
+
+// cleanNick keeps of s what a resourcepart may hold: it drops every
+// character PRECIS OpaqueString refuses (controls, unassigned code points,
+// non-characters, private use, invalid UTF-8…), folds runs of white space
+// to one space, bounds the length, and returns "" when nothing valid is
+// left.
 func cleanNick(s string) string {
 	var b strings.Builder
 	space := false
 	n := 0
 	for _, r := range s {
 		switch {
-		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r):
+		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Co, r):
 			continue
 		case unicode.IsSpace(r):
 			space = b.Len() > 0
+			continue
+		}
+		if _, err := precis.OpaqueString.String(string(r)); err != nil {
 			continue
 		}
 		if n == 64 {
@@ -384,7 +447,11 @@ func cleanNick(s string) string {
 		b.WriteRune(r)
 		n++
 	}
-	return b.String()
+	out, err := precis.OpaqueString.String(b.String())
+	if err != nil || out == "" {
+		return ""
+	}
+	return out
 }
 
 func (c *Conference) uniqueNick(base string) string {
@@ -459,12 +526,17 @@ func (r *Registry) withConference(ctx context.Context, room string, fn func(c *C
 }
 
 // Leave removes participant id, which left by itself (how is Departed or
-// Failed).
+// Failed). A participant with two legs loses only the leg of origin (the
+// chat for OriginXMPP, else the call) and stays (LegLeft).
 func (r *Registry) Leave(ctx context.Context, room, id string, how Departure, origin Origin) error {
 	return r.withConference(ctx, room, func(c *Conference) error {
 		p := c.byID(id)
 		if p == nil {
 			return ErrNotFound
+		}
+		if p.Text && p.Audio != nil {
+			c.detach(p, origin == OriginXMPP, how, origin)
+			return nil
 		}
 		gone := c.remove(p, how, "", "")
 		r.emit(Event{Kind: Left, Conference: c.name, Participant: gone, Origin: origin})

@@ -285,3 +285,9 @@ func (r *Registry) Canonical(s string) string { return r.opts.Identities.Canonic
 // SameIdentity reports whether a and b name the same identity for this
 // registry (host aliases folded).
 func (r *Registry) SameIdentity(a, b string) bool { return r.opts.Identities.Same(a, b) }
+
+// cutScheme splits "scheme:rest", the scheme lower-cased.
+func cutScheme(s string) (scheme, rest string, ok bool) {
+	scheme, rest, ok = strings.Cut(strings.TrimSpace(s), ":")
+	return strings.ToLower(scheme), rest, ok
+}

@@ -129,6 +129,17 @@ func (c *Conference) mute(target string, mute bool, actor Actor, origin Origin, 
 		return ErrNotAllowed
 	}
 	if p.Muted == mute {
+		if mute && !self && !p.MutedByModerator {
+			// A moderator mutes someone who muted itself: the core records
+			// who muted (only a moderator may lift it now) and says so,
+			// so the MUC shows the revoked voice (issue 8, defect 1).
+			p.MutedByModerator = true
+			old := p.Role
+			if p.Role != RoleModerator {
+				p.Role = RoleVisitor
+			}
+			c.reg.emit(Event{Kind: Muted, Conference: c.name, Participant: p.clone(), Actor: actor, Origin: origin, Reason: reason, Old: string(old)})
+		}
 		return nil
 	}
 	old := p.Role
@@ -244,6 +255,15 @@ func (r *Registry) SetAffiliation(ctx context.Context, room, identity string, af
 	if identity == "" {
 		return ErrBadRequest
 	}
+	if err := r.loadBindings(ctx); err != nil {
+		return err
+	}
+	if aff == AffiliationOutcast && identityScheme(identity) == "xmpp" && r.CanModerateAffiliations(room, actor) {
+		// DESIGN.md §6: the ban follows the JID's bindings, among them the
+		// SIP TELs of its vCard as it reads now (bounded look-up, made
+		// before the conference is locked).
+		r.recordVCardAORs(ctx, identity)
+	}
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
 		old, ok := c.affs[identity]
@@ -306,7 +326,11 @@ func (c *Conference) owners() int {
 func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff, old Affiliation, au authority, actor Actor, origin Origin, reason string) {
 	var hit []*Participant
 	for _, p := range c.parts {
-		if slices.Contains(c.identities(p.JID, p.AOR), identity) {
+		ids := c.identities(p.JID, p.AOR)
+		if aff == AffiliationOutcast {
+			ids = c.reg.expand(ids)
+		}
+		if slices.Contains(ids, identity) {
 			hit = append(hit, p)
 		}
 	}
@@ -576,4 +600,11 @@ func (r *Registry) Destroy(ctx context.Context, room string, actor Actor, origin
 		c.end(ctx, Event{Reason: reason, Actor: actor, Origin: origin, Cause: CauseDestroyed, Alternate: alternate}, true)
 		return nil
 	})
+}
+
+// CanModerateAffiliations reports whether actor may change affiliations in
+// room at all (admin, owner or the API).
+func (r *Registry) CanModerateAffiliations(room string, actor Actor) bool {
+	aff, _ := r.Authority(room, actor)
+	return actor.API || aff.rank() >= AffiliationAdmin.rank()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCanonicalAOR(t *testing.T) {
@@ -320,6 +321,52 @@ func TestMayWatch(t *testing.T) {
 		}
 		if got := reg.MayWatch("r", Actor{ParticipantID: p.ID}); got != anyone {
 			t.Errorf("policy %q: ejected participant may watch = %v", policy, got)
+		}
+	}
+}
+
+// Issue 8 defect 1: a moderator's mute of a caller who had muted itself is
+// recorded (and emitted), so the caller's next *6 does not lift it.
+func TestModeratorMuteOverSelfMute(t *testing.T) {
+	ctx := context.Background()
+	reg, s := newReg(t, Options{})
+	mod := mucJoin(t, reg, "r", "mod@x/a", "mod").Participant
+	if err := reg.Configure(ctx, "r", Config{Persistent: true}, Actor{ParticipantID: mod.ID}, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	bob := sipJoin(t, reg, "r", "sip:bob@x", "Bob")
+	for _, d := range "*6" {
+		if err := reg.DTMF(ctx, "r", bob.ID, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, _ := reg.Participant("r", bob.ID); !p.Muted || p.MutedByModerator {
+		t.Fatalf("after *6: %+v", p)
+	}
+	drainEvents(s)
+	if err := reg.SetRole(ctx, "r", bob.ID, RoleVisitor, Actor{ParticipantID: mod.ID}, OriginXMPP, "quiet"); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, s)
+	if ev.Kind != Muted || ev.Actor.ParticipantID != mod.ID || !ev.Participant.MutedByModerator {
+		t.Fatalf("moderator mute over self-mute: %+v", ev)
+	}
+	for _, d := range "*6" {
+		if err := reg.DTMF(ctx, "r", bob.ID, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, _ := reg.Participant("r", bob.ID); !p.Muted {
+		t.Fatal("*6 lifted a moderator's mute")
+	}
+}
+
+func drainEvents(s *Stream) {
+	for {
+		select {
+		case <-s.C():
+		case <-time.After(50 * time.Millisecond):
+			return
 		}
 	}
 }

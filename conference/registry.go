@@ -62,6 +62,10 @@ type Options struct {
 	// Identities canonicalises every identity the core compares or
 	// stores, folding the bridge's own host names to sip.domain.
 	Identities Identities
+	// Bindings are the configured SIP↔XMPP bindings (identity.bindings).
+	Bindings []Binding
+	// VerifyTimeout bounds a vCard look-up; 0 means DefaultVerifyTimeout.
+	VerifyTimeout time.Duration
 }
 
 // Watch policies (Options.WatchPolicy, sip.subscribe_policy).
@@ -85,6 +89,8 @@ type Registry struct {
 	emitMu sync.Mutex
 	seq    uint64
 	subs   map[*Stream]struct{}
+
+	binds bindings
 }
 
 // NewRegistry returns a registry using opts.
@@ -103,6 +109,9 @@ func NewRegistry(opts Options) *Registry {
 	}
 	if opts.HistoryLength == 0 {
 		opts.HistoryLength = 50
+	}
+	if opts.VerifyTimeout <= 0 {
+		opts.VerifyTimeout = DefaultVerifyTimeout
 	}
 	if opts.WatchPolicy != WatchAnyone {
 		opts.WatchPolicy = WatchParticipants

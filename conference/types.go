@@ -109,12 +109,22 @@ type Participant struct {
 	Nick        string // MUC nick, unique in the room; assigned for SIP callers
 	JID         string // full real JID of the MUC occupant or the bound JID
 	AOR         string // SIP address of record, if any
-	// Authenticated is true when the SIP AOR was verified by digest.
+	// Authenticated is true when the SIP AOR is a trusted identity:
+	// verified by digest, or asserted by a trusted peer (P-Asserted-Identity).
 	Authenticated bool
+	// Bound is true when the SIP leg is verified to belong to JID (RFC
+	// 7081 §3.4): the caller and the JID's occupant are one participant.
+	Bound bool
+	// JIDHint is a JID the caller named (Call-Info purpose=impp) that the
+	// core could not verify: shown as unverified, it grants nothing.
+	JIDHint string
 	Role          Role
 	Affiliation   Affiliation
 	Muted         bool
-	// MutedByModerator means only a moderator may unmute (not a DTMF toggle).
+	// MutedByModerator means only a moderator may unmute (not a DTMF
+	// toggle). It is recorded whenever a moderator mutes, whatever the
+	// current state (a caller who muted itself first stays muted by the
+	// moderator).
 	MutedByModerator bool
 	Speaking         bool
 	Audio            *Audio // nil when the participant has no audio leg
