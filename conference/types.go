@@ -117,10 +117,10 @@ type Participant struct {
 	Bound bool
 	// JIDHint is a JID the caller named (Call-Info purpose=impp) that the
 	// core could not verify: shown as unverified, it grants nothing.
-	JIDHint string
-	Role          Role
-	Affiliation   Affiliation
-	Muted         bool
+	JIDHint     string
+	Role        Role
+	Affiliation Affiliation
+	Muted       bool
 	// MutedByModerator means only a moderator may unmute (not a DTMF
 	// toggle). It is recorded whenever a moderator mutes, whatever the
 	// current state (a caller who muted itself first stays muted by the
