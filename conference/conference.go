@@ -51,7 +51,7 @@ func (c *Conference) load(ctx context.Context) (bool, error) {
 	c.affs = map[string]Affiliation{}
 	c.dtmf = map[string][]rune{}
 	c.createdAt = r.now()
-	c.cfg = Config{Persistent: true, Public: true, Whois: "moderators", HistoryLength: max(r.opts.HistoryLength, 0),
+	c.cfg = Config{Persistent: true, Public: true, Whois: string(WhoisModerators), HistoryLength: max(r.opts.HistoryLength, 0),
 		AllowPrivateMessages: true, AllowSubjectChange: false}
 	spec, declared := r.spec(c.name)
 	rec, stored, err := r.store.Room(ctx, c.name)
@@ -466,7 +466,7 @@ func (c *Conference) uniqueNick(base string) string {
 // (RFC 4575 §5.6): the AOR, else xmpp:bare-JID, made unique by a parameter.
 func (c *Conference) uniqueEntity(p *Participant) string {
 	base := p.AOR
-	if base == "" && p.JID != "" && c.cfg.Whois == "anyone" {
+	if base == "" && p.JID != "" && c.cfg.WhoisPolicy().Reveals(Everyone) {
 		// Only a non-anonymous room shows a chat user's real JID to SIP
 		// subscribers; otherwise the user is anonymous (RFC 4575 §5.6).
 		base = "xmpp:" + bare(p.JID)

@@ -320,7 +320,7 @@ func TestKickRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := expectKinds(t, s, Kicked)[0]
-	if ev.Participant.Left.Method != Booted || ev.Participant.Left.By != "xmpp:admin@x" || ev.Reason != "bye" {
+	if ev.Participant.Left.Method != Booted || ev.Participant.Left.By != "sip:anonymous"+admin.ID+"@anonymous.invalid" || ev.Reason != "bye" {
 		t.Fatalf("kicked %+v %+v", ev, ev.Participant.Left)
 	}
 	// role none is a kick too.

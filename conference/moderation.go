@@ -235,7 +235,7 @@ func (c *Conference) kick(ctx context.Context, p *Participant, au authority, act
 	case !au.api && p.Affiliation.rank() > au.aff.rank():
 		return ErrNotAllowed
 	}
-	gone := c.remove(p, Booted, au.name(actor), reason)
+	gone := c.remove(p, Booted, c.publicActor(au, actor), reason)
 	c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: reason, Cause: CauseModerator})
 	c.endIfIdle(ctx)
 	return nil
@@ -345,7 +345,7 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 			p.Affiliation = AffiliationOutcast
 			ev := base
 			ev.Kind = Banned
-			ev.Participant = c.remove(p, Booted, au.name(actor), reason)
+			ev.Participant = c.remove(p, Booted, c.publicActor(au, actor), reason)
 			c.reg.emit(ev)
 		}
 		c.endIfIdle(ctx)
@@ -363,7 +363,7 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 		if c.cfg.MembersOnly && p.Affiliation.rank() < AffiliationMember.rank() {
 			ev.Kind = Kicked
 			ev.Cause = CauseAffiliation
-			ev.Participant = c.remove(p, Booted, au.name(actor), reason)
+			ev.Participant = c.remove(p, Booted, c.publicActor(au, actor), reason)
 			c.reg.emit(ev)
 			continue
 		}
@@ -524,9 +524,7 @@ func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, sub
 		(subject != nil && len(*subject) > MaxText) {
 		return ErrBadRequest
 	}
-	if cfg.Whois != "anyone" {
-		cfg.Whois = "moderators"
-	}
+	cfg.Whois = string(ParseWhois(cfg.Whois))
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
 		if !au.api && au.aff != AffiliationOwner {
@@ -564,7 +562,7 @@ func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, sub
 		if cfg.MembersOnly && !prev.MembersOnly {
 			for _, p := range slices.Clone(c.parts) {
 				if p.Affiliation.rank() < AffiliationMember.rank() {
-					gone := c.remove(p, Booted, au.name(actor), "members-only")
+					gone := c.remove(p, Booted, c.publicActor(au, actor), "members-only")
 					c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: "members-only", Cause: CauseMembersOnly})
 				}
 			}

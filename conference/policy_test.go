@@ -370,3 +370,38 @@ func drainEvents(s *Stream) {
 		}
 	}
 }
+
+// Issue 8 defect 2: in a semi-anonymous room the record everyone reads of a
+// kick (RFC 4575 disconnection-info/by) names a chat moderator by its
+// anonymous entity, never by its real JID; in a non-anonymous room by JID.
+func TestKickByHidesRealJIDInSemiAnonymousRoom(t *testing.T) {
+	ctx := context.Background()
+	reg, _ := newReg(t, Options{})
+	mod := mucJoin(t, reg, "r", "alice@example.org/a", "alice").Participant
+	if err := reg.Configure(ctx, "r", Config{Persistent: true, Whois: "moderators"}, Actor{ParticipantID: mod.ID}, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	bob := sipJoin(t, reg, "r", "sip:bob@x", "Bob")
+	if err := reg.Kick(ctx, "r", bob.ID, Actor{ParticipantID: mod.ID, JID: "alice@example.org/a"}, OriginXMPP, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := reg.Snapshot(ctx, "r")
+	by := snap.Departed[len(snap.Departed)-1].Left.By
+	if strings.Contains(by, "alice@example.org") || by == "" {
+		t.Fatalf("semi-anonymous: by = %q", by)
+	}
+	if err := reg.Configure(ctx, "r", Config{Persistent: true, Whois: "anyone"}, Actor{ParticipantID: mod.ID}, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	carol := sipJoin(t, reg, "r", "sip:carol@x", "Carol")
+	if err := reg.Kick(ctx, "r", carol.ID, Actor{ParticipantID: mod.ID, JID: "alice@example.org/a"}, OriginXMPP, ""); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ = reg.Snapshot(ctx, "r")
+	if by := snap.Departed[len(snap.Departed)-1].Left.By; by != "xmpp:alice@example.org" {
+		t.Fatalf("non-anonymous: by = %q", by)
+	}
+	if !WhoisModerators.Reveals(Viewer{Moderator: true}) || WhoisModerators.Reveals(Everyone) || !WhoisAnyone.Reveals(Everyone) {
+		t.Fatal("Reveals")
+	}
+}

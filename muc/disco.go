@@ -82,7 +82,7 @@ func (s *Service) discoInfo(ctx context.Context, st *stanza, room string, q *nod
 		feature(pick(c.MembersOnly, "muc_membersonly", "muc_open")),
 		feature(pick(c.Password != "", "muc_passwordprotected", "muc_unsecured")),
 		feature(pick(c.Public, "muc_public", "muc_hidden")),
-		feature(pick(whoisOf(c) == "anyone", "muc_nonanonymous", "muc_semianonymous")),
+		feature(pick(whoisOf(c).NonAnonymous(), "muc_nonanonymous", "muc_semianonymous")),
 		form)))
 }
 

@@ -128,7 +128,7 @@ func (s *Service) renderJoined(ev conference.Event) []*node {
 			}
 		}
 		opt := presOpts{}
-		if v.whois == "anyone" {
+		if v.whois.NonAnonymous() {
 			opt.codes = append(opt.codes, 100)
 		}
 		if ev.Created {
@@ -251,7 +251,7 @@ func (s *Service) renderUpdate(ev conference.Event) []*node {
 		opt.actor = actorNick(v, ev.Actor)
 	}
 	out := s.broadcast(room, v, o, opt)
-	if !wasModerator && p.Role == conference.RoleModerator && v.whois != "anyone" && o.textOccupant() {
+	if !wasModerator && p.Role == conference.RoleModerator && !v.whois.NonAnonymous() && o.textOccupant() {
 		// A new moderator of a semi-anonymous room learns the real JIDs.
 		for _, other := range v.occ {
 			if other != o {
@@ -321,7 +321,7 @@ func (s *Service) renderConfig(ev conference.Event) []*node {
 	}
 	codes := []int{104}
 	if ev.Previous != nil && whoisOf(*ev.Previous) != whois {
-		if whois == "anyone" {
+		if whois.NonAnonymous() {
 			codes = append(codes, 172)
 		} else {
 			codes = append(codes, 173)

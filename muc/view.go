@@ -21,7 +21,7 @@ import (
 // nobody, until its next Joined event, whose Others say who is there.
 type roomView struct {
 	occ    []*occView
-	whois  string
+	whois  conference.Whois
 	synced bool
 }
 
@@ -78,10 +78,10 @@ func (v *roomView) recipients() []*occView {
 	return out
 }
 
-// seesJID says whether to may see o's real JID: in non-anonymous rooms
-// everyone, in semi-anonymous rooms moderators; and always oneself.
+// seesJID says whether to may see o's real JID: the core's rule
+// (conference.Whois.Reveals).
 func (v *roomView) seesJID(to, o *occView) bool {
-	return v.whois == "anyone" || to.p.Role == conference.RoleModerator || to.p.ID == o.p.ID
+	return v.whois.Reveals(conference.Viewer{Self: to.p.ID == o.p.ID, Moderator: to.p.Role == conference.RoleModerator})
 }
 
 // viewOf returns the view of room, creating it (out of sync, with the room's
@@ -114,21 +114,15 @@ func (s *Service) renderCreated(ev conference.Event) {
 
 // currentWhois reads the whois setting of a live room without loading one
 // (the renderer must not bring an ended room back).
-func (s *Service) currentWhois(room string) string {
+func (s *Service) currentWhois(room string) conference.Whois {
 	if c := s.reg.Lookup(room); c != nil {
-		return whoisOf(c.Snapshot().Config)
+		return c.Snapshot().Config.WhoisPolicy()
 	}
-	return "moderators"
+	return conference.WhoisModerators
 }
 
-// whoisOf is the room's muc#roomconfig_whois: "anyone" (non-anonymous) or
-// "moderators" (semi-anonymous).
-func whoisOf(c conference.Config) string {
-	if c.Whois == "anyone" {
-		return "anyone"
-	}
-	return "moderators"
-}
+// whoisOf is the room's muc#roomconfig_whois.
+func whoisOf(c conference.Config) conference.Whois { return c.WhoisPolicy() }
 
 // defaultPayload is the presence payload of an occupant the bridge presents
 // on someone's behalf: a SIP caller in the audio conference.

@@ -123,7 +123,7 @@ func (r Renderer) Full(snap conference.Snapshot) *confinfo.Document {
 
 	// Real JIDs go to SIP subscribers only from a non-anonymous room, the
 	// rule the core applies to user entities (XEP-0045 §5.2.1 whois).
-	showJID := snap.Config.Whois == "anyone"
+	showJID := snap.Config.WhoisPolicy().Reveals(conference.Everyone)
 	users := &confinfo.Users{Users: make([]confinfo.User, 0, present+len(snap.Departed))}
 	seen := make(map[string]struct{}, present+len(snap.Departed))
 	for i := range snap.Participants {
