@@ -26,6 +26,8 @@ type Config struct {
 	Store Store  `yaml:"store"`
 	Log   Log    `yaml:"log"`
 	Rooms []Room `yaml:"rooms"`
+	// Identity configures SIP↔XMPP identity (DESIGN.md §6).
+	Identity Identity `yaml:"identity"`
 }
 
 // SIP configures the conference focus.
@@ -46,6 +48,12 @@ type SIP struct {
 	// answers; 0 answers at once.
 	AnswerDelay Duration `yaml:"answer_delay"`
 	Auth        Auth     `yaml:"auth"`
+	// TrustedPeers are the IPs and CIDRs (the proxy or SBC in front of the
+	// bridge) whose P-Asserted-Identity is a caller's trusted identity.
+	TrustedPeers []string `yaml:"trusted_peers"`
+	// DomainAliases are other names of sip.domain, folded to it in every
+	// identity the bridge compares.
+	DomainAliases []string `yaml:"domain_aliases"`
 }
 
 // Auth configures SIP digest authentication.
@@ -150,12 +158,16 @@ func Default() Config {
 			SubscriptionExpires: Duration(time.Hour),
 			AckTimeout:          Duration(32 * time.Second),
 			Auth:                Auth{Realm: "localhost"},
+			TrustedPeers:        []string{},
+			DomainAliases:       []string{},
 		},
 		RTP:   RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
 		XMPP:  XMPP{Mode: "component", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50},
 		Admin: Admin{Listen: "127.0.0.1:8080"},
 		Store: Store{Path: "./data/bridge.db"},
 		Log:   Log{Level: "info", Format: "text"},
+		// Empty, not nil: the example file writes them as [].
+		Identity: Identity{Bindings: []Binding{}},
 	}
 }
 
@@ -321,6 +333,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return bad("log.format", c.Log.Format, "must be text or json")
+	}
+	if err := c.validateIdentity(); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, r := range c.Rooms {
