@@ -67,6 +67,14 @@ func (s *Service) renderEvent(ev conference.Event) {
 		s.renderCreated(ev)
 	case conference.Joined:
 		out = s.renderJoined(ev)
+	case conference.LegJoined:
+		if ev.Old != "" { // the chat client joined a caller's participant
+			out = s.renderJoined(ev)
+		} else {
+			out = s.renderUpdate(ev)
+		}
+	case conference.LegLeft:
+		out = s.renderLegLeft(ev)
 	case conference.Left, conference.Kicked, conference.Banned:
 		out = s.renderGone(ev)
 	case conference.AffiliationChanged, conference.Muted, conference.Unmuted, conference.RoleChanged:
@@ -112,15 +120,24 @@ func (s *Service) renderJoined(ev conference.Event) []*node {
 		v.synced = true
 	}
 	me := v.byID(p.ID)
+	var out []*node
 	if me == nil {
 		me = &occView{p: p, payload: defaultPayload(p)}
 		v.occ = append(v.occ, me)
+	} else if ev.Kind == conference.LegJoined && me.p.Nick != p.Nick {
+		// The bridge showed the caller under another nick: a nick change
+		// for those who saw it (XEP-0045 §7.6).
+		old := *me
+		for _, to := range v.recipients() {
+			if to != me {
+				out = append(out, s.presence(room, v, &old, to, presOpts{typ: "unavailable", codes: []int{303}, newNick: p.Nick}))
+			}
+		}
 	}
 	me.p = p
 	if pj != nil {
 		me.payload = pj.payload
 	}
-	var out []*node
 	if me.textOccupant() {
 		for _, o := range v.occ {
 			if o != me {
@@ -260,6 +277,35 @@ func (s *Service) renderUpdate(ev conference.Event) []*node {
 		}
 	}
 	return out
+}
+
+// renderLegLeft renders a participant losing one of its two legs: when
+// its chat client left, the client gets its unavailable self-presence and
+// everyone else the presence of the caller who stays; when the call left,
+// everyone sees the new participation level.
+func (s *Service) renderLegLeft(ev conference.Event) []*node {
+	room, p := ev.Conference, ev.Participant
+	v := s.viewOf(room)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := v.byID(p.ID)
+	if o == nil {
+		return nil
+	}
+	var out []*node
+	if ev.Old == "text" && o.textOccupant() {
+		key := occKey{room, o.p.JID}
+		leaving := s.leaving[key]
+		delete(s.leaving, key)
+		gone := *o
+		if leaving != nil {
+			gone.payload = leaving
+		}
+		out = append(out, s.presence(room, v, &gone, &gone, presOpts{typ: "unavailable"}))
+		o.payload = defaultPayload(p)
+	}
+	o.p = p
+	return append(out, s.broadcast(room, v, o, presOpts{})...)
 }
 
 // renderNick renders a nick change: unavailable from the old nick with 303

@@ -125,12 +125,30 @@ func (s *Service) currentWhois(room string) conference.Whois {
 func whoisOf(c conference.Config) conference.Whois { return c.WhoisPolicy() }
 
 // defaultPayload is the presence payload of an occupant the bridge presents
-// on someone's behalf: a SIP caller in the audio conference.
-func defaultPayload(p conference.Participant) []*node {
-	if p.Text {
-		return nil
+// on someone's behalf: none of its own (the participation status and
+// element are added to every presence).
+func defaultPayload(conference.Participant) []*node { return nil }
+
+// NSParticipation is the namespace of the bridge's participation element,
+// carried in every available occupant presence (RFC 7081 §4: users see
+// who gets text, audio or both):
+//
+//	<participation xmlns='urn:cusax:participation:0'
+//	               text='true' audio='true' muted='false'/>
+//
+// text: the person is in the chat room; audio: on the call; muted: on the
+// call but not heard (by its own choice or a moderator's). The values are
+// XML Schema booleans, always all three.
+const NSParticipation = "urn:cusax:participation:0"
+
+func participation(lv conference.Level) *node {
+	b := func(v bool) string {
+		if v {
+			return "true"
+		}
+		return "false"
 	}
-	return []*node{textEl("status", "in the audio conference")}
+	return elNS(NSParticipation, "participation").set("text", b(lv.Text)).set("audio", b(lv.Audio)).set("muted", b(lv.Muted))
 }
 
 // presOpts are the variable parts of an occupant presence.
@@ -175,16 +193,21 @@ func (s *Service) presence(room string, v *roomView, o, to *occView, opt presOpt
 		x.add(el("status").set("code", strconv.Itoa(c)))
 	}
 	pres := el("presence").set("from", s.occJID(room, o.p.Nick)).set("to", to.p.JID).set("type", opt.typ).set("id", opt.id)
-	if opt.typ == "unavailable" {
-		for _, k := range o.payload {
-			if k.Name.Space == "" && k.Name.Local == "status" {
-				pres.add(k.clone())
-			}
-		}
-	} else {
-		for _, k := range o.payload {
+	hasStatus := false
+	for _, k := range o.payload {
+		isStatus := k.Name.Space == "" && k.Name.Local == "status"
+		hasStatus = hasStatus || isStatus
+		if opt.typ != "unavailable" || isStatus {
 			pres.add(k.clone())
 		}
+	}
+	if opt.typ != "unavailable" {
+		lv := o.p.Level()
+		if !hasStatus {
+			// RFC 7081 §4: people see what the person takes part in.
+			pres.add(textEl("status", lv.Status()))
+		}
+		pres.add(participation(lv))
 	}
 	return pres.add(x)
 }
