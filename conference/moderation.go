@@ -190,6 +190,9 @@ func (r *Registry) SetRole(ctx context.Context, room, target string, role Role, 
 			if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
 				return ErrForbidden
 			}
+			if role == RoleModerator && p.JID == "" && !p.Authenticated {
+				return ErrUntrusted // an unverified From gets no rights
+			}
 			if role == RoleParticipant && !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
 				return ErrNotAllowed
 			}

@@ -22,7 +22,7 @@ func (r *Registry) SetParticipantAffiliation(ctx context.Context, room, id strin
 	case p.AOR != "" && (p.Authenticated || aff == AffiliationOutcast || aff == AffiliationNone):
 		return r.SetAffiliation(ctx, room, p.AOR, aff, actor, origin, reason)
 	case p.AOR != "":
-		return ErrNotAllowed
+		return ErrUntrusted
 	}
 	return ErrNotFound
 }

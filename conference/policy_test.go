@@ -56,7 +56,7 @@ func TestSIPAffiliationNeedsAuthentication(t *testing.T) {
 		t.Fatalf("ban on an unverified From: %v", err)
 	}
 	// By participant: rights only for verified identities.
-	if err := reg.SetParticipantAffiliation(ctx, "r", spoof.ID, AffiliationMember, api, OriginAPI, ""); !errors.Is(err, ErrNotAllowed) {
+	if err := reg.SetParticipantAffiliation(ctx, "r", spoof.ID, AffiliationMember, api, OriginAPI, ""); !errors.Is(err, ErrUntrusted) {
 		t.Fatalf("member for an unverified caller: %v", err)
 	}
 	// Banning the spoofed From would ban the room's only owner: refused.

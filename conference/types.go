@@ -239,4 +239,8 @@ var (
 	ErrNoText             = errors.New("conference: the participant takes part by audio only")
 	ErrClosed             = errors.New("conference: registry closed")
 	ErrStore              = errors.New("conference: persistence failed")
+	// ErrUntrusted: rights were to be granted to a SIP caller whose AOR is
+	// not a trusted identity (neither digest nor a trusted peer's
+	// P-Asserted-Identity) and which is bound to no JID.
+	ErrUntrusted = errors.New("conference: the caller's SIP identity is not verified")
 )
