@@ -2,6 +2,8 @@ package conference
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -444,9 +446,10 @@ func (r *Registry) SetSubject(ctx context.Context, room, subject string, actor A
 // room's text side and, in a moderated room, have voice (XEP-0045 §7.4). The
 // message is stored before Post returns.
 func (r *Registry) Post(ctx context.Context, room, from string, msg Message, origin Origin) (Message, error) {
-	if msg.Body == "" || len(msg.Body) > MaxText || len(msg.ID) > MaxShort {
+	if msg.Body == "" || len(msg.Body) > MaxText || len(msg.ID) > MaxShort || len(msg.OriginID) > MaxShort {
 		return msg, ErrBadRequest
 	}
+	msg.StanzaID = newStanzaID()
 	err := r.withConference(ctx, room, func(c *Conference) error {
 		p := c.byID(from)
 		if p == nil {
@@ -608,4 +611,11 @@ func (r *Registry) Destroy(ctx context.Context, room string, actor Actor, origin
 func (r *Registry) CanModerateAffiliations(room string, actor Actor) bool {
 	aff, _ := r.Authority(room, actor)
 	return actor.API || aff.rank() >= AffiliationAdmin.rank()
+}
+
+// newStanzaID returns a unique, unguessable message id (XEP-0359 §3.1).
+func newStanzaID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -210,6 +210,13 @@ type Message struct {
 	FromJID string
 	Body    string
 	At      time.Time
+	// OriginID is the sender's own id for the message (XEP-0359
+	// origin-id), reflected so that its client recognises its message.
+	OriginID string
+	// StanzaID is the room's unique id for the message (XEP-0359
+	// stanza-id), assigned by Post. Not persisted: history loaded after a
+	// restart has none.
+	StanzaID string
 }
 
 // Size limits the core enforces on what any door hands it (the store's

@@ -76,7 +76,7 @@ func (s *Service) discoInfo(ctx context.Context, st *stanza, room string, q *nod
 	}
 	s.send(iqResult(st, elNS(NSDiscoInfo, "query",
 		el("identity").set("category", "conference").set("type", "text").set("name", name),
-		feature(NSMUC), feature(NSDiscoInfo), feature(featSelfPing), feature(NSPing),
+		feature(NSMUC), feature(NSDiscoInfo), feature(featSelfPing), feature(NSPing), feature(NSSID),
 		feature(pick(c.Persistent, "muc_persistent", "muc_temporary")),
 		feature(pick(c.Moderated, "muc_moderated", "muc_unmoderated")),
 		feature(pick(c.MembersOnly, "muc_membersonly", "muc_open")),

@@ -222,7 +222,7 @@ func (s *Service) renderGone(ev conference.Event) []*node {
 		}
 		opt.reason = ""
 	case conference.Kicked:
-		opt.actor = actorNick(v, ev.Actor)
+		opt.actor = actorLabel(v, ev.Actor)
 		switch ev.Cause {
 		case conference.CauseAffiliation:
 			opt.codes = []int{321}
@@ -232,7 +232,7 @@ func (s *Service) renderGone(ev conference.Event) []*node {
 			opt.codes = []int{307}
 		}
 	case conference.Banned:
-		opt.actor = actorNick(v, ev.Actor)
+		opt.actor = actorLabel(v, ev.Actor)
 		opt.codes = []int{301}
 		o.p.Affiliation = conference.AffiliationOutcast
 	}
@@ -265,7 +265,7 @@ func (s *Service) renderUpdate(ev conference.Event) []*node {
 	o.p = p
 	opt := presOpts{reason: ev.Reason}
 	if ev.Kind == conference.Muted || ev.Kind == conference.Unmuted || ev.Kind == conference.RoleChanged {
-		opt.actor = actorNick(v, ev.Actor)
+		opt.actor = actorLabel(v, ev.Actor)
 	}
 	out := s.broadcast(room, v, o, opt)
 	if !wasModerator && p.Role == conference.RoleModerator && !v.whois.NonAnonymous() && o.textOccupant() {
@@ -385,7 +385,9 @@ func (s *Service) renderConfig(ev conference.Event) []*node {
 }
 
 // renderMessage reflects a groupchat message to every occupant, the sender
-// included, with the sender's id.
+// included, with the sender's id and origin-id and the room's stanza-id
+// (XEP-0359 §3.1, §3.2: clients such as profanity recognise their own
+// message by them and show it once).
 func (s *Service) renderMessage(ev conference.Event) []*node {
 	if ev.Message == nil {
 		return nil
@@ -396,7 +398,14 @@ func (s *Service) renderMessage(ev conference.Event) []*node {
 	defer s.mu.Unlock()
 	var out []*node
 	for _, to := range v.recipients() {
-		out = append(out, groupchat(s.occJID(room, m.Nick), to.p.JID, m.ID, textEl("body", m.Body)))
+		kids := []*node{textEl("body", m.Body)}
+		if m.OriginID != "" {
+			kids = append(kids, elNS(NSSID, "origin-id").set("id", m.OriginID))
+		}
+		if m.StanzaID != "" {
+			kids = append(kids, elNS(NSSID, "stanza-id").set("id", m.StanzaID).set("by", s.roomJID(room)))
+		}
+		out = append(out, groupchat(s.occJID(room, m.Nick), to.p.JID, m.ID, kids...))
 	}
 	return out
 }

@@ -242,6 +242,32 @@ func actorNick(v *roomView, a conference.Actor) string {
 	return ""
 }
 
+// actorLabel names the actor of a kick, ban or mute in <actor nick=…/>
+// (XEP-0045 §8.2): its nick when it is an occupant; a SIP moderator (a
+// REFER, DTMF or an authenticated caller) by the nick of its call, else by
+// the name the adapter gave it (its AOR; SIP identities are not hidden by
+// whois); the admin API by its name.
+func actorLabel(v *roomView, a conference.Actor) string {
+	if n := actorNick(v, a); n != "" {
+		return n
+	}
+	if a.AOR != "" && a.Authenticated {
+		want := conference.CanonicalAOR(a.AOR)
+		for _, o := range v.occ {
+			if o.p.AOR != "" && o.p.Authenticated && conference.CanonicalAOR(o.p.AOR) == want {
+				return o.p.Nick
+			}
+		}
+	}
+	switch {
+	case a.Name != "":
+		return a.Name
+	case a.AOR != "":
+		return a.AOR
+	}
+	return ""
+}
+
 // groupchat builds a groupchat message from from to to.
 func groupchat(from, to, id string, kids ...*node) *node {
 	return el("message", kids...).set("type", "groupchat").set("from", from).set("to", to).set("id", id)
