@@ -253,3 +253,27 @@ func TestBansFollowBindings(t *testing.T) {
 		t.Errorf("configured binding: %q", j)
 	}
 }
+
+// Issue 8 defect 9: the gauges come from the registry itself; a participant
+// with two legs counts once, as "both".
+func TestCounts(t *testing.T) {
+	ctx := context.Background()
+	reg, _ := newReg(t, Options{Identities: NewIdentities("b"), Bindings: []Binding{{JID: "a@x", AOR: "sip:a@b"}}})
+	if n, by := reg.Counts(); n != 0 || by["sip"]+by["xmpp"]+by["both"] != 0 {
+		t.Fatalf("empty: %d %v", n, by)
+	}
+	a := mucJoin(t, reg, "r", "a@x/r", "a").Participant
+	sipJoin(t, reg, "r", "sip:c@b", "c")
+	if _, err := reg.Join(ctx, "r", JoinRequest{AOR: "sip:a@b", Authenticated: true, Audio: &Audio{}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, by := reg.Counts(); n != 1 || by["both"] != 1 || by["sip"] != 1 || by["xmpp"] != 0 {
+		t.Fatalf("two legs: %d %v", n, by)
+	}
+	if err := reg.Leave(ctx, "r", a.ID, Departed, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	if _, by := reg.Counts(); by["sip"] != 2 || by["both"] != 0 {
+		t.Fatalf("after the chat left: %v", by)
+	}
+}

@@ -347,3 +347,35 @@ func (r *Registry) Close(ctx context.Context) {
 		c.mu.Unlock()
 	}
 }
+
+// Counts returns how many conferences are live and how many of their
+// participants take part by SIP only ("sip"), XMPP only ("xmpp") or both
+// ("both"), read from the registry itself (metrics.ConferenceCounter).
+func (r *Registry) Counts() (int, map[string]int) {
+	r.mu.Lock()
+	confs := make([]*Conference, 0, len(r.confs))
+	for _, c := range r.confs {
+		confs = append(confs, c)
+	}
+	r.mu.Unlock()
+	n := 0
+	by := map[string]int{"sip": 0, "xmpp": 0, "both": 0}
+	for _, c := range confs {
+		c.mu.Lock()
+		if c.loaded && !c.ended {
+			n++
+			for _, p := range c.parts {
+				switch {
+				case p.Audio != nil && p.Text:
+					by["both"]++
+				case p.Audio != nil:
+					by["sip"]++
+				default:
+					by["xmpp"]++
+				}
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n, by
+}

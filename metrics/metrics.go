@@ -15,8 +15,10 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	ConferencesActive  prometheus.Gauge
-	ParticipantsActive *prometheus.GaugeVec // protocol: sip|xmpp|both
+	// conferences computes cusax_conferences_active and
+	// cusax_participants_active{protocol} (sip|xmpp|both) at scrape time
+	// (CountConferences).
+	conferences *conferenceCollector
 
 	SIPRequests  *prometheus.CounterVec // method (incoming)
 	SIPResponses *prometheus.CounterVec // method, class (sent by the focus)
@@ -54,8 +56,7 @@ func New() *Metrics {
 	tickBuckets := []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 20e-3}
 	m := &Metrics{
 		Registry:           reg,
-		ConferencesActive:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "conferences_active", Help: "Conferences that currently exist."}),
-		ParticipantsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "participants_active", Help: "Participants present, by how they take part."}, []string{"protocol"}),
+		conferences:        newConferenceCollector(),
 		SIPRequests:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_requests_total", Help: "SIP requests received by the focus."}, []string{"method"}),
 		SIPResponses:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_responses_total", Help: "SIP responses sent by the focus, by request method and status class."}, []string{"method", "class"}),
 		RTPPackets:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rtp_packets_total", Help: "RTP packets received (in), sent (out) and dropped on ingest."}, []string{"direction"}),
@@ -76,13 +77,10 @@ func New() *Metrics {
 		SubscriptionsActive: prometheus.NewGauge(prometheus.GaugeOpts{Name: "subscriptions_active", Help: "Active RFC 6665 conference subscriptions."}),
 		NotifySent:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "notify_sent_total", Help: "NOTIFY requests sent, by event package."}, []string{"event"}),
 	}
-	f.MustRegister(m.ConferencesActive, m.ParticipantsActive, m.SIPRequests, m.SIPResponses,
+	f.MustRegister(m.conferences, m.SIPRequests, m.SIPResponses,
 		m.RTPPackets, m.RTPPacketsLost, m.RTPJitter, m.MixerTick, m.MixerLateness, m.MixerTicksLate,
 		m.RTPPortsInUse, m.RTPTimeouts, m.DTMFEvents, m.MUCStanzas, m.ModerationActions, m.XMPPConnected,
 		m.SubscriptionsActive, m.NotifySent)
-	for _, p := range protocols {
-		m.ParticipantsActive.WithLabelValues(p)
-	}
 	for _, d := range directions {
 		m.RTPPackets.WithLabelValues(d)
 	}

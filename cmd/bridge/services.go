@@ -82,6 +82,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		if err != nil {
 			return fmt.Errorf("muc: %w", err)
 		}
+		reg.SetVCards(svc) // bindings are verified by the JIDs' vCards
 		connected := svc.Connected
 		ready.xmppUp.Store(&connected)
 		start("xmpp", svc.Run)
