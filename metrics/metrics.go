@@ -72,12 +72,12 @@ func New() *Metrics {
 	f := prometheus.WrapRegistererWithPrefix("cusax_", reg)
 	tickBuckets := []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 20e-3}
 	m := &Metrics{
-		Registry:           reg,
-		conferences:        newConferenceCollector(),
-		SIPRequests:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_requests_total", Help: "SIP requests received by the focus."}, []string{"method"}),
-		SIPResponses:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_responses_total", Help: "SIP responses sent by the focus, by request method and status class."}, []string{"method", "class"}),
-		RTPPackets:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rtp_packets_total", Help: "RTP packets received (in), sent (out) and dropped on ingest."}, []string{"direction"}),
-		RTPPacketsLost:     prometheus.NewCounter(prometheus.CounterOpts{Name: "rtp_packets_lost_total", Help: "RTP packets lost in transit, from sequence gaps."}),
+		Registry:       reg,
+		conferences:    newConferenceCollector(),
+		SIPRequests:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_requests_total", Help: "SIP requests received by the focus."}, []string{"method"}),
+		SIPResponses:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_responses_total", Help: "SIP responses sent by the focus, by request method and status class."}, []string{"method", "class"}),
+		RTPPackets:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rtp_packets_total", Help: "RTP packets received (in), sent (out) and dropped on ingest."}, []string{"direction"}),
+		RTPPacketsLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtp_packets_lost_total", Help: "RTP packets lost in transit, from sequence gaps."}),
 		RTPJitter: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rtp_jitter_seconds", Help: "Interarrival jitter per leg (RFC 3550 A.8), sampled each RTCP interval.",
 			Buckets: []float64{.001, .0025, .005, .01, .02, .04, .08, .16, .32}}),
 		MixerTick: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mixer_tick_duration_seconds", Help: "Time spent mixing one 20 ms tick for all conferences.",
