@@ -76,6 +76,10 @@ type Config struct {
 	// room lists that AOR). REFERs (ejection, dial-out) are always
 	// challenged.
 	RequireAuthForCalls bool
+	// TrustedPeers are the sources (sip.trusted_peers) whose
+	// P-Asserted-Identity is a caller's trusted identity (RFC 3325); their
+	// INVITEs carrying one are not challenged.
+	TrustedPeers []netip.Prefix
 	// DialTimeout bounds a dial-out INVITE (REFER without method) waiting
 	// for its final answer; then it is canceled. Default 60 s.
 	DialTimeout time.Duration

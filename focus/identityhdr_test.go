@@ -94,3 +94,16 @@ func FuzzIdentityHeaders(f *testing.F) {
 		}
 	})
 }
+
+func TestXMPPReferTarget(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"xmpp:alice@example.org;method=BYE":     {"xmpp:alice@example.org", "BYE"},
+		"xmpp:alice@example.org/res?method=bye": {"xmpp:alice@example.org/res", "BYE"},
+		"xmpp:alice@example.org":                {"xmpp:alice@example.org", ""},
+	} {
+		got := xmppReferTarget(in)
+		if got.uri.String() != want[0] || got.method != want[1] {
+			t.Errorf("%q: %q %q", in, got.uri.String(), got.method)
+		}
+	}
+}

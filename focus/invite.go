@@ -214,7 +214,11 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		return incoming{}, false
 	}
 	in := incoming{room: room, caller: identity{aor: aor(req.From().Address)}}
-	if f.cfg.RequireAuthForCalls {
+	if id, ok := f.assertedIdentity(req); ok {
+		// A trusted peer authenticated the user (RFC 3325): no challenge.
+		log.Info("caller asserted by a trusted peer", "from", in.caller.aor, "aor", id.aor)
+		in.caller = id
+	} else if f.cfg.RequireAuthForCalls {
 		id, ok := f.authenticate(req, tx)
 		if !ok {
 			return incoming{}, false
@@ -273,8 +277,9 @@ func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incomi
 		audio.Codec, audio.OnHold = in.off.n.Codec.Name, in.off.n.OnHold()
 	}
 	ctx, cancel := f.coreCtx()
+	hint := parseCallInfoIMPP(headerValues(req, "Call-Info", ""))
 	joined, err := f.reg.Join(ctx, in.room, conference.JoinRequest{DisplayName: req.From().DisplayName, AOR: audio.AOR,
-		Authenticated: in.caller.authenticated, Audio: audio, Origin: conference.OriginSIP})
+		Authenticated: in.caller.authenticated, Audio: audio, Origin: conference.OriginSIP, JIDHint: hint})
 	cancel()
 	if err != nil {
 		code, reason := joinStatus(err)
@@ -284,8 +289,15 @@ func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incomi
 			log.Info("conference join refused", "room", in.room, "status", code, "err", err)
 		}
 		_ = leg.Close()
-		f.reply(tx, req, code, reason, nil)
+		var hdrs []sip.Header
+		if errors.Is(err, conference.ErrBanned) {
+			hdrs = append(hdrs, reasonHeader(403, "banned from this conference"))
+		}
+		f.reply(tx, req, code, reason, nil, hdrs...)
 		return nil, false
+	}
+	if p := joined.Participant; hint != "" {
+		log.Info("caller named a JID (Call-Info purpose=impp)", "jid", hint, "bound", p.Bound, "trusted", in.caller.authenticated)
 	}
 	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1})
 	leg.SetMuted(joined.Participant.Muted) // before any media flows; syncMute keeps it current

@@ -52,6 +52,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		AuthRealm:           cfg.SIP.Auth.Realm,
 		Accounts:            sipAccounts(cfg),
 		RequireAuthForCalls: cfg.SIP.Auth.RequireForCalls,
+		TrustedPeers:        cfg.TrustedPrefixes(),
 		RTPTimeout:          cfg.RTP.Timeout.D(),
 		RTPHoldTimeout:      cfg.RTP.HoldTimeout.D(),
 	}, reg, eng)
