@@ -116,6 +116,9 @@ func NewRegistry(opts Options) *Registry {
 	if opts.WatchPolicy != WatchAnyone {
 		opts.WatchPolicy = WatchParticipants
 	}
+	if _, ok := opts.Store.(store.Bindings); !ok {
+		opts.Logger.Warn("the store keeps no SIP-XMPP bindings: verified bindings last until the bridge stops")
+	}
 	return &Registry{
 		opts:  opts,
 		log:   opts.Logger,
