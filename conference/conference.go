@@ -463,23 +463,36 @@ func (c *Conference) uniqueNick(base string) string {
 }
 
 // uniqueEntity gives the participant a user URI unique in the conference
-// (RFC 4575 §5.6): the AOR, else xmpp:bare-JID, made unique by a parameter.
+// (RFC 4575 §5.6), by the who-sees-whom rule: xmpp:bare-JID for a chat user
+// or a bound caller when the room shows real JIDs to everyone, else the
+// SIP AOR (SIP identities are not hidden), else an anonymous URI; made
+// unique by a parameter.
 func (c *Conference) uniqueEntity(p *Participant) string {
-	base := p.AOR
-	if base == "" && p.JID != "" && c.cfg.WhoisPolicy().Reveals(Everyone) {
-		// Only a non-anonymous room shows a chat user's real JID to SIP
-		// subscribers; otherwise the user is anonymous (RFC 4575 §5.6).
+	base := ""
+	if p.JID != "" && c.cfg.WhoisPolicy().Reveals(Everyone) && (p.Bound || p.AOR == "") {
 		base = "xmpp:" + bare(p.JID)
+	}
+	if base == "" {
+		base = p.AOR
 	}
 	if base == "" {
 		base = "sip:anonymous" + p.ID + "@anonymous.invalid"
 	}
 	for _, o := range c.parts {
-		if o.Entity == base {
+		if o != p && o.Entity == base {
 			return base + ";cusax-id=" + p.ID
 		}
 	}
 	return base
+}
+
+// reEntity recomputes the user entities of the present participants after
+// a change of the rule's inputs (whois, a leg joining), so that
+// conference-info re-renders the people already in the room.
+func (c *Conference) reEntity() {
+	for _, p := range c.parts {
+		p.Entity = c.uniqueEntity(p)
+	}
 }
 
 func (c *Conference) byNick(nick string) *Participant {

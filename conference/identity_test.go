@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -275,5 +276,38 @@ func TestCounts(t *testing.T) {
 	}
 	if _, by := reg.Counts(); by["sip"] != 2 || by["both"] != 0 {
 		t.Fatalf("after the chat left: %v", by)
+	}
+}
+
+// Issue 8 defect 6: a whois change re-renders the people already in the
+// room: their user entities follow the rule; a bound caller is xmpp:JID
+// where everyone may see JIDs, its AOR elsewhere.
+func TestWhoisChangeReEntities(t *testing.T) {
+	ctx := context.Background()
+	reg, _ := newReg(t, Options{Identities: NewIdentities("b"), Bindings: []Binding{{JID: "bob@x", AOR: "sip:bob@b"}}})
+	owner := mucJoin(t, reg, "r", "own@x/r", "own").Participant
+	if err := reg.Configure(ctx, "r", Config{Persistent: true}, Actor{ParticipantID: owner.ID}, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	dan := mucJoin(t, reg, "r", "dan@x/r", "dan").Participant
+	bob, err := reg.Join(ctx, "r", JoinRequest{AOR: "sip:bob@b", Authenticated: true, Audio: &Audio{}})
+	if err != nil || !bob.Participant.Bound {
+		t.Fatalf("bob: %+v %v", bob.Participant, err)
+	}
+	entity := func(id string) string { p, _ := reg.Participant("r", id); return p.Entity }
+	if e := entity(dan.ID); !strings.Contains(e, "anonymous.invalid") {
+		t.Fatalf("semi-anonymous: dan is %q", e)
+	}
+	if e := entity(bob.Participant.ID); e != "sip:bob@b" {
+		t.Fatalf("semi-anonymous: bob is %q", e)
+	}
+	if err := reg.Configure(ctx, "r", Config{Persistent: true, Whois: "anyone"}, Actor{ParticipantID: owner.ID}, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	if e := entity(dan.ID); e != "xmpp:dan@x" {
+		t.Fatalf("non-anonymous: dan is %q", e)
+	}
+	if e := entity(bob.Participant.ID); e != "xmpp:bob@x" {
+		t.Fatalf("non-anonymous: bob is %q", e)
 	}
 }

@@ -64,6 +64,7 @@ func (c *Conference) attach(p *Participant, req JoinRequest, aff Affiliation) (J
 			p.Role = RoleModerator
 		}
 	}
+	p.Entity = c.uniqueEntity(p)
 	ev.Participant, ev.Others = p.clone(), others
 	c.reg.emit(ev)
 	return JoinResult{Participant: p.clone(), Others: others}, nil

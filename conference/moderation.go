@@ -560,6 +560,9 @@ func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, sub
 			restore()
 			return err
 		}
+		if c.cfg.WhoisPolicy() != prev.WhoisPolicy() {
+			c.reEntity() // issue 8 defect 6: whois re-renders who is in
+		}
 		now, before := c.cfg, prev
 		c.reg.emit(Event{Kind: ConfigChanged, Conference: c.name, Actor: actor, Origin: origin, WasLocked: prevLocked, Config: &now, Previous: &before})
 		if subjectChanged {
