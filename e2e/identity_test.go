@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cusax.dev/bridge/config"
+	"cusax.dev/bridge/confinfo"
 	"cusax.dev/bridge/e2e/sipua"
 	"cusax.dev/bridge/mixer/audiotest"
 )
@@ -351,4 +352,62 @@ func TestBansHoldOnBothLegs(t *testing.T) {
 	b.Start()
 	waitComponent(t, alice, p.MUCDomain, 10*time.Second)
 	check("after the restart")
+}
+
+// Issue 8 defects 4 and 6: a SIP moderator's REFER ejects a chat-only
+// participant named by its entity as the moderator's conference-info shows
+// it (the anonymous entity of a semi-anonymous room): the occupant gets
+// 307 with the actor and the reason, and conference-info shows it
+// disconnected, booted.
+func TestReferEjectsChatOnlyParticipant(t *testing.T) {
+	p := StartProsody(t, e2eUsers)
+	b := identityBridge(t, p, func(c *config.Config) {
+		c.Rooms = []config.Room{{Name: "team", Moderators: []string{"sip:alice@" + c.SIP.Domain}}}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	room := "team@" + p.MUCDomain
+	bob := login(t, p, "bob")
+	waitComponent(t, bob, p.MUCDomain, 10*time.Second)
+	bob.Join(room, "Bob", "")
+
+	ac := dial(t, ctx, b, "alice", "Alice", "", "127.0.0.1", 600)
+	if ac.call.Response.StatusCode != 200 {
+		t.Fatalf("alice's call: %s", ac.call.Response.StartLine())
+	}
+	sub, err := ac.ua.Subscribe(ctx, ac.ua.Target("team", b.SIPAddr), "conference", 600)
+	if err != nil || sub.Response.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE: %v %v", sub.Response, err)
+	}
+	s := &subscriber{t: t, sub: sub}
+	var entity string
+	s.until(ctx, "bob in conference state", func(d *confinfo.Document) bool {
+		for _, u := range d.Users.Users {
+			if u.DisplayText == "Bob" {
+				entity = u.Entity
+				return true
+			}
+		}
+		return false
+	})
+	if strings.Contains(entity, "bob@") {
+		t.Fatalf("a semi-anonymous room shows bob's JID to a SIP subscriber: %q", entity)
+	}
+	ref, err := ac.ua.Refer(ctx, ac.ua.Target("team", b.SIPAddr), []string{"<" + entity + ";method=BYE>"},
+		&sipua.Credentials{User: "alice", Password: "alice-sip"}, sipua.WithHeader("Reason", `SIP;cause=200;text="spam"`))
+	if err != nil || ref.Response.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", ref.Response, err)
+	}
+	kicked := bob.Next("bob's 307", func(e *Elem) bool {
+		return e.Attr("from") == room+"/Bob" && e.Attr("type") == "unavailable"
+	})
+	item := kicked.Item()
+	if !strings.Contains(strings.Join(kicked.Codes(), ","), "307") || item.Child(nsMUCUser, "actor") == nil ||
+		item.Child(nsMUCUser, "reason") == nil || item.Child(nsMUCUser, "reason").Text != "spam" {
+		t.Fatalf("bob's 307: %s", kicked)
+	}
+	s.until(ctx, "bob disconnected, booted", func(d *confinfo.Document) bool {
+		ep := endpoint(d, entity)
+		return ep != nil && ep.Status == confinfo.StatusDisconnected && ep.DisconnectionMethod == confinfo.DisconnectBooted
+	})
 }
