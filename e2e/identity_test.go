@@ -12,6 +12,7 @@ import (
 	"cusax.dev/bridge/confinfo"
 	"cusax.dev/bridge/e2e/sipua"
 	"cusax.dev/bridge/mixer/audiotest"
+	"cusax.dev/bridge/store"
 )
 
 // Issue 8 through the real binary, a real Prosody (vCards stored through
@@ -410,4 +411,38 @@ func TestReferEjectsChatOnlyParticipant(t *testing.T) {
 		ep := endpoint(d, entity)
 		return ep != nil && ep.Status == confinfo.StatusDisconnected && ep.DisconnectionMethod == confinfo.DisconnectBooted
 	})
+}
+
+// sipp as a trusted proxy: its INVITE with P-Asserted-Identity and
+// Call-Info is admitted without a challenge although calls need
+// authentication. sipp as a banned caller (From host "LOCALHOST", an alias
+// of the bridge in capitals; the ban stored as sip:dave@DOMAIN before the
+// bridge started) gets 403 with a Reason.
+func TestSippAssertedIdentityAndBan(t *testing.T) {
+	sipp(t)
+	b := StartBridge(t, func(c *config.Config) {
+		c.SIP.Auth.RequireForCalls = true
+		c.SIP.TrustedPeers = []string{"127.0.0.1/32"}
+		c.Identity.Bindings = []config.Binding{{JID: "bob@localhost", AOR: "sip:bob@" + c.SIP.Domain}}
+	})
+	runSippArgs(t, b, "uac_invite_asserted.xml", "udp", t.TempDir(), "-key", "asserted", "sip:bob@"+b.Config.SIP.Domain, "-key", "jid", "bob@localhost")
+	if !strings.Contains(b.Logs(), "caller asserted by a trusted peer") {
+		t.Error("the bridge did not take the asserted identity")
+	}
+
+	open := StartBridge(t, func(c *config.Config) { c.Rooms = []config.Room{{Name: "team"}} })
+	if code := open.Stop(); code != 0 {
+		t.Fatalf("bridge exit %d", code)
+	}
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, open.Config.Store.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetAffiliation(ctx, store.Affiliation{Room: "team", Identity: "sip:dave@" + open.Config.SIP.Domain, Value: store.AffOutcast}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	open.Start()
+	runSippArgs(t, open, "uac_invite_banned.xml", "udp", t.TempDir(), "-key", "user", "dave", "-key", "domain", "LOCALHOST")
 }
