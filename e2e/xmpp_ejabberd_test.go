@@ -176,9 +176,16 @@ func (e *Ejabberd) output() string {
 	return e.logs.String()
 }
 
-// The MUC suite through ejabberd, from deploy/ejabberd/ejabberd.yml: the
-// bridge binary as its component.
+// The MUC suite through ejabberd, from deploy/ejabberd/ejabberd.yml, with
+// the bridge binary as its component.
 func TestXMPPMUCWithEjabberdBinary(t *testing.T) {
 	e := StartEjabberd(t, e2eUsers)
 	mucScenario(t, e, startBinary(t, e))
+}
+
+// The shutdown scenario through ejabberd: on SIGTERM every occupant of every
+// room gets the 332 presence, then ejabberd answers for the gone component.
+func TestXMPPShutdownPresenceEjabberdBinary(t *testing.T) {
+	e := StartEjabberd(t, e2eUsers)
+	shutdownScenario(t, e, startBinary(t, e))
 }

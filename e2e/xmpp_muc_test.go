@@ -424,7 +424,8 @@ func TestXMPPShutdownPresenceBinary(t *testing.T) {
 
 // shutdownScenario: on SIGTERM every occupant of every room gets its
 // unavailable self-presence with 332 before the component goes away.
-func shutdownScenario(t *testing.T, p *Prosody, br mucBridge) {
+func shutdownScenario(t *testing.T, srv xmppServer, br mucBridge) {
+	p := srv.server()
 	alice, bob, dave := login(t, p, "alice"), login(t, p, "bob"), login(t, p, "dave")
 	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
 	team, other := "team@"+p.MUCDomain, "other@"+p.MUCDomain
