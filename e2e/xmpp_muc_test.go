@@ -372,9 +372,10 @@ type restartableServer interface {
 	Start()
 }
 
-// reconnectScenario: the XMPP server is stopped and started again; the component is
-// back within 5 s, the occupant whose client went with Prosody is removed,
-// and the room, its affiliations and its history are intact.
+// reconnectScenario: the XMPP server is stopped and started again; the
+// component is back within 5 s, the occupant whose client went with the
+// server is removed, and the room, its affiliations and its history are
+// intact.
 func reconnectScenario(t *testing.T, srv restartableServer, br mucBridge) {
 	p := srv.server()
 	room := "persist@" + p.MUCDomain
