@@ -152,7 +152,8 @@ func syscallGroups(t *testing.T, analyze string) map[string][]string {
 // the bridge (built as `make build` builds it) runs under strace, takes a
 // call with audio, serves /metrics and stops on SIGTERM; every system call
 // it made must be in the unit's allow list (expanded with
-// `systemd-analyze syscall-filter`) and not in its deny list. Without this
+// `systemd-analyze syscall-filter`) and not in its deny list, and every
+// socket's address family in RestrictAddressFamilies. Without this
 // a call the filter forbids would only show up in production, as EPERM.
 func TestDeploySystemdSyscallFilterCoversTheBridge(t *testing.T) {
 	analyze := NeedTool(t, "systemd-analyze", "systemd")
@@ -290,6 +291,21 @@ store: {path: %q}
 	}
 	if used["sendto"]+used["sendmsg"]+used["write"] == 0 || len(used) < 20 {
 		t.Fatalf("the trace looks empty (%d system calls): %v", len(used), used)
+	}
+	// The address families it opened sockets of are all allowed too.
+	m := regexp.MustCompile(`(?m)^RestrictAddressFamilies=(.*)$`).FindStringSubmatch(string(unit))
+	if m == nil {
+		t.Fatal("the unit has no RestrictAddressFamilies")
+	}
+	families := strings.Fields(m[1])
+	sockets := regexp.MustCompile(`\ssocket\((AF_[A-Z0-9]+)`).FindAllStringSubmatch(string(trace), -1)
+	if len(sockets) < 3 {
+		t.Fatalf("only %d socket() calls in the trace", len(sockets))
+	}
+	for _, f := range sockets {
+		if !slices.Contains(families, f[1]) {
+			t.Errorf("the unit's RestrictAddressFamilies (%v) would refuse a socket of %s", families, f[1])
+		}
 	}
 	var names, blocked []string
 	for name := range used {
