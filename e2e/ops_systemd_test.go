@@ -153,7 +153,8 @@ func syscallGroups(t *testing.T, analyze string) map[string][]string {
 // call with audio, serves /metrics and stops on SIGTERM; every system call
 // it made must be in the unit's allow list (expanded with
 // `systemd-analyze syscall-filter`) and not in its deny list, and every
-// socket's address family in RestrictAddressFamilies. Without this
+// socket's address family in RestrictAddressFamilies, and it opens files
+// for writing only in the store's directory (ProtectSystem=strict). Without this
 // a call the filter forbids would only show up in production, as EPERM.
 func TestDeploySystemdSyscallFilterCoversTheBridge(t *testing.T) {
 	analyze := NeedTool(t, "systemd-analyze", "systemd")
@@ -306,6 +307,21 @@ store: {path: %q}
 		if !slices.Contains(families, f[1]) {
 			t.Errorf("the unit's RestrictAddressFamilies (%v) would refuse a socket of %s", families, f[1])
 		}
+	}
+	// ProtectSystem=strict leaves only the StateDirectory writable (here:
+	// the store's directory); PrivateDevices keeps /dev/null and friends.
+	storeWrites := 0
+	for _, f := range regexp.MustCompile(`\sopenat\([^,]+, "([^"]+)", ([A-Z_|]+)`).FindAllStringSubmatch(string(trace), -1) {
+		writes := strings.Contains(f[2], "O_WRONLY") || strings.Contains(f[2], "O_RDWR") || strings.Contains(f[2], "O_CREAT")
+		if writes && strings.HasPrefix(f[1], dir+"/") {
+			storeWrites++
+		}
+		if writes && !strings.HasPrefix(f[1], dir+"/") && !slices.Contains([]string{"/dev/null", "/dev/zero", "/dev/urandom"}, f[1]) {
+			t.Errorf("the bridge opened %s for writing (%s): read-only under ProtectSystem=strict", f[1], f[2])
+		}
+	}
+	if storeWrites == 0 {
+		t.Error("no write-open of the store in the trace: the openat pattern no longer matches strace's output")
 	}
 	var names, blocked []string
 	for name := range used {
