@@ -43,6 +43,9 @@ func expectKinds(t *testing.T, s *Stream, kinds ...Kind) []Event {
 	return out
 }
 
+// noEvent asserts that no event is pending on s. The core emits an action's
+// events before the call returns, so they would be queued already; the
+// 50 ms only covers the stream's hand-over to its channel.
 func noEvent(t *testing.T, s *Stream) {
 	t.Helper()
 	select {

@@ -342,7 +342,7 @@ func roomInfo(t *testing.T, c *XMPPClient, room string) (*Elem, map[string]strin
 
 // checkRoomInfo asserts the room's disco#info: identity, MUC feature and the
 // muc#roominfo form with audio-video-uri, byte for byte the conference URI
-// "sip:ROOM@" + the bridge's sip.domain (RFC 7081 §4; DESIGN §2).
+// "sip:ROOM@" + the bridge's sip.domain (RFC 7081 §4).
 func checkRoomInfo(t *testing.T, c *XMPPClient, room, name string, br mucBridge) {
 	t.Helper()
 	res, vals := roomInfo(t, c, room)

@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("admin.listen %s: %w", cfg.Admin.Listen, err)
 	}
-	ready := &readiness{store: st.(pinger)}
+	ready := &readiness{store: st} // store.Store has Ping
 	ready.fdLimit.Store(int64(fdLimit))
 	admin := &http.Server{Handler: adminMux(m, ready), ReadHeaderTimeout: 5 * time.Second}
 
