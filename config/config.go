@@ -101,6 +101,9 @@ type RTP struct {
 	// StrictSource accepts media only from the IP address in the SDP: no
 	// learning of another source during the first seconds of a call.
 	StrictSource bool `yaml:"strict_source"`
+	// SRTP says when calls are encrypted (SDES, RFC 4568): off, offer
+	// (when the caller offers RTP/SAVP) or required.
+	SRTP string `yaml:"srtp"`
 }
 
 // XMPP configures the MUC component.
@@ -186,7 +189,7 @@ func Default() Config {
 			DomainAliases:       []string{},
 		},
 		Conference: defaultConferenceLimits(),
-		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer"},
 		XMPP: XMPP{Mode: "off", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
 			MaxStanzaBytes: 256 << 10},
 		Admin: Admin{Listen: "127.0.0.1:8080"},

@@ -172,6 +172,7 @@ func (f *Focus) applyMedia(c *call, n negotiated) error {
 		DTMFPayloadType: n.DTMF, Direction: n.Mixer()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	p.SRTP = srtpParams(n, c.local.SRTPKey)
 	var err error
 	if !c.started {
 		err = c.leg.Start(c.room, p, f.legHandlers(c.room, c.pid))

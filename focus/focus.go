@@ -99,6 +99,8 @@ type Config struct {
 	// TCPIdleTimeout closes an accepted connection that sent nothing for
 	// this long. Default DefaultTCPIdleTimeout; negative: never.
 	TCPIdleTimeout time.Duration
+	// SRTP is the SRTP policy (rtp.srtp); "" is SRTPOff.
+	SRTP SRTPPolicy
 	// TLS is the server configuration of "tls:" listeners (sip.tls.cert
 	// and key); required when one is listed.
 	TLS *tls.Config
@@ -170,6 +172,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.TCPIdleTimeout = DefaultTCPIdleTimeout
 	}
 	c.Subscriptions = c.Subscriptions.withDefaults()
+	switch c.SRTP {
+	case "":
+		c.SRTP = SRTPOff
+	case SRTPOff, SRTPOffer, SRTPRequired:
+	default:
+		return c, fmt.Errorf("focus: SRTP policy %q (want off, offer or required)", c.SRTP)
+	}
 	if c.FDReserve == 0 {
 		c.FDReserve = 64
 	}

@@ -231,7 +231,7 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		in.caller = id
 	}
 	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), f.advertise)
+		o, err := parseOffer(req.Body(), f.advertise, f.cfg.SRTP)
 		if err != nil {
 			log.Info("offer refused", "room", room, "err", err)
 			f.refuseSDP(req, tx, err)
@@ -308,7 +308,8 @@ func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incomi
 	if p := joined.Participant; hint != "" {
 		log.Info("caller named a JID (Call-Info purpose=impp)", "jid", hint, "bound", p.Bound, "trusted", in.caller.authenticated)
 	}
-	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1})
+	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1,
+		SRTP: f.cfg.SRTP, SRTPKey: newSRTPKey(f.cfg.SRTP)})
 	leg.SetMuted(joined.Participant.Muted) // before any media flows; syncMute keeps it current
 	return c, true
 }
@@ -613,7 +614,7 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var off *offer
 	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), f.advertise)
+		o, err := parseOffer(req.Body(), f.advertise, f.cfg.SRTP)
 		if err != nil {
 			log.Info("re-INVITE offer refused", "err", err)
 			f.refuseSDP(req, tx, err)

@@ -67,6 +67,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		TCPMaxPerSource:     cfg.SIP.TCP.MaxPerSource,
 		TCPIdleTimeout:      cfg.SIP.TCP.IdleTimeout.D(),
 		TLS:                 tlsConfig,
+		SRTP:                focus.SRTPPolicy(cfg.RTP.SRTP),
 		Subscriptions: focus.SubscriptionLimits{PerSubscriber: cfg.SIP.Subscriptions.PerParticipant,
 			PerSource: cfg.SIP.Subscriptions.PerSource, Total: cfg.SIP.Subscriptions.Total},
 	}, reg, eng)
