@@ -854,3 +854,117 @@ func TestHostileRTPHijack(t *testing.T) {
 	m.checkHearing(t, "after the RTP attacks")
 	t.Logf("the third party got %d packets in all", toVictim.Load())
 }
+
+// 2 (re-latch). A talking caller pauses for more than a second; an
+// attacker who read its SSRC (conference state publishes it) sweeps
+// sequence numbers ahead of the stream in runs of in-sequence packets with
+// guessed timestamps. The latch must stay: nobody hears the attacker, it
+// gets no audio, and the caller is heard again when it resumes.
+func TestHostileRTPRelatchSweep(t *testing.T) {
+	b := StartBridge(t, func(c *config.Config) { c.Log.Level = "info" })
+	m := startMeeting(t, b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+
+	// The talker: raw RTP from its SDP address, a 1400 Hz tone.
+	const talkFreq, attackFreq = 1400, 1700
+	sock, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	go func() { // drain what the bridge sends
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := sock.ReadFromUDP(buf); err != nil {
+				return
+			}
+		}
+	}()
+	ua, _ := sipua.New(sipua.Config{User: "talker"})
+	defer ua.Close()
+	call, err := ua.Invite(ctx, ua.Target("team", b.SIPAddr), sipua.Offer(sock.LocalAddr().(*net.UDPAddr).AddrPort(), "0"))
+	if err != nil || call.Response.StatusCode != 200 {
+		t.Fatalf("talker: %v %v", call.Response, err)
+	}
+	_ = call.Ack(nil)
+	dst, _ := sipua.AudioPort(call.Response.Body())
+	const ssrc = 0x5eed
+	seq, ts := uint16(1000), uint32(50000)
+	start := time.Now()
+	gen := audiotest.Tone(talkFreq, 8000, 8000)
+	pcm, payload := make([]int16, 160), make([]byte, 160)
+	talk := func(d time.Duration) {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for end := time.Now().Add(d); time.Now().Before(end); <-tick.C {
+			gen.Fill(pcm)
+			audiotest.Encode("PCMU", payload, pcm)
+			// The timestamp follows the clock, as a phone's does.
+			ts = 50000 + uint32(time.Since(start).Seconds()*8000)
+			p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc}, Payload: payload}
+			raw, _ := p.Marshal()
+			_, _ = sock.WriteToUDPAddrPort(raw, dst)
+			seq++
+		}
+	}
+	talk(1500 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond) // the talker pauses: the quiet interval passes
+
+	// The sweep: runs of 4 in-sequence packets across the whole dropout
+	// window, each with a guessed timestamp.
+	atk, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.77")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer atk.Close()
+	var got atomic.Int64
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := atk.ReadFromUDP(buf); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	}()
+	strangersBefore := b.Metric("cusax_security_refusals_total", `reason="rtp_stranger"`)
+	agen := audiotest.Tone(attackFreq, 8000, 8000)
+	sent := 0
+	for run := uint16(1); run < 3000; run += 4 {
+		guess := uint32(run) * 7919 * 160 // any timestamp the attacker may try
+		for k := range uint16(4) {
+			agen.Fill(pcm)
+			audiotest.Encode("PCMU", payload, pcm)
+			p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq + run + k, Timestamp: guess + uint32(k)*160, SSRC: ssrc}, Payload: payload}
+			raw, _ := p.Marshal()
+			_, _ = atk.WriteToUDPAddrPort(raw, dst)
+			sent++
+		}
+		if run%200 == 1 {
+			time.Sleep(10 * time.Millisecond) // bounded rate: about 3,000 packets in under a second
+		}
+	}
+	WaitFor(t, 5*time.Second, "the sweep counted as a stranger's", func() bool {
+		return b.Metric("cusax_security_refusals_total", `reason="rtp_stranger"`) >= strangersBefore+float64(sent)/2
+	})
+	if n := got.Load(); n != 0 {
+		t.Errorf("the attacker received %d packets: the latch moved", n)
+	}
+	// The talker resumes; the meeting hears it, never the attacker.
+	for _, c := range m.callers {
+		c.phone.ResetRecording()
+	}
+	talk(2 * time.Second)
+	for i, c := range m.callers {
+		rec := c.phone.Tail(8000)
+		heard, attack := audiotest.PowerDB(rec, talkFreq, 8000), audiotest.PowerDB(rec, attackFreq, 8000)
+		if len(rec) < 4000 || heard < -40 || attack > heard-20 {
+			t.Errorf("member %d hears the talker at %.1f dBFS and the attacker at %.1f dBFS", i, heard, attack)
+		}
+	}
+	if n := got.Load(); n != 0 {
+		t.Errorf("the attacker received %d packets", n)
+	}
+	m.checkHearing(t, "after the sweep")
+}
