@@ -808,7 +808,6 @@ func (l *Leg) moveLatch(src netip.AddrPort, now time.Time) (from netip.AddrPort)
 	return from
 }
 
-
 // logRelatch is out of line so that the hot path does not pay for the
 // log call's arguments.
 //
