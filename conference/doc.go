@@ -10,4 +10,11 @@
 // store before it returns, and emits exactly one Event per state change on
 // the stream every adapter follows. Adapters render events and never call
 // each other, which keeps mirroring between SIP and XMPP loop-free.
+//
+// limits.go bounds what strangers can make the core hold: a room made by
+// joining is temporary (DESIGN §4 kept every room; issue 12: destroyed,
+// memory and store, after Limits.IdleGrace unless declared or made
+// persistent by an owner), room quotas per creator and in all, calls
+// limited to existing rooms (sip.room_creation: listed), and moderator PIN
+// attempts per participant and per room.
 package conference
