@@ -172,7 +172,7 @@ func TestHostileTCPFlood(t *testing.T) {
 	const nofile = 256
 	b := StartBridgeLimited(t, nofile, func(c *config.Config) {
 		c.SIP.TCP.MaxPerSource = 16
-		c.SIP.TCP.MaxConnections = 1000 // let descriptors run out, as with a large limit
+		c.SIP.TCP.MaxConnections = 1000                          // let descriptors run out, as with a large limit
 		c.SIP.TCP.IdleTimeout = config.Duration(8 * time.Second) // longer than the flood takes
 		c.Log.Level = "info"
 	})
