@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: run build test test-short vet bench fuzz clean
+.PHONY: run build test test-short vet bench bench-load fuzz clean
 
 ## run: start the bridge on its embedded defaults (or CONFIG=bridge.yaml)
 run:
@@ -29,6 +29,22 @@ vet:
 ## bench: the benchmarks whose figures the README reports
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./mixer/... ./confinfo/... ./store/... ./focus/... ./muc/...
+
+## bench-load: the load benchmark (README, Performance): N callers, PER_ROOM per room, TALKERS talkers per
+## room, against the bridge and the bare RTP reflector; the bridge pinned to BRIDGE_CPUS and the generator to
+## GEN_CPUS (taskset; empty = no pinning). Table on stdout, JSON in BENCH_JSON.
+N          ?= 1000
+PER_ROOM   ?= 10
+TALKERS    ?= 2
+DURATION   ?= 15s
+RATE       ?= 250
+BRIDGE_CPUS ?= 0
+GEN_CPUS   ?= 1
+BENCH_JSON ?= bench-load.json
+LOAD_FLAGS ?=
+bench-load: build
+	$(if $(GEN_CPUS),taskset -c $(GEN_CPUS)) bin/bridge loadtest -n $(N) -per-room $(PER_ROOM) -talkers $(TALKERS) \
+	  -duration $(DURATION) -rate $(RATE) -cpus '$(BRIDGE_CPUS)' -json $(BENCH_JSON) $(LOAD_FLAGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:
