@@ -94,6 +94,9 @@ type XMPP struct {
 type Admin struct {
 	Listen string `yaml:"listen"`
 	Token  string `yaml:"token"`
+	// Pprof serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/ on the admin listener, for capacity work.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Store configures persistence.

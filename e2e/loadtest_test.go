@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +31,9 @@ func TestLoadtestSmoke(t *testing.T) {
 	var out bytes.Buffer
 	rep.Print(&out)
 	t.Logf("\n%s", out.String())
+	if _, err := json.Marshal(rep); err != nil {
+		t.Errorf("report does not marshal: %v", err)
+	}
 	b, f := rep.Bridge, rep.Floor
 	if b.Setup.Answered != 24 || len(b.Setup.Failed) != 0 {
 		t.Errorf("setup: %d answered, failures %v", b.Setup.Answered, b.Setup.Failed)
@@ -40,7 +45,7 @@ func TestLoadtestSmoke(t *testing.T) {
 		if tg.Audio.Listeners < 2 || tg.Audio.Passed != tg.Audio.Listeners {
 			t.Errorf("%s: audio %d/%d: %v", tg.Name, tg.Audio.Passed, tg.Audio.Listeners, tg.Audio.Failures)
 		}
-		if tg.DelaySamples == 0 || !(tg.Delay.P50 > 0) {
+		if tg.DelaySamples == 0 || !(tg.Delay.P50 > 0) || math.IsNaN(float64(tg.Delay.P50)) {
 			t.Errorf("%s: no mouth-to-ear delay measured", tg.Name)
 		}
 		if tg.CPUSeconds < 0 || tg.RSSBytes <= 0 {

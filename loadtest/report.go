@@ -8,7 +8,8 @@ import (
 	"text/tabwriter"
 )
 
-func ms(s float64) string {
+func ms(v Seconds) string {
+	s := float64(v)
 	switch {
 	case math.IsNaN(s):
 		return "-"

@@ -52,6 +52,9 @@ type Options struct {
 	Floor bool
 	// ExtraConfig is appended to the bridge's generated YAML (e.g. "rtp:\n  mode: shared").
 	ExtraConfig string
+	// ProfileDir, when set, turns admin.pprof on and saves a CPU profile of
+	// the window (cpu.pprof) and a 3 s execution trace (trace.out) there.
+	ProfileDir string
 	// BridgeLog receives the bridge's stderr; nil discards it.
 	BridgeLog io.Writer
 	Logger    *slog.Logger
@@ -115,9 +118,24 @@ type Target struct {
 
 // Quantile is p50/p99/max in seconds.
 type Quantile struct {
-	P50 float64 `json:"p50"`
-	P99 float64 `json:"p99"`
-	Max float64 `json:"max"`
+	P50 Seconds `json:"p50"`
+	P99 Seconds `json:"p99"`
+	Max Seconds `json:"max"`
+}
+
+// Seconds is a figure in seconds; NaN (no sample) and +Inf (beyond the
+// last histogram bucket) are written to JSON as null.
+type Seconds = jsonFloat
+
+type jsonFloat float64
+
+// MarshalJSON writes null for NaN and infinities, which JSON lacks.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
 }
 
 // Audio is the outcome of the sampled listeners' checks.
@@ -352,11 +370,11 @@ func collect(t *Target, m *media, win time.Duration) {
 
 func quantiles(ds []time.Duration) Quantile {
 	if len(ds) == 0 {
-		return Quantile{P50: math.NaN(), P99: math.NaN(), Max: math.NaN()}
+		return Quantile{P50: Seconds(math.NaN()), P99: Seconds(math.NaN()), Max: Seconds(math.NaN())}
 	}
 	slices.Sort(ds)
-	at := func(q float64) float64 { return ds[min(len(ds)-1, int(q*float64(len(ds))))].Seconds() }
-	return Quantile{P50: at(0.5), P99: at(0.99), Max: ds[len(ds)-1].Seconds()}
+	at := func(q float64) Seconds { return Seconds(ds[min(len(ds)-1, int(q*float64(len(ds))))].Seconds()) }
+	return Quantile{P50: at(0.5), P99: at(0.99), Max: Seconds(ds[len(ds)-1].Seconds())}
 }
 
 // measureCPU fills the CPU and RSS figures of pid over [a, b].
@@ -502,11 +520,12 @@ xmpp:
   mode: "off"
 admin:
   listen: 127.0.0.1:%d
+  pprof: %v
 store:
   path: ":memory:"
 log:
   level: warn
-%s`, sipPort, lo, hi, adminPort, o.ExtraConfig)
+%s`, sipPort, lo, hi, adminPort, o.ProfileDir != "", o.ExtraConfig)
 	path := filepath.Join(dir, "bridge.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -543,9 +562,21 @@ log:
 	var c0, c1 time.Duration
 	var s0, s1 scrape
 	var e0, e1 error
+	var profiles sync.WaitGroup
 	win, err := window(ctx, o, m,
-		func() { c0, _ = cpuTime(pid); s0, e0 = fetchMetrics(ctx, base+"/metrics") },
+		func() {
+			c0, _ = cpuTime(pid)
+			s0, e0 = fetchMetrics(ctx, base+"/metrics")
+			if o.ProfileDir != "" {
+				secs := max(1, int(o.Duration.Seconds())-1)
+				profiles.Go(func() {
+					save(ctx, base+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), filepath.Join(o.ProfileDir, "cpu.pprof"))
+				})
+				profiles.Go(func() { save(ctx, base+"/debug/pprof/trace?seconds=3", filepath.Join(o.ProfileDir, "trace.out")) })
+			}
+		},
 		func() { c1, _ = cpuTime(pid); s1, e1 = fetchMetrics(ctx, base+"/metrics") })
+	profiles.Wait()
 	stopMedia()
 	m.wait()
 	if err != nil {
@@ -558,8 +589,8 @@ log:
 	} else {
 		tk, lt := s1.tick.sub(s0.tick), s1.late.sub(s0.late)
 		t.Mixer = &Mixer{Ticks: tk.count, Skipped: s1.skipped - s0.skipped,
-			Duration:   Quantile{P50: tk.quantile(0.5), P99: tk.quantile(0.99), Max: tk.maxBound()},
-			Lateness:   Quantile{P50: lt.quantile(0.5), P99: lt.quantile(0.99), Max: lt.maxBound()},
+			Duration:   Quantile{P50: Seconds(tk.quantile(0.5)), P99: Seconds(tk.quantile(0.99)), Max: Seconds(tk.maxBound())},
+			Lateness:   Quantile{P50: Seconds(lt.quantile(0.5)), P99: Seconds(lt.quantile(0.99)), Max: Seconds(lt.maxBound())},
 			PacketsOut: s1.rtp["out"] - s0.rtp["out"], PacketsIn: s1.rtp["in"] - s0.rtp["in"],
 			PacketsDrops: s1.rtp["dropped"] - s0.rtp["dropped"]}
 	}
@@ -665,4 +696,27 @@ func waitReady(ctx context.Context, url string, within time.Duration) error {
 		}
 	}
 	return fmt.Errorf("bridge not ready at %s within %v", url, within)
+}
+
+// save writes the body of GET url to path (profiles; errors only logged
+// by the absence of the file).
+func save(ctx context.Context, url, path string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, res.Body)
 }

@@ -40,6 +40,7 @@ func runLoadtest(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.TargetCPUs, "cpus", "", "pin the bridge and the reflector with taskset -c CPUS (empty: no pinning)")
 	fs.BoolVar(&o.Floor, "floor", true, "also measure the bare RTP reflector (the I/O floor)")
 	fs.StringVar(&o.ExtraConfig, "config-extra", "", "YAML appended to the bridge's generated configuration")
+	fs.StringVar(&o.ProfileDir, "profile", "", "save a CPU profile and an execution trace of the bridge in this directory")
 	bin := fs.String("bridge", "", "bridge binary (default: this executable)")
 	jsonPath := fs.String("json", "", "write the report as JSON to this file")
 	bridgeLog := fs.String("bridge-log", "", "append the bridge's log to this file")

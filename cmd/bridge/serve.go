@@ -68,7 +68,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 		return fmt.Errorf("admin.listen %s: %w", cfg.Admin.Listen, err)
 	}
 	ready := &readiness{store: st.(pinger)}
-	admin := &http.Server{Handler: adminMux(m, ready), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Handler: withPprof(adminMux(m, ready), cfg.Admin.Pprof), ReadHeaderTimeout: 5 * time.Second}
 
 	// Services run on their own context: on a signal the conferences end
 	// first (reg.Close: calls get BYE, occupants the shutdown presence),
