@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,6 +181,7 @@ type Engine struct {
 	closed  bool
 	running bool
 
+	pollers  []*poller               // RTP readers, started by the first Allocate (Linux)
 	snapshot atomic.Pointer[[]*room] // rooms for the clock, replaced on change
 	done     chan struct{}           // closed by Close
 	wg       sync.WaitGroup          // every leg goroutine
@@ -239,6 +241,7 @@ func (e *Engine) Allocate() (*Leg, error) {
 	if e.closed {
 		return nil, ErrClosed
 	}
+	e.startPollers()
 	base := firstEven(e.cfg.PortMin)
 	for i := range e.used {
 		idx := (e.next + i) % len(e.used)
@@ -281,6 +284,40 @@ func (e *Engine) bindPair(port int) (*net.UDPConn, *net.UDPConn, error) {
 	return a, b, nil
 }
 
+// startPollers starts one RTP poller per GOMAXPROCS, once; e.mu held.
+// Without pollers (another system, or epoll failing) every leg reads its
+// socket from its own goroutine.
+func (e *Engine) startPollers() {
+	if e.pollers != nil || !pollSupported {
+		return
+	}
+	n := max(1, runtime.GOMAXPROCS(0))
+	e.pollers = make([]*poller, 0, n)
+	for range n {
+		p, err := newPoller(e, len(e.used))
+		if err != nil {
+			e.log.Warn("RTP poller unavailable: one reader per leg", "err", err)
+			break
+		}
+		e.pollers = append(e.pollers, p)
+		e.wg.Add(1)
+		go p.run()
+	}
+}
+
+// pollerFor is the poller of a port-pair index; nil when legs read alone.
+func (e *Engine) pollerFor(idx int) *poller {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.pollers) == 0 || e.closed {
+		return nil
+	}
+	return e.pollers[idx%len(e.pollers)]
+}
+
+// pairIndex is the index of a leg's port pair in e.used.
+func (e *Engine) pairIndex(port int) int { return (port - firstEven(e.cfg.PortMin)) / 2 }
+
 // release frees the port pair of a closed leg.
 func (e *Engine) release(l *Leg) {
 	e.mu.Lock()
@@ -289,7 +326,7 @@ func (e *Engine) release(l *Leg) {
 		return
 	}
 	delete(e.legs, l)
-	e.used[(l.port-firstEven(e.cfg.PortMin))/2] = false
+	e.used[e.pairIndex(l.port)] = false
 	e.inUse--
 	if e.m.ports != nil {
 		e.m.ports.Set(float64(e.inUse))
@@ -447,6 +484,11 @@ func (e *Engine) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	e.mu.Lock()
+	for _, p := range e.pollers {
+		p.close()
+	}
+	e.mu.Unlock()
 	e.wg.Wait()
 	return errors.Join(errs...)
 }

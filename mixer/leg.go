@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pion/rtp"
@@ -154,6 +155,8 @@ type Leg struct {
 	port     int
 	rtpConn  *net.UDPConn // nil in socket-less tests
 	rtcpConn *net.UDPConn
+	rtpRaw   syscall.RawConn // rtpConn's, for the poller
+	poll     *poller         // reads rtpConn; nil: rtpLoop does
 	ssrc     uint32
 	log      *slog.Logger
 	epoch    time.Time
@@ -231,6 +234,9 @@ func newLeg(e *Engine, port int, rtpConn, rtcpConn *net.UDPConn) *Leg {
 		pcm:      make([]int16, jbMaxPacket*e.frame),
 		mx:       newMixSlot(e.frame),
 	}
+	if rtpConn != nil {
+		l.rtpRaw, _ = rtpConn.SyscallConn()
+	}
 	l.log = e.log.With("rtp_port", port, "ssrc", l.ssrc)
 	l.mx.hdr.SSRC = l.ssrc
 	return l
@@ -264,9 +270,20 @@ func (l *Leg) Start(room string, p LegParams, h Handlers) error {
 	}
 	l.setParams(p.normalized())
 	l.started, l.room, l.handlers = true, room, h
-	l.readers.Add(2)
-	l.e.wg.Add(3)
-	go l.rtpLoop()
+	if p := l.e.pollerFor(l.e.pairIndex(l.port)); p != nil && l.rtpRaw != nil {
+		if err := p.add(l, l.e.pairIndex(l.port)); err == nil {
+			l.poll = p
+		} else {
+			l.log.Warn("RTP poller refused the leg: own reader", "err", err)
+		}
+	}
+	if l.poll == nil {
+		l.readers.Add(1)
+		l.e.wg.Add(1)
+		go l.rtpLoop()
+	}
+	l.readers.Add(1)
+	l.e.wg.Add(2)
 	go l.rtcpLoop()
 	go l.dispatch()
 	return nil
@@ -370,6 +387,9 @@ func (l *Leg) Close() error {
 	if started {
 		l.e.leave(l, room)
 		l.sendBye()
+	}
+	if l.poll != nil {
+		l.poll.remove(l, l.e.pairIndex(l.port))
 	}
 	l.txMu.Lock()
 	l.txClosed = true

@@ -1,0 +1,74 @@
+package mixer
+
+import (
+	"net"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"cusax.dev/bridge/mixer/audiotest"
+)
+
+// TestPollerDTMFTimeout sends a telephone-event whose end packets are
+// lost to a leg over a real socket: the reader's timer (the poller's on
+// Linux) must end the event and report the digit; then RTP keeps flowing
+// into the leg, and a closed leg's socket is read no more.
+func TestPollerDTMFTimeout(t *testing.T) {
+	lo, hi := freeRange(t, 4)
+	e, err := New(Config{BindIP: loopback, PortMin: lo, PortMax: hi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	phone, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phone.Close()
+	l, err := e.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digits := make(chan rune, 4)
+	src := phone.LocalAddr().(*net.UDPAddr).AddrPort()
+	if err := l.Start("r", LegParams{Remote: src, Codec: PCMU(), DTMFPayloadType: 101}, Handlers{DTMF: func(d rune) { digits <- d }}); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "linux" && l.poll == nil {
+		t.Fatal("leg reads without the poller on Linux")
+	}
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, uint16(l.Port())))
+	for i := range 3 { // digit 5, never ended
+		pkt := rtpBytes(t, 101, uint16(10+i), 8000, 42, audiotest.DTMFPayload('5', false, uint16(160*(i+1))))
+		if _, err := phone.WriteToUDP(pkt, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case d := <-digits:
+		if d != '5' {
+			t.Fatalf("digit %q, want '5'", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the telephone-event was never ended by the timeout")
+	}
+	for i := range 5 {
+		if _, err := phone.WriteToUDP(rtpBytes(t, 0, uint16(20+i), 16000+uint32(160*i), 42, silence(160)), dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for l.Stats().PacketsReceived < 8 {
+		if time.Now().After(deadline) {
+			t.Fatalf("received %d packets, want 8", l.Stats().PacketsReceived)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l.poll != nil && l.poll.legs[e.pairIndex(l.Port())].Load() != nil {
+		t.Fatal("closed leg still registered with its poller")
+	}
+}
