@@ -183,6 +183,14 @@ type Engine struct {
 
 	pollers  []*poller               // RTP readers, started by the first Allocate (Linux)
 	snapshot atomic.Pointer[[]*room] // rooms for the clock, replaced on change
+
+	// the clock's tick, shared with its workers (see tickWorker)
+	workers     []*tickWorker
+	workDone    chan struct{}
+	tickAt      time.Time
+	tickSkipped int
+	tickRooms   []*room
+	nextRoom    atomic.Int64
 	done     chan struct{}           // closed by Close
 	wg       sync.WaitGroup          // every leg goroutine
 }
@@ -414,6 +422,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.mu.Unlock()
 	}()
 
+	stopWorkers := e.startWorkers()
+	defer stopWorkers()
 	ptime := e.cfg.Ptime
 	next := time.Now().Add(ptime)
 	timer := time.NewTimer(ptime)
@@ -447,20 +457,6 @@ func schedule(next, now time.Time, ptime time.Duration) (skipped int, late time.
 		late -= time.Duration(skipped) * ptime
 	}
 	return skipped, late, next.Add(time.Duration(skipped+1) * ptime)
-}
-
-// tick mixes every room once.
-func (e *Engine) tick(now time.Time, skipped int) {
-	e.mix.now = now
-	e.mix.sent = 0
-	for _, r := range *e.snapshot.Load() {
-		legs := *r.live.Load()
-		if skipped > 0 {
-			e.mix.skip(legs, skipped)
-		}
-		e.mix.mixRoom(r, legs)
-	}
-	add(e.m.out, e.mix.sent)
 }
 
 // Close closes every leg, stops Run and waits for the legs' goroutines. It
