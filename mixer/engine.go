@@ -191,8 +191,8 @@ type Engine struct {
 	tickSkipped int
 	tickRooms   []*room
 	nextRoom    atomic.Int64
-	done     chan struct{}           // closed by Close
-	wg       sync.WaitGroup          // every leg goroutine
+	done        chan struct{}  // closed by Close
+	wg          sync.WaitGroup // every leg goroutine
 }
 
 // New validates cfg and returns an engine. No socket is opened until Allocate.
