@@ -120,8 +120,8 @@ func joinStatus(err error) (int, string) {
 		errors.Is(err, conference.ErrCreationRestricted), errors.Is(err, conference.ErrLocked),
 		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden):
 		return 403, "Forbidden"
-	case errors.Is(err, conference.ErrClosed):
-		return 503, "Service Unavailable"
+	case errors.Is(err, conference.ErrClosed), errors.Is(err, context.Canceled):
+		return 503, "Service Unavailable" // the core or the focus shutting down
 	}
 	return 500, "Server Internal Error"
 }
@@ -133,7 +133,7 @@ func joinStatus(err error) (int, string) {
 // the port and the seat.
 func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	log := f.log.With("call-id", callID(req))
-	if f.draining.Load() {
+	if f.stopping() {
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
 		return
 	}
@@ -206,7 +206,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	if off != nil {
 		audio.Codec, audio.OnHold = off.n.Codec.Name, off.n.OnHold()
 	}
-	jctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	jctx, cancel := f.coreCtx()
 	joined, err := f.reg.Join(jctx, room, conference.JoinRequest{DisplayName: from.DisplayName, AOR: audio.AOR,
 		Authenticated: caller.authenticated, Audio: audio, Origin: conference.OriginSIP})
 	cancel()
@@ -352,7 +352,7 @@ func (f *Focus) ring(tx sip.ServerTransaction, req *sip.Request, localTag, room 
 		return "canceled"
 	case <-tx.Done():
 		return "transaction ended"
-	case <-f.stop:
+	case <-f.life.Done():
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
 		return "shutting down"
 	}

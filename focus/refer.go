@@ -39,14 +39,12 @@ func (f *Focus) report(r *referReport, code int, reason string, final bool) {
 		state = "terminated;reason=noresource"
 	}
 	body := []byte("SIP/2.0 " + strconv.Itoa(code) + " " + reason + "\r\n")
-	ctx := context.Background()
-	if !final {
-		// Progress is not worth holding up a shutdown for: a slow
-		// referrer must not keep a ringing dial-out from being canceled
-		// before the SIP stack closes.
-		var cancel context.CancelFunc
-		ctx, cancel = f.untilStop()
-		defer cancel()
+	// Progress is not worth holding up a shutdown for: a slow referrer
+	// must not keep a ringing dial-out from being canceled before the SIP
+	// stack closes. The outcome goes out also while the focus shuts down.
+	ctx := f.life
+	if final {
+		ctx = f.detached()
 	}
 	res, err := f.notify(ctx, r.dlg, r.event, sipfragType, body, state)
 	switch {
@@ -83,7 +81,7 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, 400, "Bad Request", nil)
 		return
 	}
-	if f.draining.Load() {
+	if f.stopping() {
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
 		return
 	}
@@ -131,7 +129,7 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, 403, "Forbidden", nil, f.warning(399, "From does not match the authenticated user"))
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	ctx, cancel := f.coreCtx()
 	_, err = f.reg.Conference(ctx, room)
 	cancel()
 	if err != nil {
@@ -202,7 +200,7 @@ func (f *Focus) eject(room, target string, actor conference.Actor) (int, string)
 	kicked := 0
 	for _, p := range ps {
 		c := f.calls.participant(p.ID)
-		ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+		ctx, cancel := f.coreCtx()
 		err := f.reg.Kick(ctx, room, p.ID, actor, conference.OriginSIP, "")
 		cancel()
 		if err != nil {
@@ -237,8 +235,8 @@ func kickStatus(err error) (int, string) {
 		return 404, "Not Found"
 	case errors.Is(err, conference.ErrForbidden), errors.Is(err, conference.ErrNotAllowed), errors.Is(err, conference.ErrConflict):
 		return 403, "Forbidden"
-	case errors.Is(err, conference.ErrClosed):
-		return 503, "Service Unavailable"
+	case errors.Is(err, conference.ErrClosed), errors.Is(err, context.Canceled):
+		return 503, "Service Unavailable" // the core or the focus shutting down
 	}
 	return 500, "Server Internal Error"
 }
