@@ -32,7 +32,7 @@ type Config struct {
 type SIP struct {
 	Listen          []string `yaml:"listen"`
 	Domain          string   `yaml:"domain"`
-	AdvertisedIP    string   `yaml:"advertised_ip"`
+	AdvertisedIP    AddrList `yaml:"advertised_ip"`
 	SubscribePolicy string   `yaml:"subscribe_policy"`
 	// NotifyInterval is the minimum time between two NOTIFYs to one
 	// subscriber; changes within it are merged into one partial.
@@ -64,7 +64,7 @@ type Account struct {
 // RTP configures the media ports and the mixer.
 type RTP struct {
 	Ports        string   `yaml:"ports"`
-	BindIP       string   `yaml:"bind_ip"`
+	BindIP       AddrList `yaml:"bind_ip"`
 	MaxSpeakers  int      `yaml:"max_speakers"`
 	RTCPInterval Duration `yaml:"rtcp_interval"`
 	// Timeout hangs up (BYE, disconnection-method failed) a call that
@@ -154,7 +154,7 @@ func Default() Config {
 			AckTimeout:          Duration(32 * time.Second),
 			Auth:                Auth{Realm: "localhost"},
 		},
-		RTP:   RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		RTP:   RTP{Ports: "10000-20000", BindIP: AddrList{"0.0.0.0"}, RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
 		XMPP:  XMPP{Mode: "component", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50},
 		Admin: Admin{Listen: "127.0.0.1:8080"},
 		Store: Store{Path: "./data/bridge.db"},
@@ -227,10 +227,8 @@ func (c *Config) Validate() error {
 	if c.SIP.Domain == "" || strings.ContainsAny(c.SIP.Domain, " @;<>") {
 		return bad("sip.domain", c.SIP.Domain, "must be a host name or IP")
 	}
-	if c.SIP.AdvertisedIP != "" {
-		if _, err := netip.ParseAddr(c.SIP.AdvertisedIP); err != nil {
-			return bad("sip.advertised_ip", c.SIP.AdvertisedIP, "must be an IP address")
-		}
+	if _, err := c.SIP.AdvertisedIP.Addrs(); err != nil {
+		return bad("sip.advertised_ip", c.SIP.AdvertisedIP.String(), err.Error())
 	}
 	switch c.SIP.SubscribePolicy {
 	case "participants", "anyone":
@@ -269,8 +267,11 @@ func (c *Config) Validate() error {
 	if _, _, err := ParsePortRange(c.RTP.Ports); err != nil {
 		return bad("rtp.ports", c.RTP.Ports, err.Error())
 	}
-	if _, err := netip.ParseAddr(c.RTP.BindIP); err != nil {
-		return bad("rtp.bind_ip", c.RTP.BindIP, "must be an IP address")
+	if ips, err := c.RTP.BindIP.Addrs(); err != nil || len(ips) == 0 {
+		if err == nil {
+			err = errors.New("at least one address is required")
+		}
+		return bad("rtp.bind_ip", c.RTP.BindIP.String(), err.Error())
 	}
 	if c.RTP.MaxSpeakers < 0 {
 		return bad("rtp.max_speakers", strconv.Itoa(c.RTP.MaxSpeakers), "must be 0 (everyone) or more")

@@ -158,8 +158,9 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		caller = id
 	}
 	var off *offer
+	local := f.advertiseFor(req.Body())
 	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), f.advertise)
+		o, err := parseOffer(req.Body(), local)
 		if err != nil {
 			log.Info("offer refused", "room", room, "err", err)
 			f.refuseSDP(req, tx, err)
@@ -179,7 +180,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	dlg.contact = f.contact(room, req.Transport())
-	leg, err := f.media.Allocate()
+	leg, err := f.media.AllocateFor(local)
 	if err != nil {
 		if errors.Is(err, mixer.ErrPortsExhausted) {
 			log.Warn("RTP ports exhausted", "room", room)
@@ -221,7 +222,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, code, reason, nil)
 		return
 	}
-	c := newCall(dlg, room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1})
+	c := newCall(dlg, room, joined.Participant.ID, leg, localMedia{Addr: local, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1})
 	c.invite <- struct{}{} // this INVITE transaction runs until its ACK is processed
 	defer c.endInvite()
 	leg.SetMuted(joined.Participant.Muted) // before any media flows; syncMute keeps it current
@@ -533,7 +534,10 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var off *offer
 	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), f.advertise)
+		c.mu.Lock()
+		family := c.local.Addr // the leg's socket keeps its family
+		c.mu.Unlock()
+		o, err := parseOffer(req.Body(), family)
 		if err != nil {
 			log.Info("re-INVITE offer refused", "err", err)
 			f.refuseSDP(req, tx, err)

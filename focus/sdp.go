@@ -25,8 +25,10 @@ import (
 //   - Hold: the answer mirrors the offered direction (sendonly → recvonly,
 //     recvonly → sendonly, inactive → inactive). An RFC 2543 hold
 //     (c=0.0.0.0 or ::) counts as "the offerer does not receive".
-//   - The connection address family must match the focus's advertised
-//     address (the mixer binds one family); otherwise 488 with Warning 301.
+//   - The connection address family must be one the focus serves: its
+//     advertised address's, or the second family's when media binds both
+//     (rtp.bind_ip with two addresses); the answer is in the offer's
+//     family, and a re-INVITE keeps the call's. Otherwise 488, Warning 301.
 
 // ptime is the packetisation interval the focus sends and asks for.
 const ptime = 20

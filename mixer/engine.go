@@ -29,11 +29,17 @@ var (
 	ErrClosed = errors.New("mixer: closed")
 	// ErrNotStarted is returned by Update on a leg that was never started.
 	ErrNotStarted = errors.New("mixer: leg not started")
+	// ErrFamily is returned by AllocateFor for a peer of an address family
+	// the engine does not bind; the focus answers 488 (Warning 301).
+	ErrFamily = errors.New("mixer: no RTP address of the peer's family")
 )
 
 // Config configures an Engine. Zero fields take the documented defaults.
 type Config struct {
-	BindIP           netip.Addr    // address the RTP/RTCP sockets bind to; default 0.0.0.0
+	BindIP netip.Addr // address the RTP/RTCP sockets bind to; default 0.0.0.0
+	// BindIPAlt binds legs of the other address family too (dual-stack
+	// media): IPv6 when BindIP is IPv4, or the reverse; zero: one family.
+	BindIPAlt        netip.Addr
 	PortMin, PortMax int           // inclusive port range; RTP uses its even ports P, RTCP P+1; default 10000-20000
 	SampleRate       int           // mixing rate in Hz; default 8000 (the only rate G.711 needs)
 	Ptime            time.Duration // packetisation interval and clock period; default 20 ms
@@ -59,6 +65,10 @@ type Config struct {
 func (c Config) withDefaults() (Config, error) {
 	if !c.BindIP.IsValid() {
 		c.BindIP = netip.IPv4Unspecified()
+	}
+	c.BindIP, c.BindIPAlt = c.BindIP.Unmap(), c.BindIPAlt.Unmap()
+	if c.BindIPAlt.IsValid() && c.BindIPAlt.Is4() == c.BindIP.Is4() {
+		return c, fmt.Errorf("mixer: bind addresses %v and %v are of one family", c.BindIP, c.BindIPAlt)
 	}
 	if c.PortMin == 0 && c.PortMax == 0 {
 		c.PortMin, c.PortMax = 10000, 20000
@@ -240,10 +250,32 @@ func (e *Engine) PortsInUse() int {
 	return e.inUse
 }
 
-// Allocate binds a free RTP/RTCP port pair and returns a leg that is not yet
-// started. Ports that another process holds are skipped; if no pair can be
-// bound it returns ErrPortsExhausted.
-func (e *Engine) Allocate() (*Leg, error) {
+// Allocate binds a free RTP/RTCP port pair on Config.BindIP and returns a
+// leg that is not yet started. Ports that another process holds are
+// skipped; if no pair can be bound it returns ErrPortsExhausted.
+func (e *Engine) Allocate() (*Leg, error) { return e.allocate(e.cfg.BindIP) }
+
+// AllocateFor is Allocate on the bind address of peer's family (IPv4 for
+// IPv4-mapped addresses); ErrFamily when the engine binds none.
+func (e *Engine) AllocateFor(peer netip.Addr) (*Leg, error) {
+	ip, ok := e.BindAddr(peer.Unmap().Is6())
+	if !ok {
+		return nil, ErrFamily
+	}
+	return e.allocate(ip)
+}
+
+// BindAddr is the address legs of a family bind to (IPv6 when v6).
+func (e *Engine) BindAddr(v6 bool) (netip.Addr, bool) {
+	for _, ip := range []netip.Addr{e.cfg.BindIP, e.cfg.BindIPAlt} {
+		if ip.IsValid() && ip.Is6() == v6 {
+			return ip, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func (e *Engine) allocate(ip netip.Addr) (*Leg, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -257,7 +289,7 @@ func (e *Engine) Allocate() (*Leg, error) {
 			continue
 		}
 		port := base + 2*idx
-		rtpConn, rtcpConn, err := e.bindPair(port)
+		rtpConn, rtcpConn, err := e.bindPair(ip, port)
 		if err != nil {
 			e.log.Debug("RTP port pair unavailable", "port", port, "err", err)
 			continue
@@ -275,16 +307,16 @@ func (e *Engine) Allocate() (*Leg, error) {
 	return nil, ErrPortsExhausted
 }
 
-func (e *Engine) bindPair(port int) (*net.UDPConn, *net.UDPConn, error) {
+func (e *Engine) bindPair(ip netip.Addr, port int) (*net.UDPConn, *net.UDPConn, error) {
 	network := "udp4"
-	if e.cfg.BindIP.Is6() {
+	if ip.Is6() {
 		network = "udp6"
 	}
-	a, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.cfg.BindIP, uint16(port))))
+	a, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
 	if err != nil {
 		return nil, nil, fmt.Errorf("bind RTP port %d: %w", port, err)
 	}
-	b, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.cfg.BindIP, uint16(port+1))))
+	b, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port+1))))
 	if err != nil {
 		a.Close()
 		return nil, nil, fmt.Errorf("bind RTCP port %d: %w", port+1, err)

@@ -72,3 +72,43 @@ func TestPollerDTMFTimeout(t *testing.T) {
 		t.Fatal("closed leg still registered with its poller")
 	}
 }
+
+// TestAllocateFor: a dual-stack engine binds a leg in its peer's family
+// (IPv4-mapped peers count as IPv4); a one-family engine refuses the other
+// with ErrFamily; two bind addresses of one family are a configuration
+// error.
+func TestAllocateFor(t *testing.T) {
+	lo, hi := freeRange(t, 4)
+	if _, err := New(Config{BindIP: loopback, BindIPAlt: netip.MustParseAddr("127.0.0.2"), PortMin: lo, PortMax: hi}); err == nil {
+		t.Fatal("two IPv4 bind addresses accepted")
+	}
+	one, err := New(Config{BindIP: loopback, PortMin: lo, PortMax: hi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := one.AllocateFor(netip.IPv6Loopback()); err != ErrFamily {
+		t.Fatalf("IPv6 peer on an IPv4 engine: %v", err)
+	}
+	one.Close()
+	e, err := New(Config{BindIP: loopback, BindIPAlt: netip.IPv6Loopback(), PortMin: lo, PortMax: hi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	l6, err := e.AllocateFor(netip.MustParseAddr("::1"))
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer l6.Close()
+	if a := l6.rtpConn.LocalAddr().(*net.UDPAddr).AddrPort().Addr(); a != netip.IPv6Loopback() {
+		t.Errorf("IPv6 peer's leg bound to %v", a)
+	}
+	l4, err := e.AllocateFor(netip.MustParseAddr("::ffff:127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l4.Close()
+	if a := l4.rtpConn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(); a != loopback {
+		t.Errorf("IPv4-mapped peer's leg bound to %v", a)
+	}
+}
