@@ -50,6 +50,9 @@ type Options struct {
 	TargetCPUs string
 	// Floor also measures the bare reflector (default in the CLI).
 	Floor bool
+	// FloorIO is the reflector's I/O: "poll" (default, the bridge's
+	// receive design) or "goroutines" (one reader per socket).
+	FloorIO string
 	// ExtraConfig is appended to the bridge's generated YAML (e.g. "rtp:\n  mode: shared").
 	ExtraConfig string
 	// ProfileDir, when set, turns admin.pprof on and saves a CPU profile of
@@ -400,14 +403,18 @@ func command(ctx context.Context, o Options, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 20 * time.Second
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the benchmark
+	cmd.SysProcAttr = childAttrs() // never outlive the benchmark
 	return cmd
 }
 
 func runFloor(ctx context.Context, o Options) (*Target, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := command(ctx, o, "loadtest", "reflect", "-n", strconv.Itoa(o.Calls))
+	floorIO := o.FloorIO
+	if floorIO == "" {
+		floorIO = "poll"
+	}
+	cmd := command(ctx, o, "loadtest", "reflect", "-n", strconv.Itoa(o.Calls), "-io", floorIO)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -436,7 +443,7 @@ func runFloor(ctx context.Context, o Options) (*Target, error) {
 		m.activate(c, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(ports[i])))
 	}
 	o.Logger.Info("floor: reflector up", "legs", o.Calls)
-	t := &Target{Name: "floor (reflector)"}
+	t := &Target{Name: "floor (reflector, " + floorIO + ")"}
 	var c0, c1 time.Duration
 	win, err := window(ctx, o, m,
 		func() { c0, _ = cpuTime(cmd.Process.Pid) },

@@ -39,6 +39,7 @@ func runLoadtest(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Sockets, "sockets", 0, "generator media sockets (0: one per 250 callers)")
 	fs.StringVar(&o.TargetCPUs, "cpus", "", "pin the bridge and the reflector with taskset -c CPUS (empty: no pinning)")
 	fs.BoolVar(&o.Floor, "floor", true, "also measure the bare RTP reflector (the I/O floor)")
+	fs.StringVar(&o.FloorIO, "floor-io", "poll", "the reflector's I/O: poll (the bridge's design) or goroutines (one reader per socket)")
 	fs.StringVar(&o.ExtraConfig, "config-extra", "", "YAML appended to the bridge's generated configuration")
 	fs.StringVar(&o.ProfileDir, "profile", "", "save a CPU profile and an execution trace of the bridge in this directory")
 	bin := fs.String("bridge", "", "bridge binary (default: this executable)")
@@ -93,6 +94,7 @@ func runReflect(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	n := fs.Int("n", 100, "sockets (legs)")
 	ip := fs.String("ip", "127.0.0.1", "address to bind")
+	io := fs.String("io", "poll", "poll: one epoll loop (the bridge's receive design); goroutines: one reader per socket")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -110,6 +112,13 @@ func runReflect(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "%s\n", b)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r.Run(ctx)
+	if *io == "goroutines" {
+		r.Run(ctx)
+		return 0
+	}
+	if err := r.RunPoll(ctx); err != nil {
+		fmt.Fprintf(stderr, "reflect: %v\n", err)
+		return 1
+	}
 	return 0
 }
