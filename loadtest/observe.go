@@ -45,6 +45,28 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTick, nil
 }
 
+// runDelay is how long the threads of pid waited on a run queue (ready
+// to run, not running), from /proc/PID/task/*/schedstat: on a shared
+// machine, the CPU the target wanted and did not get.
+func runDelay(pid int) time.Duration {
+	dirs, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for _, d := range dirs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, d.Name()))
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			sum += v
+		}
+	}
+	return time.Duration(sum)
+}
+
 // rssBytes is the resident set size of pid (VmRSS).
 func rssBytes(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

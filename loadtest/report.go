@@ -24,12 +24,12 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "bench-load: N=%d PER_ROOM=%d TALKERS=%d DURATION=%gs, %d cores, target CPUs %q, load %.2f → %.2f, generator %.2f cores\n",
 		r.Calls, r.PerRoom, r.Talkers, r.Duration, r.Cores, orNone(r.TargetCPUs), r.LoadBefore, r.LoadAfter, r.GenCPU)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tcalls\tCPU cores\tµs CPU/participant·s\tRSS MiB\tdelivered %\tseq gaps\tm2e p50 ms\tm2e p99 ms\tm2e max ms\taudio ok\t")
+	fmt.Fprintln(tw, "target\tcalls\tCPU cores\trunq wait\tµs CPU/participant·s\tRSS MiB\tdelivered %\tseq gaps\tm2e p50 ms\tm2e p99 ms\tm2e max ms\taudio ok\t")
 	for _, t := range []*Target{r.Floor, r.Bridge} {
 		if t == nil {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.2f\t%.1f\t%.3f\t%d\t%s\t%s\t%s\t%d/%d\t\n", t.Name, t.Calls, t.CPUCores, t.CPUPerParticipantS,
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.2f\t%.1f\t%.3f\t%d\t%s\t%s\t%s\t%d/%d\t\n", t.Name, t.Calls, t.CPUCores, t.RunQueueWait, t.CPUPerParticipantS,
 			float64(t.RSSBytes)/(1<<20), 100*t.Delivered, t.SeqGaps, ms(t.Delay.P50), ms(t.Delay.P99), ms(t.Delay.Max),
 			t.Audio.Passed, t.Audio.Listeners)
 	}

@@ -103,6 +103,7 @@ type Target struct {
 	CPUSeconds         float64  `json:"cpu_seconds"`
 	CPUCores           float64  `json:"cpu_cores"`                     // CPU seconds per wall second
 	CPUPerParticipantS float64  `json:"cpu_us_per_participant_second"` // µs of CPU per participant-second
+	RunQueueWait       float64  `json:"runqueue_wait"`                 // seconds its threads waited for a CPU per wall second
 	RSSBytes           int64    `json:"rss_bytes"`
 	PacketsExpected    uint64   `json:"packets_expected"`
 	PacketsReceived    uint64   `json:"packets_received"`
@@ -381,7 +382,8 @@ func quantiles(ds []time.Duration) Quantile {
 }
 
 // measureCPU fills the CPU and RSS figures of pid over [a, b].
-func measureCPU(t *Target, pid int, a, b time.Duration, win time.Duration) {
+func measureCPU(t *Target, pid int, a, b time.Duration, win time.Duration, waited time.Duration) {
+	t.RunQueueWait = waited.Seconds() / win.Seconds()
 	cpu := (b - a).Seconds()
 	t.CPUSeconds = cpu
 	t.CPUCores = cpu / win.Seconds()
@@ -444,10 +446,10 @@ func runFloor(ctx context.Context, o Options) (*Target, error) {
 	}
 	o.Logger.Info("floor: reflector up", "legs", o.Calls)
 	t := &Target{Name: "floor (reflector, " + floorIO + ")"}
-	var c0, c1 time.Duration
+	var c0, c1, w0, w1 time.Duration
 	win, err := window(ctx, o, m,
-		func() { c0, _ = cpuTime(cmd.Process.Pid) },
-		func() { c1, _ = cpuTime(cmd.Process.Pid) })
+		func() { c0, _ = cpuTime(cmd.Process.Pid); w0 = runDelay(cmd.Process.Pid) },
+		func() { c1, _ = cpuTime(cmd.Process.Pid); w1 = runDelay(cmd.Process.Pid) })
 	stop()
 	m.wait()
 	if err != nil {
@@ -458,7 +460,7 @@ func runFloor(ctx context.Context, o Options) (*Target, error) {
 	if t.PacketsExpected > 0 {
 		t.Delivered = float64(t.PacketsReceived) / float64(t.PacketsExpected)
 	}
-	measureCPU(t, cmd.Process.Pid, c0, c1, win)
+	measureCPU(t, cmd.Process.Pid, c0, c1, win, w1-w0)
 	return t, nil
 }
 
@@ -526,13 +528,12 @@ rtp:
 xmpp:
   mode: "off"
 admin:
-  listen: 127.0.0.1:%d
-  pprof: %v
+  listen: 127.0.0.1:%d%s
 store:
   path: ":memory:"
 log:
   level: warn
-%s`, sipPort, lo, hi, adminPort, o.ProfileDir != "", o.ExtraConfig)
+%s`, sipPort, lo, hi, adminPort, pprofKey(o.ProfileDir != ""), o.ExtraConfig)
 	path := filepath.Join(dir, "bridge.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -566,13 +567,14 @@ log:
 	sessions, setup := storm(ctx, o, d, m)
 	t.Setup = setup
 	o.Logger.Info("bridge: calls set up", "answered", setup.Answered, "of", setup.Invites, "wall", setup.Wall)
-	var c0, c1 time.Duration
+	var c0, c1, w0, w1 time.Duration
 	var s0, s1 scrape
 	var e0, e1 error
 	var profiles sync.WaitGroup
 	win, err := window(ctx, o, m,
 		func() {
 			c0, _ = cpuTime(pid)
+			w0 = runDelay(pid)
 			s0, e0 = fetchMetrics(ctx, base+"/metrics")
 			if o.ProfileDir != "" {
 				secs := max(1, int(o.Duration.Seconds())-1)
@@ -582,7 +584,7 @@ log:
 				profiles.Go(func() { save(ctx, base+"/debug/pprof/trace?seconds=3", filepath.Join(o.ProfileDir, "trace.out")) })
 			}
 		},
-		func() { c1, _ = cpuTime(pid); s1, e1 = fetchMetrics(ctx, base+"/metrics") })
+		func() { c1, _ = cpuTime(pid); w1 = runDelay(pid); s1, e1 = fetchMetrics(ctx, base+"/metrics") })
 	profiles.Wait()
 	stopMedia()
 	m.wait()
@@ -590,7 +592,7 @@ log:
 		return t, err
 	}
 	collect(t, m, win)
-	measureCPU(t, pid, c0, c1, win)
+	measureCPU(t, pid, c0, c1, win, w1-w0)
 	if e := errors.Join(e0, e1); e != nil {
 		t.Errors = append(t.Errors, e.Error())
 	} else {
@@ -726,4 +728,13 @@ func save(ctx context.Context, url, path string) {
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, res.Body)
+}
+
+// pprofKey turns admin.pprof on when profiling (and stays out of the
+// configuration otherwise, so older binaries can be measured too).
+func pprofKey(on bool) string {
+	if on {
+		return "\n  pprof: true"
+	}
+	return ""
 }

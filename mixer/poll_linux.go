@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -147,6 +148,10 @@ func (p *poller) run() {
 		if len(p.armed) > 0 {
 			p.expire(now)
 		}
+		// Under load a socket is always ready and the poller would never
+		// park: yield after every round, or a clock tick that came due
+		// waits for the scheduler's 10 ms preemption (GOMAXPROCS=1).
+		runtime.Gosched()
 	}
 }
 
