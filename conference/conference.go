@@ -296,7 +296,7 @@ func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliat
 			return AffiliationOutcast // a ban holds even on an unverified From
 		}
 		if isSIPURI(id) && !sipAuthenticated {
-			continue // rights need a verified identity (DESIGN.md §4)
+			continue // rights need a verified identity (digest), never a claimed From
 		}
 		if a.rank() > best.rank() {
 			best = a

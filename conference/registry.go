@@ -13,7 +13,8 @@ import (
 	"cusax.dev/bridge/store"
 )
 
-// roomNameRE is the room-name rule of DESIGN.md §2. (config keeps a copy for
+// roomNameRE is the room-name rule: 1–64 of a-z 0-9 . _ - (SIP user parts
+// are folded to lower case before they are checked). (config keeps a copy for
 // validating the file, since it may not import this package.)
 var roomNameRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 

@@ -210,7 +210,8 @@ var (
 	pinRE      = regexp.MustCompile(`^[0-9]{2,16}$`)
 )
 
-// ValidRoomName reports whether s is a valid room name (DESIGN.md §2).
+// ValidRoomName reports whether s is a valid room name: 1–64 of
+// a-z 0-9 . _ - (the core's rule, conference.ValidName).
 func ValidRoomName(s string) bool { return roomNameRE.MatchString(s) }
 
 // Validate checks every key and returns the first problem as a *FieldError.

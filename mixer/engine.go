@@ -214,7 +214,7 @@ func New(cfg Config) (*Engine, error) {
 	frame := int(int64(cfg.SampleRate) * int64(cfg.Ptime) / int64(time.Second))
 	e := &Engine{
 		cfg:   cfg,
-		log:   cfg.Logger.With("component", "mixer"),
+		log:   cfg.Logger, // the wiring names the component
 		m:     newMeters(cfg.Metrics),
 		frame: frame,
 		used:  make([]bool, pairCount(cfg.PortMin, cfg.PortMax)),

@@ -281,9 +281,6 @@ func (jb *jitterBuffer) conceal(out []int16) frameKind {
 	return frameConcealed
 }
 
-// lead is how far the newest buffered sample is ahead of play-out.
-func (jb *jitterBuffer) lead() int32 { return int32(jb.highTS - jb.playTS) }
-
 // bitset marks received samples, one bit each (a byte per sample made
 // the jitter buffer of a leg 4 KB larger; cache misses are a large part of
 // a tick).

@@ -11,7 +11,8 @@ import (
 )
 
 // readiness tracks what /readyz reports: ready once SIP listens and the
-// store answers. XMPP state is reported, not required (DESIGN.md §7).
+// store answers. XMPP state is reported, not required: SIP serves calls
+// whether or not the XMPP server is there.
 type readiness struct {
 	store  pinger
 	sip    atomic.Bool

@@ -57,6 +57,8 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 		return fmt.Errorf("open store %s: %w", cfg.Store.Path, err)
 	}
 	defer st.Close()
+	st = countStoreErrors(st, m)
+	m.SetInfo(version, cfg.XMPP.Mode)
 
 	reg := conference.NewRegistry(registryOptions(cfg, st, log))
 	events := reg.Subscribe()
@@ -67,7 +69,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("admin.listen %s: %w", cfg.Admin.Listen, err)
 	}
-	ready := &readiness{store: st.(pinger)}
+	ready := &readiness{store: st} // store.Store has Ping
 	admin := &http.Server{Handler: withPprof(adminMux(m, ready), cfg.Admin.Pprof), ReadHeaderTimeout: 5 * time.Second}
 
 	// Services run on their own context: on a signal the conferences end
