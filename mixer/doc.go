@@ -19,6 +19,20 @@
 // Config.RelatchPackets in-sequence packets of the same SSRC (a NAT mapping
 // that changed mid-call), the latch and the mix move there (see Leg).
 //
+// Capacity (issue 13): on Linux one poller per GOMAXPROCS reads every
+// leg's RTP socket (epoll, one recvfrom per packet, no goroutine wake-up
+// per packet), so a tick never waits behind thousands of runnable socket
+// readers; elsewhere each leg has its own reader. The clock stays one
+// goroutine on absolute deadlines and spreads each tick's rooms over
+// GOMAXPROCS workers (a room is mixed by one goroutine, zero allocations
+// per tick). The jitter buffer marks received samples in a bitset. With
+// Config.BindIPAlt the engine binds legs of both address families
+// (AllocateFor picks the peer's; ErrFamily when it binds none). Known
+// limits: a room is never split across workers (one very large room is
+// mixed by one core), RTCP still has its own socket and reader per leg
+// (no rtcp-mux), and every packet still increments a shared Prometheus
+// counter (now from at most GOMAXPROCS pollers).
+//
 // Directions are the bridge's own, typed (Send: it sends the mix; Recv: the
 // leg's audio enters the mix); the signalling translates SDP's words into
 // them. Handlers run on a per-leg goroutine, never on the
