@@ -29,9 +29,10 @@
 // Config.BindIPAlt the engine binds legs of both address families
 // (AllocateFor picks the peer's; ErrFamily when it binds none). Known
 // limits: a room is never split across workers (one very large room is
-// mixed by one core), RTCP still has its own socket and reader per leg
-// (no rtcp-mux), and every packet still increments a shared Prometheus
-// counter (now from at most GOMAXPROCS pollers).
+// mixed by one core) and RTCP still has its own socket and reader per leg
+// (no rtcp-mux). No packet touches a shared counter: a leg counts under
+// its own lock and the clock publishes the counts once per tick (Close
+// publishes the rest), so rtp_packets_total lags by at most one tick.
 //
 // Directions are the bridge's own, typed (Send: it sends the mix; Recv: the
 // leg's audio enters the mix); the signalling translates SDP's words into

@@ -195,13 +195,17 @@ type Leg struct {
 	dtmf        dtmfDecoder
 	pcm         []int16 // decode scratch
 	received    uint64
-	dropped     uint64
-	lastSR      uint32 // middle 32 bits of the last SR's NTP time
-	lastSRAt    time.Time
-	rtt         time.Duration
-	lostSeen    int64 // cumulative loss already added to the metric
-	rtcpSent    uint64
-	rtcpRecv    uint64
+	// counted: received and dropped packets already added to the metrics;
+	// the clock publishes the rest once per tick (pull), Close the remainder,
+	// so no packet touches a shared counter.
+	countedIn, countedDropped uint64
+	dropped                   uint64
+	lastSR                    uint32 // middle 32 bits of the last SR's NTP time
+	lastSRAt                  time.Time
+	rtt                       time.Duration
+	lostSeen                  int64 // cumulative loss already added to the metric
+	rtcpSent                  uint64
+	rtcpRecv                  uint64
 
 	rxPkt rtp.Packet // reader-owned
 
@@ -383,7 +387,10 @@ func (l *Leg) Close() error {
 	l.closed = true
 	l.isClosed.Store(true)
 	started, room := l.started, l.room
+	in, dropped := l.takeCounts()
 	l.mu.Unlock()
+	add(l.e.m.in, in)
+	add(l.e.m.dropped, dropped)
 
 	if started {
 		l.e.leave(l, room)
@@ -585,9 +592,6 @@ func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending b
 	pending := l.dtmf.pending()
 	l.mu.Unlock()
 
-	if r.accepted {
-		add(l.e.m.in, 1)
-	}
 	if r.movedFrom.IsValid() {
 		l.logRelatch(r.movedFrom, src, r.ssrc)
 	}
@@ -712,7 +716,14 @@ func (l *Leg) putAudio(ts uint32, payload []byte, now time.Time) bool {
 
 func (l *Leg) dropLocked() {
 	l.dropped++
-	add(l.e.m.dropped, 1)
+}
+
+// takeCounts returns the packets received and dropped since the last call,
+// for the metrics; l.mu held.
+func (l *Leg) takeCounts() (in, dropped int) {
+	in, dropped = int(l.received-l.countedIn), int(l.dropped-l.countedDropped)
+	l.countedIn, l.countedDropped = l.received, l.dropped
+	return in, dropped
 }
 
 // arrivalUnits is the arrival time in RTP timestamp units (RFC 3550 A.8).
