@@ -25,6 +25,9 @@ import (
 //   - Hold: the answer mirrors the offered direction (sendonly → recvonly,
 //     recvonly → sendonly, inactive → inactive). An RFC 2543 hold
 //     (c=0.0.0.0 or ::) counts as "the offerer does not receive".
+//   - a=rtcp-mux offered (RFC 5761) is answered with a=rtcp-mux; the leg
+//     then sends RTCP from its RTP port to the RTP destination. The focus's
+//     own offers do not propose it.
 //   - The connection address family must be one the focus serves: its
 //     advertised address's, or the second family's when media binds both
 //     (rtp.bind_ip with two addresses); the answer is in the offer's
@@ -83,6 +86,9 @@ type negotiated struct {
 	// Events is the set of telephone events both sides handle (bit n =
 	// event n), zero when DTMF is 0.
 	Events uint16
+	// RTCPMux: the peer offered a=rtcp-mux (RFC 5761); the answer accepts
+	// it and RTCP then uses the RTP port both ways.
+	RTCPMux bool
 	// Peer is the direction the peer declared (after the c=0.0.0.0 rule).
 	Peer mixer.Direction
 }
@@ -113,6 +119,7 @@ type remoteAudio struct {
 	formats []format // in m-line order
 	dir     mixer.Direction
 	rtcp    netip.AddrPort // a=rtcp, invalid when absent
+	rtcpMux bool           // a=rtcp-mux
 }
 
 // format is one payload type of an m-line with its rtpmap and fmtp.
@@ -183,6 +190,9 @@ func parseSDP(raw []byte) (*sdp.SessionDescription, remoteAudio, error) {
 			}
 			if a.Key == "rtcp" {
 				ra.rtcp = parseRTCPAttr(a.Value, addr)
+			}
+			if a.Key == "rtcp-mux" {
+				ra.rtcpMux = true
 			}
 		}
 		ra.formats = formats(md)
@@ -329,6 +339,7 @@ func choose(ra remoteAudio) (negotiated, error) {
 		n.Remote = netip.AddrPortFrom(ra.addr, uint16(ra.port))
 		n.RemoteRTCP = ra.rtcp
 	}
+	n.RTCPMux = ra.rtcpMux
 	return n, nil
 }
 
@@ -460,7 +471,11 @@ func (o offer) answer(local localMedia) ([]byte, error) {
 			}})
 			continue
 		}
-		ans.MediaDescriptions = append(ans.MediaDescriptions, audioMedia(local.Port, []mixer.Codec{o.n.Codec}, o.n.DTMF, o.n.Events, o.n.Answer()))
+		md := audioMedia(local.Port, []mixer.Codec{o.n.Codec}, o.n.DTMF, o.n.Events, o.n.Answer())
+		if o.n.RTCPMux {
+			md = md.WithPropertyAttribute("rtcp-mux")
+		}
+		ans.MediaDescriptions = append(ans.MediaDescriptions, md)
 	}
 	out, err := ans.Marshal()
 	if err != nil {

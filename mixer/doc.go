@@ -29,8 +29,9 @@
 // Config.BindIPAlt the engine binds legs of both address families
 // (AllocateFor picks the peer's; ErrFamily when it binds none). Known
 // limits: a room is never split across workers (one very large room is
-// mixed by one core) and RTCP still has its own socket and reader per leg
-// (no rtcp-mux). No packet touches a shared counter: a leg counts under
+// mixed by one core); with LegParams.RTCPMux (RFC 5761) reports go over
+// the RTP socket, but every leg still binds its RTCP port and runs its
+// RTCP goroutine (the report timer). No packet touches a shared counter: a leg counts under
 // its own lock and the clock publishes the counts once per tick (Close
 // publishes the rest), so rtp_packets_total lags by at most one tick.
 //

@@ -32,6 +32,10 @@ type LegParams struct {
 	DTMFPayloadType uint8
 	// Direction is the media direction from the bridge's point of view.
 	Direction Direction
+	// RTCPMux multiplexes RTCP on the RTP port (RFC 5761, negotiated by
+	// a=rtcp-mux): reports go from the RTP socket to the RTP destination.
+	// RTCP arriving on the RTP port is accepted either way.
+	RTCPMux bool
 }
 
 func (p LegParams) validate() error {
@@ -430,6 +434,10 @@ func (l *Leg) rtpDst() netip.AddrPort {
 // rtcpDst is where RTCP goes; l.mu held.
 func (l *Leg) rtcpDst() netip.AddrPort {
 	switch {
+	case l.params.RTCPMux && l.rtcpLatched && l.rtcpAddr == l.rtpDst():
+		return l.rtcpAddr
+	case l.params.RTCPMux:
+		return l.rtpDst()
 	case l.rtcpLatched:
 		return l.rtcpAddr
 	case usable(l.params.RemoteRTCP) && !l.rtcpFollow.IsValid(): // a re-latch made the SDP stale

@@ -112,3 +112,41 @@ func TestAllocateFor(t *testing.T) {
 		t.Errorf("IPv4-mapped peer's leg bound to %v", a)
 	}
 }
+
+// TestRTCPMuxReports: with RTCPMux the leg's RTCP reports arrive on the
+// peer's RTP port, from the leg's RTP port (RFC 5761).
+func TestRTCPMuxReports(t *testing.T) {
+	lo, hi := freeRange(t, 4)
+	e, err := New(Config{BindIP: loopback, PortMin: lo, PortMax: hi, RTCPInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	phone, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer phone.Close()
+	l, err := e.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := phone.LocalAddr().(*net.UDPAddr).AddrPort()
+	if err := l.Start("r", LegParams{Remote: src, Codec: PCMU(), RTCPMux: true, Direction: Inactive}, Handlers{}); err != nil {
+		t.Fatal(err)
+	}
+	_ = phone.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := phone.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("no RTCP on the RTP port: %v", err)
+		}
+		if n >= 2 && buf[1] >= 200 && buf[1] <= 204 {
+			if int(from.Port()) != l.Port() {
+				t.Fatalf("RTCP from port %d, want the RTP port %d", from.Port(), l.Port())
+			}
+			return
+		}
+	}
+}
