@@ -601,6 +601,47 @@ func (f *Focus) ours(host string) bool {
 
 // contact returns the focus's Contact for room over the request's
 // transport: <sip:ROOM@HOST:PORT[;transport=tcp]>;isfocus.
+// contactTo is the Contact for a response to req or a dialog it forms:
+// with dual-stack media (advertiseAlt) its host is the advertised address
+// of the request's source family, so an IPv6 peer of an IPv4-first focus
+// (on a dual-stack [::] listener) gets an address it can reach.
+func (f *Focus) contactTo(room string, req *sip.Request) *sip.ContactHeader {
+	h := f.contact(room, req.Transport())
+	if !f.advertiseAlt.IsValid() {
+		return h
+	}
+	if src, err := netip.ParseAddrPort(req.Source()); err == nil && src.Addr().Unmap().Is4() == f.advertiseAlt.Is4() {
+		h.Address.Host = f.advertiseAlt.String()
+		if port := f.listenPort(req.Transport(), f.advertiseAlt.Is6()); port != 0 {
+			h.Address.Port = port
+		}
+	}
+	return h
+}
+
+// listenPort is the port of the first listener of a transport whose
+// address is of the given family (a dual-stack [::] one serves both); 0
+// when there is none.
+func (f *Focus) listenPort(transport string, v6 bool) int {
+	network := strings.ToLower(transport)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.addrs {
+		n, hp, ok := strings.Cut(a, ":")
+		if !ok || n != network {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(hp)
+		if err != nil {
+			continue
+		}
+		if ip := ap.Addr(); ip.Is6() == v6 || ip.IsUnspecified() && ip.Is6() {
+			return int(ap.Port())
+		}
+	}
+	return 0
+}
+
 func (f *Focus) contact(room string, transport string) *sip.ContactHeader {
 	network := strings.ToLower(transport)
 	f.mu.Lock()

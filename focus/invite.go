@@ -246,7 +246,7 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
 		return incoming{}, false
 	}
-	dlg.contact = f.contact(room, req.Transport())
+	dlg.contact = f.contactTo(room, req)
 	in.dlg = dlg
 	return in, true
 }
@@ -441,7 +441,7 @@ func (f *Focus) answerFromAck(c *call, ack *sip.Request) (negotiated, error) {
 
 // earlyResponse builds a provisional response with the focus's tag.
 func (f *Focus) earlyResponse(req *sip.Request, localTag, room string, code int, reason string) *sip.Response {
-	res := f.response(req, code, reason, nil, f.contact(room, req.Transport()))
+	res := f.response(req, code, reason, nil, f.contactTo(room, req))
 	res.To().Params.Add("tag", localTag)
 	return res
 }
@@ -449,7 +449,7 @@ func (f *Focus) earlyResponse(req *sip.Request, localTag, room string, code int,
 // answerResponse builds the 2xx to an INVITE: SDP, isfocus Contact and the
 // focus's capabilities.
 func (f *Focus) answerResponse(req *sip.Request, localTag, room string, body []byte) *sip.Response {
-	res := f.response(req, 200, "OK", body, f.contact(room, req.Transport()), sip.NewHeader("Content-Type", "application/sdp"))
+	res := f.response(req, 200, "OK", body, f.contactTo(room, req), sip.NewHeader("Content-Type", "application/sdp"))
 	res.To().Params.Add("tag", localTag)
 	f.capabilities(res)
 	return res
