@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/mixer"
 )
 
@@ -43,10 +44,10 @@ func (f *Focus) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // roomOf maps the Request-URI to a room name, or to the status refusing
-// it: 416 for other schemes than sip: (no TLS yet), 404 for another host
+// it: 416 for other schemes than sip: and sips: (sips: only over TLS, see wrap), 404 for another host
 // or an invalid room name.
 func (f *Focus) roomOf(u sip.Uri) (string, int, string) {
-	if !strings.EqualFold(u.Scheme, "sip") {
+	if !strings.EqualFold(u.Scheme, "sip") && !strings.EqualFold(u.Scheme, "sips") {
 		return "", 416, "Unsupported URI Scheme"
 	}
 	if !f.ours(u.Host) {
@@ -120,7 +121,8 @@ func joinStatus(err error) (int, string) {
 		return 486, "Busy Here"
 	case errors.Is(err, conference.ErrBanned), errors.Is(err, conference.ErrMembersOnly),
 		errors.Is(err, conference.ErrCreationRestricted), errors.Is(err, conference.ErrLocked),
-		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden):
+		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden),
+		errors.Is(err, conference.ErrRoomQuota):
 		return 403, "Forbidden"
 	case errors.Is(err, conference.ErrClosed), errors.Is(err, context.Canceled):
 		return 503, "Service Unavailable" // the core or the focus shutting down
@@ -216,7 +218,11 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		return incoming{}, false
 	}
 	in := incoming{room: room, caller: identity{aor: aor(req.From().Address)}}
-	if f.cfg.RequireAuthForCalls {
+	if id, ok := f.assertedIdentity(req); ok {
+		// A trusted peer authenticated the user (RFC 3325): no challenge.
+		log.Info("caller asserted by a trusted peer", "from", in.caller.aor, "aor", id.aor)
+		in.caller = id
+	} else if f.cfg.RequireAuthForCalls {
 		id, ok := f.authenticate(req, tx)
 		if !ok {
 			return incoming{}, false
@@ -228,7 +234,7 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 	}
 	in.local = f.advertiseFor(req.Body())
 	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), in.local)
+		o, err := parseOffer(req.Body(), in.local, f.cfg.SRTP)
 		if err != nil {
 			log.Info("offer refused", "room", room, "err", err)
 			f.refuseSDP(req, tx, err)
@@ -247,6 +253,7 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		return incoming{}, false
 	}
 	dlg.contact = f.contactTo(room, req)
+	f.noteRouteSet(req, dlg)
 	in.dlg = dlg
 	return in, true
 }
@@ -254,6 +261,12 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 // allocateLeg takes a mixer leg (an RTP port pair) for a new call, or
 // answers 503 when there is none.
 func (f *Focus) allocateLeg(req *sip.Request, tx sip.ServerTransaction, room string, local netip.Addr, log *slog.Logger) (*mixer.Leg, bool) {
+	if f.lowOnDescriptors() {
+		log.Warn("INVITE refused: file descriptors near RLIMIT_NOFILE", "room", room, "reserve", f.cfg.FDReserve)
+		f.m.Refuse(metrics.RefuseFDReserve)
+		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter(), f.warning(399, "Out of resources"))
+		return nil, false
+	}
 	leg, err := f.media.AllocateFor(local)
 	if err == nil {
 		return leg, true
@@ -276,8 +289,9 @@ func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incomi
 		audio.Codec, audio.OnHold = in.off.n.Codec.Name, in.off.n.OnHold()
 	}
 	ctx, cancel := f.coreCtx()
+	hint := parseCallInfoIMPP(headerValues(req, "Call-Info", ""))
 	joined, err := f.reg.Join(ctx, in.room, conference.JoinRequest{DisplayName: req.From().DisplayName, AOR: audio.AOR,
-		Authenticated: in.caller.authenticated, Audio: audio, Origin: conference.OriginSIP})
+		Authenticated: in.caller.authenticated, Audio: audio, Origin: conference.OriginSIP, Source: sourceIP(req), JIDHint: hint})
 	cancel()
 	if err != nil {
 		code, reason := joinStatus(err)
@@ -287,10 +301,18 @@ func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incomi
 			log.Info("conference join refused", "room", in.room, "status", code, "err", err)
 		}
 		_ = leg.Close()
-		f.reply(tx, req, code, reason, nil)
+		var hdrs []sip.Header
+		if errors.Is(err, conference.ErrBanned) {
+			hdrs = append(hdrs, reasonHeader(403, "banned from this conference"))
+		}
+		f.reply(tx, req, code, reason, nil, hdrs...)
 		return nil, false
 	}
-	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: in.local, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1})
+	if p := joined.Participant; hint != "" {
+		log.Info("caller named a JID (Call-Info purpose=impp)", "jid", hint, "bound", p.Bound, "trusted", in.caller.authenticated)
+	}
+	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: in.local, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1,
+		SRTP: f.cfg.SRTP, SRTPKey: newSRTPKey(f.cfg.SRTP)})
 	leg.SetMuted(joined.Participant.Muted) // before any media flows; syncMute keeps it current
 	return c, true
 }
@@ -598,7 +620,7 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.mu.Lock()
 		family := c.local.Addr // the leg's socket keeps its family
 		c.mu.Unlock()
-		o, err := parseOffer(req.Body(), family)
+		o, err := parseOffer(req.Body(), family, f.cfg.SRTP)
 		if err != nil {
 			log.Info("re-INVITE offer refused", "err", err)
 			f.refuseSDP(req, tx, err)

@@ -36,6 +36,9 @@ type LegParams struct {
 	// a=rtcp-mux): reports go from the RTP socket to the RTP destination.
 	// RTCP arriving on the RTP port is accepted either way.
 	RTCPMux bool
+	// SRTP, when set, encrypts and authenticates the leg's RTP and RTCP
+	// (SDES keys, RFC 4568; srtp.go). nil: plain RTP.
+	SRTP *SRTP
 }
 
 func (p LegParams) validate() error {
@@ -49,7 +52,7 @@ func (p LegParams) validate() error {
 	case p.Direction > Inactive:
 		return fmt.Errorf("mixer: invalid direction %d", p.Direction)
 	}
-	return nil
+	return p.SRTP.validate()
 }
 
 func (p LegParams) normalized() LegParams {
@@ -107,6 +110,8 @@ type LegStats struct {
 	Remote           netip.AddrPort // where RTP is sent (latched or from SDP)
 	Latched          bool           // Remote is the latched source of received RTP
 	Relatches        uint64         // times the latch moved to a new source (NAT rebinding)
+	Strangers        uint64         // RTP/RTCP packets refused for their source (admit.go)
+	Unheard          bool           // not sending: nothing heard from the SDP address (admit.go)
 	PacketsReceived  uint64         // RTP packets accepted (audio and telephone-event)
 	PacketsDropped   uint64         // foreign source, payload type, malformed, late or duplicate
 	PacketsLost      int64          // cumulative, RFC 3550 A.3 (negative with duplicates)
@@ -189,9 +194,12 @@ type Leg struct {
 	latchSeen   time.Time  // last datagram from latchAddr
 	run         relatchRun // a new source's progress toward the latch
 	relatches   uint64
+	strangers   uint64
 	rtcpLatched bool
 	rtcpAddr    netip.AddrPort
-	rtcpFollow  netip.Addr // after a re-latch: RTCP latches to this IP only
+	rtcpFollow  netip.Addr  // after a re-latch: RTCP latches to this IP only
+	src         sourceState // who may send, and whether anyone was heard (admit.go)
+	sec         secure      // SRTP contexts (srtp.go)
 	haveSSRC    bool
 	remoteSSRC  uint32
 	stats       rxStats
@@ -310,8 +318,14 @@ func (l *Leg) setParams(p LegParams) {
 		l.rtcpLatched = false
 		l.rtcpFollow = netip.Addr{}
 	}
+	if !sameSRTP(p.SRTP, l.params.SRTP) {
+		if err := l.setSRTP(p.SRTP); err != nil {
+			l.log.Error("SRTP not set up", "err", err) // validate has checked suite and keys
+		}
+	}
 	l.params = p
 	l.kind = p.Codec.kind()
+	l.resetSource(time.Now())
 }
 
 // Update applies a re-negotiation: a new remote address (which also drops
@@ -361,6 +375,8 @@ func (l *Leg) Stats() LegStats {
 		Remote:           l.rtpDst(),
 		Latched:          l.latched,
 		Relatches:        l.relatches,
+		Strangers:        l.strangers,
+		Unheard:          l.src.unheard,
 		PacketsReceived:  l.received,
 		PacketsDropped:   l.dropped,
 		PacketsLost:      l.stats.cumulativeLost(),
@@ -424,6 +440,9 @@ func (l *Leg) Close() error {
 func (l *Leg) rtpDst() netip.AddrPort {
 	if l.latched {
 		return l.latchAddr
+	}
+	if l.src.unheard {
+		return netip.AddrPort{} // never heard from: stop sending (admit.go)
 	}
 	if usable(l.params.Remote) {
 		return l.params.Remote
@@ -594,6 +613,16 @@ func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending b
 		l.heard(src, now)
 		return l.dtmf.pending()
 	}
+	b, ok := l.openRTP(b)
+	if !ok {
+		l.mu.Lock()
+		l.strangers++
+		add(l.e.m.stranger, 1)
+		l.dropLocked()
+		pending := l.dtmf.pending()
+		l.mu.Unlock()
+		return pending
+	}
 	err := l.rxPkt.Unmarshal(b)
 	l.mu.Lock()
 	r := l.ingestLocked(&l.rxPkt, err, src, now)
@@ -640,11 +669,18 @@ func (l *Leg) ingestLocked(p *rtp.Packet, perr error, src netip.AddrPort, now ti
 	}
 	switch {
 	case !l.latched:
+		if !l.mayLatch(src, now) {
+			return l.dropStranger(src)
+		}
 		l.latched, l.latchAddr, l.latchSeen = true, src, now
 	case src != l.latchAddr:
+		if l.preferSDP(src, now) {
+			r.movedFrom = l.moveLatch(src, now)
+			break
+		}
 		var ok bool
 		if r.movedFrom, ok = l.relatch(&p.Header, src, now); !ok {
-			return l.drop()
+			return l.dropStranger(src)
 		}
 	}
 	r.ssrc = p.SSRC
@@ -663,6 +699,7 @@ func (l *Leg) ingestLocked(p *rtp.Packet, perr error, src netip.AddrPort, now ti
 	}
 	if r.accepted {
 		l.received++
+		l.src.heardOnce, l.src.lastRTP, l.src.lastTS = true, now, p.Timestamp
 	} else {
 		l.dropLocked()
 	}
@@ -749,6 +786,9 @@ type relatchRun struct {
 // heard notes a datagram from src on the RTP port: one from the latched
 // source keeps it alive and ends any other source's run; l.mu held.
 func (l *Leg) heard(src netip.AddrPort, now time.Time) {
+	if sdp := l.sdpAddr(); sdp.IsValid() && src.Addr() == sdp && !l.src.sdpHeard {
+		l.sdpSpoke()
+	}
 	if l.latched && src == l.latchAddr {
 		l.latchSeen = now
 		l.run = relatchRun{}
@@ -774,7 +814,7 @@ func (l *Leg) relatch(h *rtp.Header, src netip.AddrPort, now time.Time) (from ne
 	case src == l.run.src && h.SequenceNumber == l.run.seq+1:
 		l.run.seq = h.SequenceNumber
 		l.run.n++
-	case continues(h.SequenceNumber, l.stats.maxSeq):
+	case continuesStream(h.SequenceNumber, h.Timestamp, l.stats.maxSeq, l.src.lastTS, now.Sub(l.src.lastRTP), cfg.SampleRate):
 		l.run = relatchRun{src: src, seq: h.SequenceNumber, n: 1}
 	default: // behind the stream, a duplicate or far ahead
 		if src == l.run.src {
@@ -785,6 +825,12 @@ func (l *Leg) relatch(h *rtp.Header, src netip.AddrPort, now time.Time) (from ne
 	if l.run.n < cfg.RelatchPackets {
 		return netip.AddrPort{}, false
 	}
+	return l.moveLatch(src, now), true
+}
+
+// moveLatch moves the RTP latch (and the RTCP latch with it) to src and
+// returns the old source. l.mu held.
+func (l *Leg) moveLatch(src netip.AddrPort, now time.Time) (from netip.AddrPort) {
 	from = l.latchAddr
 	l.latchAddr, l.latchSeen = src, now
 	l.run = relatchRun{}
@@ -794,7 +840,7 @@ func (l *Leg) relatch(h *rtp.Header, src netip.AddrPort, now time.Time) (from ne
 	} else {
 		l.rtcpLatched, l.rtcpFollow = false, src.Addr()
 	}
-	return from, true
+	return from
 }
 
 // continues reports whether seq is ahead of the highest sequence number
