@@ -32,7 +32,7 @@ func startBridgeOn(t *testing.T, ip string) (*Bridge, string) {
 	b := StartBridge(t, func(c *config.Config) {
 		addr = fmt.Sprintf("%s:%d", ip, FreePort(t))
 		c.SIP.Listen = []string{"udp:" + addr, "tcp:" + addr}
-		c.RTP.BindIP = ip
+		c.RTP.BindIP = config.AddrList{ip}
 	})
 	return b, addr
 }
