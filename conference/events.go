@@ -51,6 +51,15 @@ const (
 	ConfigChanged
 	// MessagePosted: a groupchat Message was accepted and stored.
 	MessagePosted
+	// JoinLockChanged: a moderator locked (Locked) or unlocked the
+	// conference against new participants on either side (control.go).
+	JoinLockChanged
+	// DialOutRequested: a moderator asked the focus to call Identity (a
+	// sip: or sips: URI) into the conference (control.go).
+	DialOutRequested
+	// Cue: the core confirms a DTMF command to Participant alone, by a
+	// tone pattern in its ear (Cue says which).
+	CueRequested
 )
 
 var kindNames = [...]string{
@@ -58,6 +67,7 @@ var kindNames = [...]string{
 	Kicked: "kicked", Banned: "banned", AffiliationChanged: "affiliation-changed", Muted: "muted", Unmuted: "unmuted",
 	RoleChanged: "role-changed", NickChanged: "nick-changed", MediaChanged: "media-changed", Speaking: "speaking",
 	DTMF: "dtmf", SubjectChanged: "subject-changed", ConfigChanged: "config-changed", MessagePosted: "message-posted",
+	JoinLockChanged: "lock-changed", DialOutRequested: "dial-out-requested", CueRequested: "cue",
 }
 
 func (k Kind) String() string {
@@ -104,6 +114,8 @@ type Event struct {
 	// §10.9), on ConferenceEnded.
 	Alternate string
 	At        time.Time
+	Locked    bool // the new state on JoinLockChanged
+	Cue       Cue  // the confirmation to play on CueRequested
 }
 
 // Cause is why a participant was removed or a conference ended.

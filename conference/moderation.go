@@ -134,6 +134,10 @@ func (c *Conference) mute(target string, mute bool, actor Actor, origin Origin, 
 	old := p.Role
 	p.Muted = mute
 	p.MutedByModerator = mute && !self
+	p.MutedBy = ""
+	if mute {
+		p.MutedBy = au.name(actor)
+	}
 	kind := Unmuted
 	if mute {
 		kind = Muted

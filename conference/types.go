@@ -116,6 +116,7 @@ type Participant struct {
 	Muted         bool
 	// MutedByModerator means only a moderator may unmute (not a DTMF toggle).
 	MutedByModerator bool
+	MutedBy          string // who muted it (nick, URI, "api"); empty when not muted
 	Speaking         bool
 	Audio            *Audio // nil when the participant has no audio leg
 	Text             bool   // present in the MUC room
