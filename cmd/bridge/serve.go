@@ -68,7 +68,10 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 		return fmt.Errorf("admin.listen %s: %w", cfg.Admin.Listen, err)
 	}
 	ready := &readiness{store: st.(pinger)}
-	admin := &http.Server{Handler: adminMux(m, ready), ReadHeaderTimeout: 5 * time.Second}
+	mux := adminMux(m, ready)
+	api := withAPI(mux, cfg, reg, log)
+	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	admin.RegisterOnShutdown(api.Close)
 
 	// Services run on their own context: on a signal the conferences end
 	// first (reg.Close: calls get BYE, occupants the shutdown presence),

@@ -1,0 +1,223 @@
+// cusax-bridge moderator console. Plain JavaScript, no dependencies. The
+// token lives in sessionStorage only (never in the URL); every call goes
+// to the admin API with it. The room view follows the API's event stream,
+// read with fetch() because EventSource cannot send an Authorization header.
+"use strict";
+
+const KEY = "cusax-admin-token";
+const $ = (id) => document.getElementById(id);
+const LEVELS = { text: "chat", audio: "phone", both: "both" };
+
+let current = null;      // room name shown
+let stream = null;       // AbortController of the open event stream
+let participants = new Map();
+
+function token() { return sessionStorage.getItem(KEY) || ""; }
+
+async function api(method, path, body) {
+  const opts = { method, headers: { "Authorization": "Bearer " + token() } };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const res = await fetch("/api/v1" + path, opts);
+  if (res.status === 401) { logout("The token was refused."); throw new Error("unauthorised"); }
+  if (!res.ok) {
+    let detail = res.statusText;
+    try { detail = (await res.json()).detail || detail; } catch (e) { /* not JSON */ }
+    setStatus(method + " " + path + ": " + res.status + " " + detail);
+    throw new Error(detail);
+  }
+  return res.status === 204 ? null : res.json();
+}
+
+function setStatus(s) { $("status").textContent = s; }
+
+function logout(msg) {
+  sessionStorage.removeItem(KEY);
+  if (stream) { stream.abort(); stream = null; }
+  $("app").hidden = true;
+  $("logout").hidden = true;
+  $("login").hidden = false;
+  $("login-error").textContent = msg || "";
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  sessionStorage.setItem(KEY, $("token").value);
+  $("token").value = "";
+  try {
+    await showApp();
+  } catch (e) { /* logout() already showed why */ }
+}
+
+async function showApp() {
+  await loadRooms();
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("logout").hidden = false;
+  setStatus("connected");
+}
+
+async function loadRooms() {
+  const rooms = await api("GET", "/rooms");
+  const ul = $("rooms");
+  ul.replaceChildren();
+  for (const r of rooms) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.id = "room-" + r.name;
+    const n = r.counts.text + r.counts.audio + r.counts.both;
+    b.textContent = r.name + " (" + n + ")" + (r.locked ? " 🔒" : "");
+    b.addEventListener("click", () => openRoom(r.name));
+    li.append(b);
+    ul.append(li);
+  }
+}
+
+function openRoom(name) {
+  if (stream) stream.abort();
+  current = name;
+  participants = new Map();
+  $("room").hidden = false;
+  $("room-name").textContent = name;
+  $("log").replaceChildren();
+  follow(name);
+  loadBans();
+}
+
+// follow reads the room's Server-Sent Events until aborted.
+async function follow(name) {
+  const ctl = new AbortController();
+  stream = ctl;
+  try {
+    const res = await fetch("/api/v1/rooms/" + encodeURIComponent(name) + "/events",
+      { headers: { "Authorization": "Bearer " + token() }, signal: ctl.signal });
+    if (res.status === 401) { logout("The token was refused."); return; }
+    if (!res.ok) { setStatus("events: " + res.status); return; }
+    const reader = res.body.getReader();
+    const dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let kind = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) kind = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        if (data) onEvent(kind, JSON.parse(data));
+      }
+    }
+    setStatus("event stream ended");
+  } catch (e) {
+    if (e.name !== "AbortError") setStatus("event stream: " + e.message);
+  }
+}
+
+function onEvent(kind, d) {
+  if (kind === "snapshot") {
+    participants = new Map(d.participants.map((p) => [p.id, p]));
+    $("room-subject").textContent = d.subject;
+    $("lock").checked = d.locked;
+    render();
+    return;
+  }
+  const li = document.createElement("li");
+  li.textContent = kind + (d.participant ? " " + d.participant.name + " (" + d.participant.id + ")" : "") +
+    (d.actor ? " by " + d.actor : "");
+  $("log").prepend(li);
+  switch (kind) {
+    case "left": case "kicked": case "banned":
+      if (d.participant) participants.delete(d.participant.id);
+      if (kind === "banned") loadBans();
+      break;
+    case "lock-changed": $("lock").checked = d.locked; break;
+    case "subject-changed": $("room-subject").textContent = d.subject; break;
+    case "affiliation-changed": loadBans(); if (d.participant) participants.set(d.participant.id, d.participant); break;
+    case "conference-ended": participants.clear(); break;
+    default:
+      if (d.participant) participants.set(d.participant.id, d.participant);
+  }
+  render();
+}
+
+function button(label, cls, fn) {
+  const b = document.createElement("button");
+  b.textContent = label;
+  b.className = cls;
+  b.addEventListener("click", fn);
+  return b;
+}
+
+function render() {
+  const tb = $("participants");
+  tb.replaceChildren();
+  for (const p of participants.values()) {
+    const tr = document.createElement("tr");
+    tr.id = "p-" + p.id;
+    tr.dataset.id = p.id;
+    const cells = [p.name, null, [p.identities.sip, p.identities.xmpp].filter(Boolean).join(" "), p.role,
+      p.muted ? "muted" + (p.muted_by ? " by " + p.muted_by : "") : "no"];
+    cells.forEach((c, i) => {
+      const td = document.createElement("td");
+      if (i === 1) {
+        const s = document.createElement("span");
+        s.className = "level";
+        s.textContent = LEVELS[p.level] || p.level;
+        td.append(s);
+      } else {
+        td.textContent = c;
+      }
+      if (i === 3) td.className = "role";
+      if (i === 4) td.className = "muted muted-" + (p.muted ? "yes" : "no");
+      tr.append(td);
+    });
+    const acts = document.createElement("td");
+    const base = "/rooms/" + encodeURIComponent(current) + "/participants/" + encodeURIComponent(p.id);
+    acts.append(
+      button(p.muted ? "Unmute" : "Mute", "mute", () => api("POST", base + "/mute", { muted: !p.muted, reason: "console" })),
+      button("Kick", "kick", () => api("POST", base + "/kick", { reason: "console" })),
+      button("Ban", "ban", () => {
+        const id = p.identities.xmpp || p.identities.sip;
+        if (id) api("PUT", "/rooms/" + encodeURIComponent(current) + "/bans/" + encodeURIComponent(id), { reason: "console" });
+      }));
+    tr.append(acts);
+    tb.append(tr);
+  }
+}
+
+async function loadBans() {
+  if (!current) return;
+  const bans = await api("GET", "/rooms/" + encodeURIComponent(current) + "/bans");
+  const ul = $("bans");
+  ul.replaceChildren();
+  for (const b of bans) {
+    const li = document.createElement("li");
+    li.textContent = b.identity + (b.reason ? " — " + b.reason : "") + " ";
+    li.append(button("Lift", "unban", async () => {
+      await api("DELETE", "/rooms/" + encodeURIComponent(current) + "/bans/" + encodeURIComponent(b.identity));
+      loadBans();
+    }));
+    ul.append(li);
+  }
+}
+
+$("login-form").addEventListener("submit", login);
+$("logout").addEventListener("click", () => logout(""));
+$("refresh").addEventListener("click", () => loadRooms());
+$("lock").addEventListener("change", (e) => {
+  api("PATCH", "/rooms/" + encodeURIComponent(current), { locked: e.target.checked }).catch(() => {});
+});
+$("dialout-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  await api("POST", "/rooms/" + encodeURIComponent(current) + "/dialout", { uri: $("dialout-uri").value });
+  setStatus("calling " + $("dialout-uri").value);
+});
+
+if (token()) showApp().catch(() => {}); else logout("");
