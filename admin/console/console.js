@@ -79,6 +79,7 @@ function openRoom(name) {
   if (stream) stream.abort();
   current = name;
   participants = new Map();
+  $("participants").replaceChildren();
   $("room").hidden = false;
   $("room-name").textContent = name;
   $("log").replaceChildren();
@@ -155,41 +156,55 @@ function button(label, cls, fn) {
   return b;
 }
 
+// render updates the participant table in place: a row per participant,
+// kept (with its buttons) while the participant stays, so that a click is
+// never lost to a redraw.
 function render() {
   const tb = $("participants");
-  tb.replaceChildren();
-  for (const p of participants.values()) {
-    const tr = document.createElement("tr");
-    tr.id = "p-" + p.id;
-    tr.dataset.id = p.id;
-    const cells = [p.name, null, [p.identities.sip, p.identities.xmpp].filter(Boolean).join(" "), p.role,
-      p.muted ? "muted" + (p.muted_by ? " by " + p.muted_by : "") : "no"];
-    cells.forEach((c, i) => {
-      const td = document.createElement("td");
-      if (i === 1) {
-        const s = document.createElement("span");
-        s.className = "level";
-        s.textContent = LEVELS[p.level] || p.level;
-        td.append(s);
-      } else {
-        td.textContent = c;
-      }
-      if (i === 3) td.className = "role";
-      if (i === 4) td.className = "muted muted-" + (p.muted ? "yes" : "no");
-      tr.append(td);
-    });
-    const acts = document.createElement("td");
-    const base = "/rooms/" + encodeURIComponent(current) + "/participants/" + encodeURIComponent(p.id);
-    acts.append(
-      button(p.muted ? "Unmute" : "Mute", "mute", () => api("POST", base + "/mute", { muted: !p.muted, reason: "console" })),
-      button("Kick", "kick", () => api("POST", base + "/kick", { reason: "console" })),
-      button("Ban", "ban", () => {
-        const id = p.identities.xmpp || p.identities.sip;
-        if (id) api("PUT", "/rooms/" + encodeURIComponent(current) + "/bans/" + encodeURIComponent(id), { reason: "console" });
-      }));
-    tr.append(acts);
-    tb.append(tr);
+  for (const tr of Array.from(tb.rows)) {
+    if (!participants.has(tr.dataset.id)) tr.remove();
   }
+  for (const p of participants.values()) {
+    let tr = document.getElementById("p-" + p.id);
+    if (!tr) {
+      tr = newRow(p.id);
+      tb.append(tr);
+    }
+    const c = tr.cells;
+    c[0].textContent = p.name;
+    c[1].firstChild.textContent = LEVELS[p.level] || p.level;
+    c[2].textContent = [p.identities.sip, p.identities.xmpp].filter(Boolean).join(" ");
+    c[3].textContent = p.role;
+    c[4].textContent = p.muted ? "muted" + (p.muted_by ? " by " + p.muted_by : "") : "no";
+    c[4].className = "muted muted-" + (p.muted ? "yes" : "no");
+    tr.querySelector("button.mute").textContent = p.muted ? "Unmute" : "Mute";
+  }
+}
+
+function newRow(id) {
+  const tr = document.createElement("tr");
+  tr.id = "p-" + id;
+  tr.dataset.id = id;
+  for (let i = 0; i < 5; i++) tr.append(document.createElement("td"));
+  const lv = document.createElement("span");
+  lv.className = "level";
+  tr.cells[1].append(lv);
+  tr.cells[3].className = "role";
+  const acts = document.createElement("td");
+  const base = () => "/rooms/" + encodeURIComponent(current) + "/participants/" + encodeURIComponent(id);
+  acts.append(
+    button("Mute", "mute", () => {
+      const p = participants.get(id);
+      if (p) api("POST", base() + "/mute", { muted: !p.muted, reason: "console" }).catch(() => {});
+    }),
+    button("Kick", "kick", () => api("POST", base() + "/kick", { reason: "console" }).catch(() => {})),
+    button("Ban", "ban", () => {
+      const p = participants.get(id);
+      const ident = p && (p.identities.xmpp || p.identities.sip);
+      if (ident) api("PUT", "/rooms/" + encodeURIComponent(current) + "/bans/" + encodeURIComponent(ident), { reason: "console" }).catch(() => {});
+    }));
+  tr.append(acts);
+  return tr;
 }
 
 async function loadBans() {
