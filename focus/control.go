@@ -19,11 +19,12 @@ func (f *Focus) followControl(ev conference.Event) {
 			return
 		}
 		room := ev.Conference
+		f.log.Info("dial-out requested", "room", room, "target", ev.Identity, "origin", string(ev.Origin), "by", ev.Actor.Name)
 		f.goBg("dial-out", func() {
 			// No referrer to report to: the outcome shows as the callee's
 			// Joined event (or in the log).
 			code, reason := f.dialOut(room, target, &referReport{off: true})
-			f.log.Info("dial-out requested by "+string(ev.Origin)+" finished", "room", room, "target", ev.Identity, "status", code, "reason", reason)
+			f.log.Info("requested dial-out finished", "room", room, "target", ev.Identity, "status", code, "reason", reason)
 		})
 	case conference.CueRequested:
 		if c := f.calls.participant(ev.Participant.ID); c != nil {
