@@ -404,9 +404,9 @@ func (s *Server) listBans(w http.ResponseWriter, r *http.Request) {
 
 // identity reads {identity}: sip:, sips: or xmpp: (URL-escaped in the
 // path; the mux unescapes it).
-func identity(r *http.Request) (string, *Problem) {
+func (s *Server) identity(r *http.Request) (string, *Problem) {
 	id := r.PathValue("identity")
-	if !validIdentity(id) || conference.NormalizeIdentity(id) == "" {
+	if !validIdentity(id) || s.reg.Canonical(id) == "" {
 		return "", fieldProblem(http.StatusUnprocessableEntity, "identity", "the identity must be sip:…, sips:… or xmpp:…, URL-escaped")
 	}
 	return id, nil
@@ -426,7 +426,7 @@ func (s *Server) setBan(w http.ResponseWriter, r *http.Request, aff conference.A
 		writeProblem(w, p)
 		return
 	}
-	id, p := identity(r)
+	id, p := s.identity(r)
 	if p != nil {
 		writeProblem(w, p)
 		return
@@ -448,7 +448,7 @@ func (s *Server) setBan(w http.ResponseWriter, r *http.Request, aff conference.A
 			writeProblem(w, coreProblem(err, "room"))
 			return
 		}
-		norm := conference.NormalizeIdentity(id)
+		norm := s.reg.Canonical(id)
 		found := false
 		for _, b := range bans {
 			found = found || b.Identity == norm

@@ -44,15 +44,22 @@ type Participant struct {
 }
 
 // participantView is the one place the API maps the core's participant:
-// its level from whether it has an audio leg, a MUC occupant, or both, and
-// its binding. The core does not yet model bindings (the identity issue
-// adds them), so a participant shows "none" until it does; this function
-// is where that mapping grows.
+// its level from whether it has an audio leg, a MUC occupant, or both
+// (conference.Participant.Level), and its binding: verified when the core
+// bound the SIP leg to the JID, unverified when the caller only named a JID
+// (Call-Info hint), none otherwise.
 func participantView(p conference.Participant) Participant {
 	v := Participant{
 		ID: p.ID, Name: p.DisplayName, Nick: p.Nick, Muted: p.Muted, MutedBy: p.MutedBy,
 		Role: string(p.Role), Affiliation: string(p.Affiliation), Binding: BindingNone,
 		Speaking: p.Speaking, JoinedAt: p.JoinedAt.UTC(),
+	}
+	switch {
+	case p.Bound:
+		v.Binding = BindingVerified
+	case p.JIDHint != "":
+		v.Binding = BindingUnverified
+		v.Identities.XMPP = "xmpp:" + p.JIDHint
 	}
 	if v.Name == "" {
 		v.Name = p.Nick
@@ -63,10 +70,10 @@ func participantView(p conference.Participant) Participant {
 	if p.JID != "" {
 		v.Identities.XMPP = "xmpp:" + p.BareJID()
 	}
-	switch {
-	case p.Audio != nil && p.Text:
+	switch l := p.Level(); {
+	case l.Audio && l.Text:
 		v.Level = LevelBoth
-	case p.Audio != nil:
+	case l.Audio:
 		v.Level = LevelAudio
 	default:
 		v.Level = LevelText

@@ -77,7 +77,7 @@ func (c *Conference) muteAll(mute bool, actor Actor, origin Origin, reason strin
 	}
 	n := 0
 	for _, p := range slices.Clone(c.parts) {
-		if p.Audio == nil || p == au.self || p.Muted == mute {
+		if p.Audio == nil || p == au.self || (p.Muted == mute && (!mute || p.MutedByModerator)) {
 			continue
 		}
 		if err := c.mute(p.ID, mute, actor, origin, reason); err == nil {
@@ -209,10 +209,6 @@ func (r *Registry) Bans(ctx context.Context, room string, actor Actor) ([]Ban, e
 	}
 	return out, nil
 }
-
-// NormalizeIdentity is the form in which the core keys an identity given
-// as "sip:…", "sips:…", "xmpp:JID" or a bare JID; "" when it is none.
-func NormalizeIdentity(s string) string { return normalizeIdentity(s) }
 
 // SnapshotSeq returns the state of room together with the sequence number
 // of the last event emitted: every event of the room with a higher Seq is

@@ -4,9 +4,17 @@
 // mute, kick, ban or configure whom). It imports no SIP, RTP or XMPP code.
 //
 // Adapters (focus, muc, the admin API) translate protocol requests into calls
-// such as Join, Mute, Kick or SetAffiliation, each carrying an Actor and an
-// Origin. The core decides, persists what must survive a restart through
+// such as Join, Mute, Kick or SetAffiliation (Moderate for a batch of role
+// and affiliation changes, checked and applied all or nothing), each carrying
+// an Actor and an Origin. The core decides, persists what must survive a restart through
 // store before it returns, and emits exactly one Event per state change on
 // the stream every adapter follows. Adapters render events and never call
 // each other, which keeps mirroring between SIP and XMPP loop-free.
+//
+// The core also owns identity (DESIGN.md §6): the one canonical form of
+// every SIP address and JID it compares or stores (Identities), who may see
+// whose real identity (Whois.Reveals), and the bindings that make a
+// trusted caller and a JID's occupant one participant with two legs. A
+// binding is verified through a VCards source the MUC adapter provides;
+// the core never speaks XMPP itself.
 package conference

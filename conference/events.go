@@ -60,6 +60,13 @@ const (
 	// Cue: the core confirms a DTMF command to Participant alone, by a
 	// tone pattern in its ear (Cue says which).
 	CueRequested
+	// LegJoined: a bound participant gained its other leg (its call, or its
+	// chat occupant); Participant shows both. Old is the nick it had
+	// before, when the chat client joined under another nick.
+	LegJoined
+	// LegLeft: a participant with two legs lost one and stays with the
+	// other. Old is "audio" or "text", the leg that left.
+	LegLeft
 )
 
 var kindNames = [...]string{
@@ -68,6 +75,7 @@ var kindNames = [...]string{
 	RoleChanged: "role-changed", NickChanged: "nick-changed", MediaChanged: "media-changed", Speaking: "speaking",
 	DTMF: "dtmf", SubjectChanged: "subject-changed", ConfigChanged: "config-changed", MessagePosted: "message-posted",
 	JoinLockChanged: "lock-changed", DialOutRequested: "dial-out-requested", CueRequested: "cue",
+	LegJoined: "leg-joined", LegLeft: "leg-left",
 }
 
 func (k Kind) String() string {

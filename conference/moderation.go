@@ -2,6 +2,8 @@ package conference
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,7 +47,7 @@ func (c *Conference) authorityOf(a Actor) authority {
 	if !authenticated {
 		aor = ""
 	}
-	au.aff = c.affiliationOf(identities(jid, aor), authenticated)
+	au.aff = c.affiliationOf(c.identities(jid, aor), authenticated)
 	if au.aff == AffiliationOutcast {
 		au.aff = AffiliationNone
 	}
@@ -120,7 +122,17 @@ func (c *Conference) mute(target string, mute bool, actor Actor, origin Origin, 
 		return ErrNotFound
 	}
 	au := c.authorityOf(actor)
-	self := au.self == p && !actor.API
+	if err := c.checkMute(p, mute, au); err != nil {
+		return err
+	}
+	c.applyMute(p, mute, au, actor, origin, reason)
+	return nil
+}
+
+// checkMute is the rule of Mute for participant p and an actor of
+// authority au.
+func (c *Conference) checkMute(p *Participant, mute bool, au authority) error {
+	self := au.self == p && !au.api
 	switch {
 	case self && (mute || !p.MutedByModerator):
 	case !au.moderator:
@@ -128,9 +140,27 @@ func (c *Conference) mute(target string, mute bool, actor Actor, origin Origin, 
 	case mute && !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank():
 		return ErrNotAllowed
 	}
+	return nil
+}
+
+// applyMute mutes or unmutes p after checkMute allowed it.
+func (c *Conference) applyMute(p *Participant, mute bool, au authority, actor Actor, origin Origin, reason string) {
 	if p.Muted == mute {
-		return nil
+		if mute && !(au.self == p && !au.api) && !p.MutedByModerator {
+			// A moderator mutes someone who muted itself: the core records
+			// who muted (only a moderator may lift it now) and says so,
+			// so the MUC shows the revoked voice (issue 8, defect 1).
+			p.MutedByModerator = true
+			p.MutedBy = au.name(actor)
+			old := p.Role
+			if p.Role != RoleModerator {
+				p.Role = RoleVisitor
+			}
+			c.reg.emit(Event{Kind: Muted, Conference: c.name, Participant: p.clone(), Actor: actor, Origin: origin, Reason: reason, Old: string(old)})
+		}
+		return
 	}
+	self := au.self == p && !au.api
 	old := p.Role
 	p.Muted = mute
 	p.MutedByModerator = mute && !self
@@ -148,7 +178,6 @@ func (c *Conference) mute(target string, mute bool, actor Actor, origin Origin, 
 		p.Role = RoleParticipant
 	}
 	c.reg.emit(Event{Kind: kind, Conference: c.name, Participant: p.clone(), Actor: actor, Origin: origin, Reason: reason, Old: string(old)})
-	return nil
 }
 
 // SetRole applies a XEP-0045 role change to participant target: none kicks,
@@ -165,33 +194,63 @@ func (r *Registry) SetRole(ctx context.Context, room, target string, role Role, 
 			return ErrNotFound
 		}
 		au := c.authorityOf(actor)
-		switch {
-		case role == RoleNone:
-			return c.kick(ctx, p, au, actor, origin, reason)
-		case role == RoleVisitor && p.Role == RoleModerator:
-			if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
-				return ErrForbidden
-			}
-			if !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
-				return ErrNotAllowed
-			}
-			c.setRole(p, RoleParticipant, actor, origin, reason)
-			return c.mute(target, true, actor, origin, reason)
-		case role == RoleVisitor:
-			return c.mute(target, true, actor, origin, reason)
-		case role == RoleModerator || (role == RoleParticipant && p.Role == RoleModerator):
-			if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
-				return ErrForbidden
-			}
-			if role == RoleParticipant && !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
-				return ErrNotAllowed
-			}
-			c.setRole(p, role, actor, origin, reason)
-			return nil
-		default: // participant from visitor
-			return c.mute(target, false, actor, origin, reason)
+		if err := c.checkRole(p, role, au); err != nil {
+			return err
 		}
+		c.applyRole(p, role, au, actor, origin, reason)
+		c.endIfIdle(ctx)
+		return nil
 	})
+}
+
+// checkRole is the rule of SetRole for participant p and an actor of
+// authority au.
+func (c *Conference) checkRole(p *Participant, role Role, au authority) error {
+	switch {
+	case role == RoleNone:
+		return c.checkKick(p, au)
+	case role == RoleVisitor && p.Role == RoleModerator:
+		if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
+			return ErrForbidden
+		}
+		if !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
+			return ErrNotAllowed
+		}
+		return c.checkMute(p, true, au)
+	case role == RoleVisitor:
+		return c.checkMute(p, true, au)
+	case role == RoleModerator || (role == RoleParticipant && p.Role == RoleModerator):
+		if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
+			return ErrForbidden
+		}
+		if role == RoleModerator && p.JID == "" && !p.Authenticated {
+			return ErrUntrusted // an unverified From gets no rights
+		}
+		if role == RoleParticipant && !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
+			return ErrNotAllowed
+		}
+		return nil
+	default: // participant from visitor
+		return c.checkMute(p, false, au)
+	}
+}
+
+// applyRole makes the role change checkRole allowed (the caller ends an
+// idle conference afterwards).
+func (c *Conference) applyRole(p *Participant, role Role, au authority, actor Actor, origin Origin, reason string) {
+	switch {
+	case role == RoleNone:
+		c.applyKick(p, au, actor, origin, reason)
+	case role == RoleVisitor && p.Role == RoleModerator:
+		c.setRole(p, RoleParticipant, actor, origin, reason)
+		c.applyMute(p, true, au, actor, origin, reason)
+	case role == RoleVisitor:
+		c.applyMute(p, true, au, actor, origin, reason)
+	case role == RoleModerator || (role == RoleParticipant && p.Role == RoleModerator):
+		c.setRole(p, role, actor, origin, reason)
+	default:
+		c.applyMute(p, false, au, actor, origin, reason)
+	}
 }
 
 func (c *Conference) setRole(p *Participant, role Role, actor Actor, origin Origin, reason string) {
@@ -220,6 +279,17 @@ func (r *Registry) Kick(ctx context.Context, room, target string, actor Actor, o
 }
 
 func (c *Conference) kick(ctx context.Context, p *Participant, au authority, actor Actor, origin Origin, reason string) error {
+	if err := c.checkKick(p, au); err != nil {
+		return err
+	}
+	c.applyKick(p, au, actor, origin, reason)
+	c.endIfIdle(ctx)
+	return nil
+}
+
+// checkKick is the rule of Kick for participant p and an actor of
+// authority au.
+func (c *Conference) checkKick(p *Participant, au authority) error {
 	switch {
 	case !au.moderator:
 		return ErrForbidden
@@ -228,10 +298,14 @@ func (c *Conference) kick(ctx context.Context, p *Participant, au authority, act
 	case !au.api && p.Affiliation.rank() > au.aff.rank():
 		return ErrNotAllowed
 	}
-	gone := c.remove(p, Booted, au.name(actor), reason)
-	c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: reason, Cause: CauseModerator})
-	c.endIfIdle(ctx)
 	return nil
+}
+
+// applyKick removes p after checkKick allowed it (the caller ends an idle
+// conference afterwards).
+func (c *Conference) applyKick(p *Participant, au authority, actor Actor, origin Origin, reason string) {
+	gone := c.remove(p, Booted, c.publicActor(au, actor), reason)
+	c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: reason, Cause: CauseModerator})
 }
 
 // SetAffiliation sets identity's affiliation (XEP-0045 §9, §10). Identity is
@@ -244,54 +318,75 @@ func (r *Registry) SetAffiliation(ctx context.Context, room, identity string, af
 	if !aff.Valid() || len(reason) > MaxText || len(identity) > MaxShort {
 		return ErrBadRequest
 	}
-	identity = normalizeIdentity(identity)
+	identity = r.normalizeIdentity(identity)
 	if identity == "" {
 		return ErrBadRequest
 	}
+	if err := r.loadBindings(ctx); err != nil {
+		return err
+	}
+	if aff == AffiliationOutcast && identityScheme(identity) == "xmpp" && r.CanModerateAffiliations(room, actor) {
+		// DESIGN.md §6: the ban follows the JID's bindings, among them the
+		// SIP TELs of its vCard as it reads now (bounded look-up, made
+		// before the conference is locked).
+		r.recordVCardAORs(ctx, identity)
+	}
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
-		old, ok := c.affs[identity]
-		if !ok {
-			old = AffiliationNone
-		}
-		needOwner := aff.rank() >= AffiliationAdmin.rank() || old.rank() >= AffiliationAdmin.rank()
-		switch {
-		case au.api:
-		case au.aff.rank() < AffiliationAdmin.rank():
-			return ErrForbidden
-		case needOwner && au.aff != AffiliationOwner:
-			return ErrNotAllowed
-		}
-		if au.self != nil && slices.Contains(identities(au.self.JID, au.self.AOR), identity) && aff == AffiliationOutcast {
-			return ErrConflict
-		}
-		if !au.api && aff == AffiliationOutcast && bare(actor.JID) == identity {
-			return ErrConflict
-		}
-		if old == AffiliationOwner && aff != AffiliationOwner && c.owners() == 1 {
-			return ErrConflict
-		}
-		if old == aff {
-			return nil
+		old, err := c.checkAffiliation(identity, aff, au, actor)
+		if err != nil || old == aff {
+			return err
 		}
 		return c.setAffiliation(ctx, identity, aff, old, au, actor, origin, reason)
 	})
 }
 
+// checkAffiliation is the rule of SetAffiliation for a canonical identity
+// and an actor of authority au; it returns the identity's affiliation
+// before the change.
+func (c *Conference) checkAffiliation(identity string, aff Affiliation, au authority, actor Actor) (Affiliation, error) {
+	old, ok := c.affs[identity]
+	if !ok {
+		old = AffiliationNone
+	}
+	needOwner := aff.rank() >= AffiliationAdmin.rank() || old.rank() >= AffiliationAdmin.rank()
+	switch {
+	case au.api:
+	case au.aff.rank() < AffiliationAdmin.rank():
+		return old, ErrForbidden
+	case needOwner && au.aff != AffiliationOwner:
+		return old, ErrNotAllowed
+	}
+	if au.self != nil && slices.Contains(c.identities(au.self.JID, au.self.AOR), identity) && aff == AffiliationOutcast {
+		return old, ErrConflict
+	}
+	if !au.api && aff == AffiliationOutcast && bare(actor.JID) == identity {
+		return old, ErrConflict
+	}
+	if old == AffiliationOwner && aff != AffiliationOwner && c.owners() == 1 {
+		return old, ErrConflict
+	}
+	return old, nil
+}
+
 // setAffiliation persists identity's new affiliation, then applies it to
 // the present participants. Called with c.mu held, after the checks.
 func (c *Conference) setAffiliation(ctx context.Context, identity string, aff, old Affiliation, au authority, actor Actor, origin Origin, reason string) error {
+	if err := c.persistAffiliation(ctx, identity, aff, au.name(actor), reason); err != nil {
+		return err
+	}
+	c.applyAffiliation(identity, aff, old, au, actor, origin, reason)
+	c.endIfIdle(ctx)
+	return nil
+}
+
+// persistAffiliation writes identity's affiliation to the store.
+func (c *Conference) persistAffiliation(ctx context.Context, identity string, aff Affiliation, by, reason string) error {
 	err := c.reg.store.SetAffiliation(ctx, store.Affiliation{Room: c.name, Identity: identity, Value: string(aff),
-		Reason: reason, Actor: au.name(actor), At: c.reg.now()})
+		Reason: reason, Actor: by, At: c.reg.now()})
 	if err != nil {
 		return fmt.Errorf("%w: set affiliation: %w", ErrStore, err)
 	}
-	if aff == AffiliationNone {
-		delete(c.affs, identity)
-	} else {
-		c.affs[identity] = aff
-	}
-	c.applyAffiliation(ctx, identity, aff, old, au, actor, origin, reason)
 	return nil
 }
 
@@ -305,12 +400,22 @@ func (c *Conference) owners() int {
 	return n
 }
 
-// applyAffiliation updates present participants of identity and emits the
-// events of the change.
-func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff, old Affiliation, au authority, actor Actor, origin Origin, reason string) {
+// applyAffiliation records identity's affiliation in the room, updates its
+// present participants and emits the events of the change (the caller ends
+// an idle conference afterwards).
+func (c *Conference) applyAffiliation(identity string, aff, old Affiliation, au authority, actor Actor, origin Origin, reason string) {
+	if aff == AffiliationNone {
+		delete(c.affs, identity)
+	} else {
+		c.affs[identity] = aff
+	}
 	var hit []*Participant
 	for _, p := range c.parts {
-		if slices.Contains(identities(p.JID, p.AOR), identity) {
+		ids := c.identities(p.JID, p.AOR)
+		if aff == AffiliationOutcast {
+			ids = c.reg.expand(ids)
+		}
+		if slices.Contains(ids, identity) {
 			hit = append(hit, p)
 		}
 	}
@@ -325,10 +430,9 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 			p.Affiliation = AffiliationOutcast
 			ev := base
 			ev.Kind = Banned
-			ev.Participant = c.remove(p, Booted, au.name(actor), reason)
+			ev.Participant = c.remove(p, Booted, c.publicActor(au, actor), reason)
 			c.reg.emit(ev)
 		}
-		c.endIfIdle(ctx)
 		return
 	}
 	if len(hit) == 0 {
@@ -338,12 +442,12 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 		return
 	}
 	for _, p := range hit {
-		p.Affiliation = c.affiliationOf(identities(p.JID, p.AOR), p.Authenticated)
+		p.Affiliation = c.affiliationOf(c.identities(p.JID, p.AOR), p.Authenticated)
 		ev := base
 		if c.cfg.MembersOnly && p.Affiliation.rank() < AffiliationMember.rank() {
 			ev.Kind = Kicked
 			ev.Cause = CauseAffiliation
-			ev.Participant = c.remove(p, Booted, au.name(actor), reason)
+			ev.Participant = c.remove(p, Booted, c.publicActor(au, actor), reason)
 			c.reg.emit(ev)
 			continue
 		}
@@ -357,16 +461,11 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 		ev.Participant = p.clone()
 		c.reg.emit(ev)
 	}
-	c.endIfIdle(ctx)
 }
 
-func normalizeIdentity(s string) string {
-	s = strings.TrimSpace(s)
-	if isSIPURI(s) {
-		return CanonicalAOR(s)
-	}
-	return bare(strings.TrimPrefix(s, "xmpp:"))
-}
+// normalizeIdentity is the canonical identity an affiliation is keyed by:
+// a bare JID, or a sip: or tel: URI.
+func (r *Registry) normalizeIdentity(s string) string { return r.Canonical(s) }
 
 // Affiliations lists identities with affiliation aff. Owners see every list;
 // admins see members, outcasts and admins (XEP-0045 §9, §10); others are
@@ -425,9 +524,10 @@ func (r *Registry) SetSubject(ctx context.Context, room, subject string, actor A
 // room's text side and, in a moderated room, have voice (XEP-0045 §7.4). The
 // message is stored before Post returns.
 func (r *Registry) Post(ctx context.Context, room, from string, msg Message, origin Origin) (Message, error) {
-	if msg.Body == "" || len(msg.Body) > MaxText || len(msg.ID) > MaxShort {
+	if msg.Body == "" || len(msg.Body) > MaxText || len(msg.ID) > MaxShort || len(msg.OriginID) > MaxShort {
 		return msg, ErrBadRequest
 	}
+	msg.StanzaID = newStanzaID()
 	err := r.withConference(ctx, room, func(c *Conference) error {
 		p := c.byID(from)
 		if p == nil {
@@ -508,9 +608,7 @@ func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, sub
 		(subject != nil && len(*subject) > MaxText) {
 		return ErrBadRequest
 	}
-	if cfg.Whois != "anyone" {
-		cfg.Whois = "moderators"
-	}
+	cfg.Whois = string(ParseWhois(cfg.Whois))
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
 		if !au.api && au.aff != AffiliationOwner {
@@ -540,6 +638,9 @@ func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, sub
 			restore()
 			return err
 		}
+		if c.cfg.WhoisPolicy() != prev.WhoisPolicy() {
+			c.reEntity() // issue 8 defect 6: whois re-renders who is in
+		}
 		now, before := c.cfg, prev
 		c.reg.emit(Event{Kind: ConfigChanged, Conference: c.name, Actor: actor, Origin: origin, WasLocked: prevLocked, Config: &now, Previous: &before})
 		if subjectChanged {
@@ -548,7 +649,7 @@ func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, sub
 		if cfg.MembersOnly && !prev.MembersOnly {
 			for _, p := range slices.Clone(c.parts) {
 				if p.Affiliation.rank() < AffiliationMember.rank() {
-					gone := c.remove(p, Booted, au.name(actor), "members-only")
+					gone := c.remove(p, Booted, c.publicActor(au, actor), "members-only")
 					c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: "members-only", Cause: CauseMembersOnly})
 				}
 			}
@@ -584,4 +685,18 @@ func (r *Registry) Destroy(ctx context.Context, room string, actor Actor, origin
 		c.end(ctx, Event{Reason: reason, Actor: actor, Origin: origin, Cause: CauseDestroyed, Alternate: alternate}, true)
 		return nil
 	})
+}
+
+// CanModerateAffiliations reports whether actor may change affiliations in
+// room at all (admin, owner or the API).
+func (r *Registry) CanModerateAffiliations(room string, actor Actor) bool {
+	aff, _ := r.Authority(room, actor)
+	return actor.API || aff.rank() >= AffiliationAdmin.rank()
+}
+
+// newStanzaID returns a unique, unguessable message id (XEP-0359 §3.1).
+func newStanzaID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -13,7 +13,8 @@ import (
 	"cusax.dev/bridge/store"
 )
 
-// roomNameRE is the room-name rule of DESIGN.md §2. (config keeps a copy for
+// roomNameRE is the room-name rule: 1–64 of a-z 0-9 . _ - (SIP user parts
+// are folded to lower case before they are checked). (config keeps a copy for
 // validating the file, since it may not import this package.)
 var roomNameRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
@@ -59,6 +60,15 @@ type Options struct {
 	// WatchPolicy says who may watch a conference's state (RFC 4575
 	// subscriptions): WatchParticipants (the default) or WatchAnyone.
 	WatchPolicy string
+	// Identities canonicalises every identity the core compares or
+	// stores, folding the bridge's own host names to sip.domain.
+	Identities Identities
+	// Bindings are the configured SIP↔XMPP bindings (identity.bindings).
+	Bindings []Binding
+	// VerifyTimeout bounds a vCard look-up; 0 means DefaultVerifyTimeout.
+	VerifyTimeout time.Duration
+	// Limits bound rooms and PIN guessing (limits.go).
+	Limits Limits
 }
 
 // Watch policies (Options.WatchPolicy, sip.subscribe_policy).
@@ -74,14 +84,17 @@ type Registry struct {
 	store store.Store
 	now   func() time.Time
 
-	mu     sync.Mutex
-	confs  map[string]*Conference
-	closed bool
-	nextID uint64
+	mu      sync.Mutex
+	confs   map[string]*Conference
+	created map[string]int // live rooms per creator (limits.go)
+	closed  bool
+	nextID  uint64
 
 	emitMu sync.Mutex
 	seq    uint64
 	subs   map[*Stream]struct{}
+
+	binds bindings
 }
 
 // NewRegistry returns a registry using opts.
@@ -101,16 +114,24 @@ func NewRegistry(opts Options) *Registry {
 	if opts.HistoryLength == 0 {
 		opts.HistoryLength = 50
 	}
+	if opts.VerifyTimeout <= 0 {
+		opts.VerifyTimeout = DefaultVerifyTimeout
+	}
+	opts.Limits = opts.Limits.withDefaults()
 	if opts.WatchPolicy != WatchAnyone {
 		opts.WatchPolicy = WatchParticipants
 	}
+	if _, ok := opts.Store.(store.Bindings); !ok {
+		opts.Logger.Warn("the store keeps no SIP-XMPP bindings: verified bindings last until the bridge stops")
+	}
 	return &Registry{
-		opts:  opts,
-		log:   opts.Logger,
-		store: opts.Store,
-		now:   opts.Now,
-		confs: map[string]*Conference{},
-		subs:  map[*Stream]struct{}{},
+		opts:    opts,
+		log:     opts.Logger,
+		store:   opts.Store,
+		now:     opts.Now,
+		confs:   map[string]*Conference{},
+		created: map[string]int{},
+		subs:    map[*Stream]struct{}{},
 	}
 }
 
@@ -335,4 +356,36 @@ func (r *Registry) Close(ctx context.Context) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// Counts returns how many conferences are live and how many of their
+// participants take part by SIP only ("sip"), XMPP only ("xmpp") or both
+// ("both"), read from the registry itself (metrics.ConferenceCounter).
+func (r *Registry) Counts() (int, map[string]int) {
+	r.mu.Lock()
+	confs := make([]*Conference, 0, len(r.confs))
+	for _, c := range r.confs {
+		confs = append(confs, c)
+	}
+	r.mu.Unlock()
+	n := 0
+	by := map[string]int{"sip": 0, "xmpp": 0, "both": 0}
+	for _, c := range confs {
+		c.mu.Lock()
+		if c.loaded && !c.ended {
+			n++
+			for _, p := range c.parts {
+				switch {
+				case p.Audio != nil && p.Text:
+					by["both"]++
+				case p.Audio != nil:
+					by["sip"]++
+				default:
+					by["xmpp"]++
+				}
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n, by
 }

@@ -20,7 +20,7 @@ func (f *Focus) followControl(ev conference.Event) {
 		}
 		room := ev.Conference
 		f.log.Info("dial-out requested", "room", room, "target", ev.Identity, "origin", string(ev.Origin), "by", ev.Actor.Name)
-		f.goBg("dial-out", func() {
+		f.goWork("dial-out", func() {
 			// No referrer to report to: the outcome shows as the callee's
 			// Joined event (or in the log).
 			code, reason := f.dialOut(room, target, &referReport{off: true})

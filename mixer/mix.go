@@ -29,10 +29,11 @@ type mixSlot struct {
 	tx      []byte  // marshalled packet
 	hdr     rtp.Header
 
-	energy   int64 // sum of squares of in
-	hang     int   // gate hangover ticks left
-	speaking bool  // gate state last reported
-	contrib  bool  // in this tick's mix
+	energy   int64     // sum of squares of in
+	hang     int       // gate hangover ticks left
+	speaking bool      // gate state last reported
+	contrib  bool      // in this tick's mix
+	at       time.Time // this tick's time, set before pull
 
 	// copied from the leg under its lock by pull
 	send bool
@@ -110,6 +111,7 @@ func (m *mixer) mixRoom(r *room, legs []*Leg) {
 	r.sel = r.sel[:0]
 	for _, l := range legs {
 		s := &l.mx
+		s.at = m.now
 		eligible, kind := l.pull(s)
 		m.gate(l, s, eligible, kind == frameAudio)
 		if s.contrib {
@@ -191,6 +193,7 @@ func (l *Leg) pull(s *mixSlot) (bool, frameKind) {
 	}
 	kind := l.jb.pop(s.in)
 	s.cueOn = l.takePrompt(s.cue)
+	l.checkUnheard(s.at)
 	s.send = l.params.Direction.Sends()
 	s.dst = l.rtpDst()
 	s.kind = l.kind
@@ -263,8 +266,9 @@ func (m *mixer) send(l *Leg, s *mixSlot, payload []byte) {
 	if err == nil {
 		n += copy(s.tx[n:], payload)
 		l.txMu.Lock()
-		if !l.txClosed {
-			if err := m.write(l, s.tx[:n], s.dst); err == nil {
+		pkt, serr := l.sealRTP(s.tx[:n])
+		if !l.txClosed && serr == nil {
+			if err := m.write(l, pkt, s.dst); err == nil {
 				l.tx.packets++
 				l.tx.octets += uint64(len(payload))
 				l.tx.lastTS = s.hdr.Timestamp

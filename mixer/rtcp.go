@@ -50,6 +50,14 @@ func (l *Leg) rtcpInterval() time.Duration {
 // dropped. RTCP latches onto its first source like RTP does; after the RTP
 // latch moved, onto the first source with the new RTP source's IP (see Leg).
 func (l *Leg) handleRTCP(b []byte, src netip.AddrPort, now time.Time) {
+	b, ok := l.openRTCP(b)
+	if !ok {
+		l.mu.Lock()
+		l.strangers++
+		l.mu.Unlock()
+		add(l.e.m.stranger, 1)
+		return
+	}
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil {
 		l.log.Debug("malformed RTCP dropped", "from", src, "err", err)
@@ -61,9 +69,24 @@ func (l *Leg) handleRTCP(b []byte, src netip.AddrPort, now time.Time) {
 	if l.closed || !l.started {
 		return
 	}
-	if l.rtcpLatched && src != l.rtcpAddr || !l.rtcpLatched && l.rtcpFollow.IsValid() && src.Addr() != l.rtcpFollow {
+	if l.rtcpLatched && src != l.rtcpAddr || !l.rtcpLatched && l.rtcpFollow.IsValid() && src.Addr() != l.rtcpFollow ||
+		!l.rtcpLatched && !l.rtcpFollow.IsValid() && !l.mayLatchRTCP(src, now) {
 		l.log.Debug("RTCP from a foreign source dropped", "from", src)
+		l.strangers++
+		add(l.e.m.stranger, 1)
 		return
+	}
+	// RTCP proves someone listens only from the SDP IP or the latched RTP
+	// source's: a stranger's RTCP never keeps audio flowing to a third
+	// party's SDP address (admit.go).
+	switch sdp := l.sdpAddr(); {
+	case sdp.IsValid() && src.Addr() == sdp:
+		if !l.src.sdpHeard {
+			l.sdpSpoke()
+		}
+		l.src.heardOnce = true
+	case l.latched && src.Addr() == l.latchAddr.Addr():
+		l.src.heardOnce = true
 	}
 	if !l.rtcpLatched && l.rtcpFollow.IsValid() {
 		l.log.Info("RTCP source moved: re-latched", "to", src)
@@ -172,6 +195,10 @@ func (l *Leg) writeRTCP(pkts []rtcp.Packet, dst netip.AddrPort) {
 		return
 	}
 	if l.rtcpConn == nil {
+		return
+	}
+	if raw, err = l.sealRTCP(raw); err != nil {
+		l.log.Warn("SRTCP encryption failed", "err", err)
 		return
 	}
 	if _, err := l.rtcpConn.WriteToUDPAddrPort(raw, dst); err != nil && !errors.Is(err, net.ErrClosed) {

@@ -32,7 +32,9 @@ var coreErrors = []errCase{
 	{conference.ErrFull, condFull, "the room is full"},
 	{conference.ErrLocked, condItemNotFound, "the room is being created"},
 	{conference.ErrCreationRestricted, condNotAllowed, "room creation is restricted"},
+	{conference.ErrRoomQuota, condResourceLimit, "too many rooms; none can be created now"},
 	{conference.ErrClosed, condServiceUnavail, "the service is shutting down"},
+	{conference.ErrUntrusted, condNotAcceptable, "that caller's SIP identity is not verified (no digest authentication or trusted P-Asserted-Identity): rights cannot be granted to it"},
 }
 
 // Overrides of coreErrors for particular requests.

@@ -21,6 +21,7 @@ const (
 	NSData      = "jabber:x:data"
 	NSPing      = "urn:xmpp:ping"
 	NSDelay     = "urn:xmpp:delay"
+	NSSID       = "urn:xmpp:sid:0" // XEP-0359 unique and stable stanza ids
 	NSStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
 	nsAccept    = "jabber:component:accept"
 	nsClient    = "jabber:client"
@@ -94,20 +95,6 @@ func readNodeDepth(r xml.TokenReader, start xml.StartElement, depth int) (*node,
 		}
 		if err != nil {
 			return nil, err
-		}
-	}
-}
-
-// parseNode parses the first element of b (tests, fuzzing).
-func parseNode(b []byte) (*node, error) {
-	d := xml.NewDecoder(bytes.NewReader(b))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, err
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			return readNode(d, se)
 		}
 	}
 }

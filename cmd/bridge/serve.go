@@ -51,23 +51,31 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	}
 	log := newLogger(cfg.Log, logw)
 	m := metrics.New()
+	fdLimit := raiseFDLimit(log, m)
 
 	st, err := openStore(ctx, cfg.Store.Path, log)
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", cfg.Store.Path, err)
 	}
 	defer st.Close()
+	st = countStoreErrors(st, m)
+	m.SetInfo(version, cfg.XMPP.Mode)
 
-	reg := conference.NewRegistry(registryOptions(cfg, st, log))
+	ropts := registryOptions(cfg, st, log)
+	ropts.Limits.OnRefusal = m.Refuse
+	reg := conference.NewRegistry(ropts)
 	events := reg.Subscribe()
 	go observe(events, m)
+	m.CountConferences(reg)
+	warnClaims(ctx, cfg, st, log)
 
 	// The admin listener is bound first so that a port conflict fails fast.
 	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin.listen %s: %w", cfg.Admin.Listen, err)
 	}
-	ready := &readiness{store: st.(pinger)}
+	ready := &readiness{store: st} // store.Store has Ping
+	ready.fdLimit.Store(int64(fdLimit))
 	mux := adminMux(m, ready)
 	api := withAPI(mux, cfg, reg, log)
 	admin := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -129,13 +137,15 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 }
 
 func registryOptions(cfg config.Config, st store.Store, log *slog.Logger) conference.Options {
-	opts := conference.Options{Store: st, Logger: log, HistoryLength: cfg.XMPP.HistoryLength, WatchPolicy: cfg.SIP.SubscribePolicy}
+	opts := conference.Options{Store: st, Logger: log, HistoryLength: cfg.XMPP.HistoryLength, WatchPolicy: cfg.SIP.SubscribePolicy,
+		Limits: conferenceLimits(cfg)}
 	if cfg.XMPP.HistoryLength == 0 {
 		opts.HistoryLength = -1
 	}
 	if cfg.XMPP.RoomCreation == "listed" {
 		opts.Creators = append([]string{}, cfg.XMPP.Creators...)
 	}
+	opts.Identities, opts.Bindings = identityOptions(cfg)
 	for _, r := range cfg.Rooms {
 		opts.Rooms = append(opts.Rooms, conference.RoomSpec{Name: r.Name, Subject: r.Subject, Moderators: r.Moderators,
 			PIN: r.PIN, MaxParticipants: r.MaxParticipants})
