@@ -44,6 +44,9 @@ type mixSlot struct {
 	sentLast bool // the previous tick sent a packet (else the next one has the marker)
 
 	rxIn, rxDropped int // packets the leg received and dropped since the last pull
+
+	cue   []int16 // this tick's frame of the leg's prompt (prompt.go)
+	cueOn bool
 }
 
 func newMixSlot(frame int) mixSlot {
@@ -51,6 +54,7 @@ func newMixSlot(frame int) mixSlot {
 		in:      make([]int16, frame),
 		out:     make([]int16, frame),
 		payload: make([]byte, frame),
+		cue:     make([]int16, frame),
 		tx:      make([]byte, 12+frame),
 		hdr: rtp.Header{
 			Version:        2,
@@ -147,7 +151,10 @@ func (m *mixer) mixRoom(r *room, legs []*Leg) {
 			continue
 		}
 		var payload []byte
-		if s.contrib {
+		if s.cueOn {
+			payload = withPrompt(s, sum)
+			r.encodes++
+		} else if s.contrib {
 			out := s.out[:len(sum)]
 			in := s.in[:len(sum)]
 			for i := range out {
@@ -186,11 +193,12 @@ func (l *Leg) pull(s *mixSlot) (bool, frameKind) {
 	defer l.mu.Unlock()
 	s.rxIn, s.rxDropped = l.takeCounts()
 	if !l.started || l.closed {
-		s.send = false
+		s.send, s.cueOn = false, false
 		clear(s.in)
 		return false, frameSilent
 	}
 	kind := l.jb.pop(s.in)
+	s.cueOn = l.takePrompt(s.cue)
 	l.checkUnheard(s.at)
 	s.send = l.params.Direction.Sends()
 	s.dst = l.rtpDst()
