@@ -1,0 +1,225 @@
+package client
+
+import (
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cusax.dev/bridge/confinfo"
+)
+
+// occupant is a MUC occupant as the client tracks it from presence.
+type occupant struct {
+	Nick        string
+	JID         string // bare real JID, when the room shows it
+	Role        string
+	Affiliation string
+	Self        bool
+}
+
+// selfIDs identify the client's own legs: its call's Call-ID (matched
+// against the endpoints' call-info) and its MUC nick (status 110).
+type selfIDs struct {
+	CallID string
+	Nick   string
+	JID    string
+	AOR    string
+}
+
+// Merge builds the participant list, one row per person, from the
+// conference state (RFC 4575 users) and the room's occupants:
+//
+//   - an occupant and a conference user are one person when the occupant's
+//     real JID is the user's xmpp: entity or one of its associated-aors
+//     (the binding the bridge publishes), else when the occupant's nick is
+//     the user's display-text (the bridge presents one participant under
+//     one name on both sides; a de-duplicated nick "Name (2)" matches an
+//     otherwise unmatched audio user "Name");
+//   - the client's own SIP leg (its Call-ID in call-info) and its own
+//     occupant (status 110) are one row, marked self;
+//   - users whose every endpoint is disconnected have left.
+//
+// A row is verified when the bridge itself links its SIP AOR and JID (the
+// conference user names both), or it is the client's own row.
+func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
+	type person struct {
+		row                Row
+		audio, text        bool
+		user               bool
+		selfSIP, selfText  bool
+	}
+	var people []*person
+	var users []confinfo.User
+	if doc != nil && doc.Users != nil {
+		users = doc.Users.Users
+	}
+	for _, u := range users {
+		p := &person{user: true}
+		live := false
+		for _, ep := range u.Endpoints {
+			if ep.Status == confinfo.StatusDisconnected || ep.Status == confinfo.StatusDisconnecting {
+				continue
+			}
+			live = true
+			if ep.Status == confinfo.StatusMutedViaFocus {
+				p.row.Muted = true
+			}
+			for _, m := range ep.Media {
+				if m.Type == confinfo.MediaTypeAudio && m.Status == confinfo.MediaRecvOnly {
+					p.row.Muted = true
+				}
+			}
+			if self.CallID != "" && ep.CallInfo != nil && ep.CallInfo.SIP != nil && ep.CallInfo.SIP.CallID == self.CallID {
+				p.selfSIP = true
+			}
+		}
+		if len(u.Endpoints) > 0 && !live {
+			continue // departed
+		}
+		p.audio = live
+		p.text = len(u.Endpoints) == 0
+		p.row.Name = u.DisplayText
+		ids := []string{u.Entity}
+		if u.AssociatedAORs != nil {
+			for _, a := range u.AssociatedAORs.Entries {
+				ids = append(ids, a.URI)
+			}
+		}
+		for _, id := range ids {
+			id = stripParams(id)
+			switch {
+			case strings.HasPrefix(id, "xmpp:") && p.row.JID == "":
+				p.row.JID = strings.ToLower(strings.TrimPrefix(id, "xmpp:"))
+			case (strings.HasPrefix(id, "sip:") || strings.HasPrefix(id, "sips:") || strings.HasPrefix(id, "tel:")) &&
+				p.row.SIP == "" && !strings.HasSuffix(id, "@anonymous.invalid"):
+				p.row.SIP = id
+			}
+		}
+		if len(u.Roles) > 0 {
+			p.row.Role = u.Roles[0]
+		}
+		p.row.Verified = p.row.JID != "" && p.row.SIP != "" && live
+		if p.row.Name == "" {
+			p.row.Name = firstNonEmpty(p.row.JID, p.row.SIP, u.Entity)
+		}
+		people = append(people, p)
+	}
+	taken := make([]bool, len(people))
+	match := func(o occupant) int {
+		if o.JID != "" {
+			for i, p := range people {
+				if !taken[i] && p.row.JID == o.JID {
+					return i
+				}
+			}
+		}
+		for i, p := range people {
+			if !taken[i] && p.row.Name == o.Nick && (o.JID == "" || p.row.JID == "") {
+				return i
+			}
+		}
+		if base := dedupSuffix.ReplaceAllString(o.Nick, ""); base != o.Nick && o.JID == "" {
+			for i, p := range people {
+				if !taken[i] && p.audio && p.row.Name == base {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	for _, o := range occs {
+		i := match(o)
+		var p *person
+		if i >= 0 {
+			taken[i] = true
+			p = people[i]
+		} else {
+			p = &person{}
+			people = append(people, p)
+			taken = append(taken, true)
+		}
+		p.text = true
+		p.row.Name = o.Nick
+		if o.JID != "" {
+			p.row.JID = o.JID
+		}
+		if o.Role != "" {
+			p.row.Role = o.Role
+		}
+		if o.Role == "visitor" {
+			p.row.Muted = true
+		}
+		if o.Self {
+			p.selfText = true
+		}
+	}
+	// The client's own legs are one person, whatever the bridge knows.
+	var selfRow *person
+	out := people[:0:0]
+	for _, p := range people {
+		if p.selfSIP || p.selfText {
+			if selfRow == nil {
+				selfRow = p
+				out = append(out, p)
+				continue
+			}
+			selfRow.audio = selfRow.audio || p.audio
+			selfRow.text = selfRow.text || p.text
+			selfRow.row.Muted = selfRow.row.Muted || p.row.Muted
+			if p.selfText {
+				selfRow.row.Name, selfRow.row.Role = p.row.Name, p.row.Role
+			}
+			selfRow.selfText = selfRow.selfText || p.selfText
+			continue
+		}
+		out = append(out, p)
+	}
+	rows := make([]Row, 0, len(out))
+	for _, p := range out {
+		r := p.row
+		switch {
+		case p.audio && p.text:
+			r.Level = "both"
+		case p.audio:
+			r.Level = "audio"
+		default:
+			r.Level = "text"
+		}
+		if p == selfRow {
+			r.Self, r.Verified = true, true
+			r.JID = firstNonEmpty(self.JID, r.JID)
+			if p.audio {
+				r.SIP = firstNonEmpty(self.AOR, r.SIP)
+			}
+		}
+		rows = append(rows, r)
+	}
+	slices.SortStableFunc(rows, func(a, b Row) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	// Names are what commands address: make them unique.
+	seen := map[string]int{}
+	for i := range rows {
+		seen[rows[i].Name]++
+		if n := seen[rows[i].Name]; n > 1 {
+			rows[i].Name += " #" + strconv.Itoa(n)
+		}
+	}
+	return rows
+}
+
+var dedupSuffix = regexp.MustCompile(` \([0-9]+\)$`)
+
+func stripParams(uri string) string {
+	uri, _, _ = strings.Cut(uri, ";")
+	uri, _, _ = strings.Cut(uri, "?")
+	return uri
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
