@@ -26,11 +26,11 @@ const dtmfFrames = 5
 // sends the source's frames (or RFC 4733 events) and plays one frame out of
 // the mixer's jitter buffer into the sink.
 type rtpEndpoint struct {
-	conn  *net.UDPConn
-	codec mixer.Codec
+	conn   *net.UDPConn
+	codec  mixer.Codec
 	dtmfPT uint8
-	frame int
-	ssrc  uint32
+	frame  int
+	ssrc   uint32
 
 	mu     sync.Mutex
 	remote netip.AddrPort

@@ -32,17 +32,17 @@ const maxNotifyBody = 1 << 20
 // sipUA is the client's SIP user agent: one UDP socket and a TCP listener
 // on the same port (a focus sends large NOTIFYs over TCP, RFC 3261 §18).
 type sipUA struct {
-	log    *slog.Logger
-	aor    sip.Uri
-	display string
-	server string // outbound proxy HOST:PORT
+	log            *slog.Logger
+	aor            sip.Uri
+	display        string
+	server         string // outbound proxy HOST:PORT
 	user, password string
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	cli    *sipgo.Client
-	local  netip.AddrPort
-	dua    *sipgo.DialogUA
-	closer func() error
+	ua             *sipgo.UserAgent
+	srv            *sipgo.Server
+	cli            *sipgo.Client
+	local          netip.AddrPort
+	dua            *sipgo.DialogUA
+	closer         func() error
 
 	mu    sync.Mutex
 	calls map[string]*sipCall // by Call-ID
@@ -201,13 +201,13 @@ func unreachable(addr string, err error) error {
 
 // sipCall is one call to a conference with its conference subscription.
 type sipCall struct {
-	u      *sipUA
-	dlg    *sipgo.DialogClientSession
-	callID string
-	target string
+	u       *sipUA
+	dlg     *sipgo.DialogClientSession
+	callID  string
+	target  string
 	isFocus bool
-	media  *rtpEndpoint
-	cancel context.CancelFunc
+	media   *rtpEndpoint
+	cancel  context.CancelFunc
 
 	mu       sync.Mutex
 	state    confinfo.State

@@ -44,10 +44,10 @@ type selfIDs struct {
 // conference user names both), or it is the client's own row.
 func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
 	type person struct {
-		row                Row
-		audio, text        bool
-		user               bool
-		selfSIP, selfText  bool
+		row               Row
+		audio, text       bool
+		user              bool
+		selfSIP, selfText bool
 	}
 	var people []*person
 	var users []confinfo.User

@@ -38,9 +38,9 @@ type xmppConn struct {
 	done chan struct{}
 	seq  atomic.Uint64
 
-	mu      sync.Mutex
-	pending map[string]chan *elem // IQ id → reply
-	onStanza func(*elem)          // presence and message
+	mu       sync.Mutex
+	pending  map[string]chan *elem // IQ id → reply
+	onStanza func(*elem)           // presence and message
 }
 
 // writeConn bounds each write itself and ignores mellium's write
