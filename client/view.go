@@ -1,7 +1,6 @@
 package client
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,10 @@ type occupant struct {
 	Role        string
 	Affiliation string
 	Self        bool
+	// Level flags from a participation-level presence extension (an
+	// element with text/audio attributes, DESIGN.md §6.4), when present.
+	HasLevel    bool
+	Text, Audio bool
 }
 
 // selfIDs identify the client's own legs: its call's Call-ID (matched
@@ -105,41 +108,59 @@ func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
 		}
 		people = append(people, p)
 	}
+	// Occupants are matched to conference users in passes, surest first:
+	// real JID; then a text-only user whose display-text (for a chat user
+	// the nick itself) is the nick; then an audio user whose display name is
+	// the nick, or the nick without the " (N)" the bridge adds to make a
+	// caller's nick unique.
 	taken := make([]bool, len(people))
-	match := func(o occupant) int {
-		if o.JID != "" {
-			for i, p := range people {
-				if !taken[i] && p.row.JID == o.JID {
-					return i
-				}
-			}
-		}
-		for i, p := range people {
-			if !taken[i] && p.row.Name == o.Nick && (o.JID == "" || p.row.JID == "") {
-				return i
-			}
-		}
-		if base := dedupSuffix.ReplaceAllString(o.Nick, ""); base != o.Nick && o.JID == "" {
-			for i, p := range people {
-				if !taken[i] && p.audio && p.row.Name == base {
-					return i
-				}
-			}
-		}
-		return -1
+	owner := make([]int, len(occs))
+	for k := range owner {
+		owner[k] = -1
 	}
-	for _, o := range occs {
-		i := match(o)
+	passes := []func(o occupant, p *person) bool{
+		func(o occupant, p *person) bool { return o.JID != "" && p.row.JID == o.JID },
+		func(o occupant, p *person) bool {
+			return !p.audio && p.row.Name == o.Nick && (o.JID == "" || p.row.JID == "")
+		},
+		func(o occupant, p *person) bool {
+			return p.audio && p.row.Name == o.Nick && (o.JID == "" || p.row.JID == "")
+		},
+		func(o occupant, p *person) bool {
+			base := trimDedup(o.Nick)
+			return base != o.Nick && o.JID == "" && p.audio && p.row.Name == base
+		},
+	}
+	for _, pass := range passes {
+		for k, o := range occs {
+			if owner[k] >= 0 {
+				continue
+			}
+			for i, p := range people {
+				if !taken[i] && pass(o, p) {
+					taken[i], owner[k] = true, i
+					break
+				}
+			}
+		}
+	}
+	for k, o := range occs {
 		var p *person
-		if i >= 0 {
-			taken[i] = true
+		if i := owner[k]; i >= 0 {
 			p = people[i]
 		} else {
 			p = &person{}
 			people = append(people, p)
-			taken = append(taken, true)
 		}
-		p.text = true
+		// The bridge presents every SIP caller as an occupant: an occupant
+		// is a chat user only when it is no caller's presentation.
+		switch {
+		case o.HasLevel:
+			p.text = p.text || o.Text
+			p.audio = p.audio || o.Audio
+		case owner[k] < 0 || !p.audio || o.Self:
+			p.text = true
+		}
 		p.row.Name = o.Nick
 		if o.JID != "" {
 			p.row.JID = o.JID
@@ -207,7 +228,17 @@ func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
 	return rows
 }
 
-var dedupSuffix = regexp.MustCompile(` \([0-9]+\)$`)
+// trimDedup removes a trailing " (N)" from a nick.
+func trimDedup(nick string) string {
+	i := strings.LastIndex(nick, " (")
+	if i < 0 || !strings.HasSuffix(nick, ")") {
+		return nick
+	}
+	if _, err := strconv.Atoi(nick[i+2 : len(nick)-1]); err != nil {
+		return nick
+	}
+	return nick[:i]
+}
 
 func stripParams(uri string) string {
 	uri, _, _ = strings.Cut(uri, ";")

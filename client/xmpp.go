@@ -238,7 +238,7 @@ func (x *xmppConn) roster(ctx context.Context) ([]Contact, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Contact
+	out := []Contact{}
 	for _, it := range r.child(nsRoster, "query").children(nsRoster, "item") {
 		if len(out) >= 500 {
 			break
