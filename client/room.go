@@ -382,6 +382,8 @@ func (c *Client) joinRoom(ctx context.Context, room string) error {
 				return fmt.Errorf("room %s does not exist (%s)", room, res.errorText())
 			case "forbidden":
 				return fmt.Errorf("room %s: you are banned (%s)", room, res.errorText())
+			case "not-allowed":
+				return fmt.Errorf("room %s does not exist and you may not create it, or may not enter it (%s)", room, res.errorText())
 			case "registration-required":
 				return fmt.Errorf("room %s is members-only (%s)", room, res.errorText())
 			case "not-authorized":

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,9 +107,12 @@ func dialXMPP(ctx context.Context, cfg *Config, log *slog.Logger, onStanza func(
 	if err != nil {
 		raw.Close()
 		msg := err.Error()
+		cond, isSASL := saslCondition(err)
 		switch {
-		case strings.Contains(msg, "not-authorized") || strings.Contains(msg, "credentials"):
-			return nil, fmt.Errorf("%w: the XMPP server rejected %s's password", ErrAuth, origin)
+		case isSASL && (cond == "not-authorized" || cond == "credentials-expired" || cond == "account-disabled"):
+			return nil, fmt.Errorf("%w: the XMPP server rejected the password of %s (%s: %s)", ErrAuth, origin, cond, msg)
+		case isSASL:
+			return nil, fmt.Errorf("XMPP server %s refused the login (%s: %s)", cfg.XMPPServer, cond, msg)
 		case strings.Contains(msg, "x509") || strings.Contains(msg, "certificate"):
 			return nil, fmt.Errorf("XMPP server %s: TLS certificate not trusted (%v); give --ca-file", cfg.XMPPServer, err)
 		case ctx.Err() != nil:
@@ -136,6 +140,22 @@ func (x *xmppConn) close() {
 		_ = x.sess.Conn().Close()
 		<-x.done
 	}
+}
+
+// saslCondition finds mellium's SASL failure in err (its type is
+// internal, so it is recognised by package path) and returns the defined
+// condition (RFC 6120 §6.5).
+func saslCondition(err error) (string, bool) {
+	for err != nil {
+		v := reflect.ValueOf(err)
+		if v.Kind() == reflect.Struct && v.Type().PkgPath() == "mellium.im/xmpp/internal/saslerr" {
+			if f := v.FieldByName("Condition"); f.IsValid() {
+				return fmt.Sprint(f.Interface()), true
+			}
+		}
+		err = errors.Unwrap(err)
+	}
+	return "", false
 }
 
 // rawTokens turns XML text into a token stream that keeps its namespaces.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +23,7 @@ type clientEnv struct {
 	dir    string
 }
 
-func startClientEnv(t *testing.T) *clientEnv {
+func startClientEnv(t *testing.T, mutate func(*config.Config)) *clientEnv {
 	t.Helper()
 	p := StartProsody(t, e2eUsers)
 	env := &clientEnv{p: p, dir: t.TempDir()}
@@ -34,6 +33,9 @@ func startClientEnv(t *testing.T) *clientEnv {
 		c.XMPP = config.XMPP{Mode: "component", Server: p.ComponentAddr(), Domain: p.MUCDomain, Secret: p.Secret,
 			RoomCreation: "anyone", HistoryLength: 50}
 		c.Rooms = []config.Room{{Name: "team", Moderators: []string{"xmpp:alice@" + p.Domain}}}
+		if mutate != nil {
+			mutate(c)
+		}
 	})
 	// The component must be linked before clients look for rooms.
 	WaitFor(t, 15*time.Second, "component connected", func() bool {
@@ -80,7 +82,7 @@ func waitConnected(c *ScriptClient) {
 // not her own.
 func TestClientMeeting(t *testing.T) {
 	sippBin := sipp(t)
-	env := startClientEnv(t)
+	env := startClientEnv(t, nil)
 	wav := filepath.Join(env.dir, "alice.wav")
 
 	alice := StartScriptClient(t, "alice", env.args(t, "alice", "--audio-in", "tone:440", "--audio-out", wav)...)
@@ -254,5 +256,3 @@ func checkMeetingRows(rows []map[string]any, me, other string, phone bool) strin
 	}
 	return ""
 }
-
-var _ = context.Background
