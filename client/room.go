@@ -302,29 +302,12 @@ func (c *Client) joinXMPP(ctx context.Context, uri string) error {
 	}
 	av := info[audioVideoURIField]
 	ev.ConferenceURI = av
-	c.mu.Lock()
-	voiceUp := c.sip != nil
-	c.mu.Unlock()
-	if av != "" && c.cfg.WithVoice && voiceUp {
-		call, err := c.callConference(ctx, av)
-		if err != nil {
+	if av != "" && c.cfg.WithVoice {
+		if confURI, err := c.addVoice(ctx, room, av); err != nil {
 			c.emit(ErrorEvent{Event: "error", Message: "voice: " + err.Error()})
 		} else {
-			confURI, chatURI := published(call.document())
-			back, _ := roomOf(chatURI)
-			if chatURI != "" && strings.EqualFold(back, room) {
-				ev.Related, ev.Voice = true, true
-				ev.ConferenceURI = confURI
-				c.mu.Lock()
-				c.call = call
-				c.mu.Unlock()
-			} else {
-				call.hangup()
-				c.emit(ErrorEvent{Event: "error", Message: fmt.Sprintf("the conference %s publishes the chat room %q, not %s: unrelated, hung up", av, chatURI, room)})
-			}
+			ev.Related, ev.Voice, ev.ConferenceURI = true, true, confURI
 		}
-	} else if av != "" && c.cfg.WithVoice {
-		c.emit(ErrorEvent{Event: "error", Message: "the room has a conference (" + av + ") but the voice connection is not up"})
 	}
 	c.mu.Lock()
 	c.confURI, c.chatURI, c.related = ev.ConferenceURI, ev.ChatURI, ev.Related
@@ -444,4 +427,81 @@ func (c *Client) leave() {
 		_ = x.send(ctx, fmt.Sprintf(`<presence xmlns='jabber:client' type='unavailable' to='%s'/>`, esc(room+"/"+nick)))
 		cancel()
 	}
+}
+
+// addVoice calls the conference av a room advertises and keeps the call
+// only if that conference publishes the room as its grouptextchat URI.
+func (c *Client) addVoice(ctx context.Context, room, av string) (string, error) {
+	c.mu.Lock()
+	voiceUp := c.sip != nil
+	c.mu.Unlock()
+	if !voiceUp {
+		return "", errors.New("the room has a conference (" + av + ") but the voice connection is not up")
+	}
+	call, err := c.callConference(ctx, av)
+	if err != nil {
+		return "", err
+	}
+	confURI, chatURI := published(call.document())
+	back, _ := roomOf(chatURI)
+	if chatURI == "" || !strings.EqualFold(back, room) {
+		call.hangup()
+		return "", fmt.Errorf("the conference %s publishes the chat room %q, not %s: unrelated, hung up", av, chatURI, room)
+	}
+	c.mu.Lock()
+	c.call = call
+	c.mu.Unlock()
+	return confURI, nil
+}
+
+// JoinVoice adds the voice half to a meeting joined from its chat room: it
+// calls the room's audio-video-uri (the TUI's answer to "call it?").
+func (c *Client) JoinVoice(ctx context.Context) error {
+	c.mu.Lock()
+	room, in, confURI, call := c.room, c.inRoom, c.confURI, c.call
+	c.mu.Unlock()
+	if !in || confURI == "" {
+		return errors.New("not in a chat room that advertises a conference")
+	}
+	if call != nil {
+		return errors.New("already in the call")
+	}
+	got, err := c.addVoice(ctx, room, confURI)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.confURI, c.related = got, true
+	c.mu.Unlock()
+	c.emit(JoinedEvent{Event: "joined", Room: room, ConferenceURI: got, ChatURI: "xmpp:" + room + "?join", Related: true, Chat: true, Voice: true})
+	c.publish(true)
+	return nil
+}
+
+// JoinChat adds the chat half to a meeting joined by a call: it joins the
+// room the conference publishes even though it does not point back (the
+// person said yes when asked).
+func (c *Client) JoinChat(ctx context.Context) error {
+	c.mu.Lock()
+	chatURI, call, in := c.chatURI, c.call, c.inRoom
+	c.mu.Unlock()
+	if call == nil || chatURI == "" {
+		return errors.New("not in a call whose conference publishes a chat room")
+	}
+	if in {
+		return errors.New("already in the chat room")
+	}
+	room, err := roomOf(chatURI)
+	if err != nil {
+		return err
+	}
+	if err := c.joinRoom(ctx, room); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	related, confURI := c.related, c.confURI
+	c.mu.Unlock()
+	c.emit(JoinedEvent{Event: "joined", Room: room, ConferenceURI: confURI, ChatURI: chatURI, Related: related, Chat: true, Voice: true})
+	c.publish(true)
+	return nil
 }

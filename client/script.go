@@ -98,12 +98,16 @@ func (c *Client) Exec(ctx context.Context, line string) (quit bool, err error) {
 		}
 	case "roster":
 		c.emit(RosterEvent{Event: "roster", Contacts: c.Roster()})
+	case "joinvoice":
+		err = c.JoinVoice(ctx)
+	case "joinchat":
+		err = c.JoinChat(ctx)
 	case "leave":
 		err = c.Leave(ctx)
 	case "quit", "exit":
 		return true, nil
 	default:
-		err = fmt.Errorf("unknown command %q (join, say, msg, who, status, mute, unmute, kick, ban, lock, selfmute, hold, dtmf, call, roster, leave, quit)", cmd)
+		err = fmt.Errorf("unknown command %q (join, joinvoice, joinchat, say, msg, who, status, mute, unmute, kick, ban, lock, selfmute, hold, dtmf, call, roster, leave, quit)", cmd)
 	}
 	if err != nil {
 		c.mu.Lock()
