@@ -180,7 +180,7 @@ func (c *Client) Hold(ctx context.Context, on bool) error {
 }
 
 // Call dials a roster contact's vCard TEL (or any sip: URI) through the
-// SIP account as a plain call into a conference.
+// SIP account: a plain call, no conference needed (RFC 7081 §3.2).
 func (c *Client) Call(ctx context.Context, who string) error {
 	target := who
 	for _, ct := range c.Roster() {
@@ -196,5 +196,20 @@ func (c *Client) Call(ctx context.Context, who string) error {
 		_, host, _ := splitAOR(c.cfg.SIP)
 		target = "sip:" + strings.NewReplacer(" ", "", "-", "", ".", "", "(", "", ")", "").Replace(num) + "@" + host
 	}
-	return c.Join(ctx, target)
+	c.mu.Lock()
+	busy := c.call != nil
+	c.mu.Unlock()
+	if busy {
+		return errors.New("already in a call: leave first")
+	}
+	call, err := c.dial(ctx, target, false)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.call = call
+	c.mu.Unlock()
+	c.emit(JoinedEvent{Event: "joined", ConferenceURI: target, Voice: true})
+	c.publish(true)
+	return nil
 }

@@ -162,6 +162,12 @@ func (c *Client) Join(ctx context.Context, uri string) error {
 // callConference calls uri, checks it is a focus and subscribes to its
 // state; the call is hung up on any failure.
 func (c *Client) callConference(ctx context.Context, uri string) (*sipCall, error) {
+	return c.dial(ctx, uri, true)
+}
+
+// dial calls uri; with focus it must be a conference focus and the call
+// subscribes to its state, else it is a plain call (the Call action).
+func (c *Client) dial(ctx context.Context, uri string, focus bool) (*sipCall, error) {
 	c.mu.Lock()
 	u := c.sip
 	c.mu.Unlock()
@@ -187,14 +193,17 @@ func (c *Client) callConference(ctx context.Context, uri string) (*sipCall, erro
 		media.close()
 		return nil, err
 	}
-	if !call.isFocus {
-		call.hangup()
-		return nil, fmt.Errorf("%s is not a conference focus (no isfocus in its Contact): hung up", uri)
-	}
 	call.mu.Lock()
 	call.onChange = func() { c.publish(false) }
 	call.onEnd = func(reason string) { c.callEnded(call, reason) }
 	call.mu.Unlock()
+	if !focus {
+		return call, nil
+	}
+	if !call.isFocus {
+		call.hangup()
+		return nil, fmt.Errorf("%s is not a conference focus (no isfocus in its Contact): hung up", uri)
+	}
 	if err := call.subscribe(ctx, subscriptionExpires); err != nil {
 		call.hangup()
 		return nil, fmt.Errorf("%s: %w", uri, err)

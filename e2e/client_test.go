@@ -157,6 +157,28 @@ func TestClientMeeting(t *testing.T) {
 	t.Logf("alice's recording, last 2 s: 1000 Hz %.1f dB, 700 Hz %.1f dB, 440 Hz (own) %.1f dB",
 		audiotest.PowerDB(tail, 1000, 8000), audiotest.PowerDB(tail, 700, 8000), audiotest.PowerDB(tail, 440, 8000))
 
+	// bob mutes himself (*6 to the focus): both see his phone leg muted.
+	bob.Send("selfmute on")
+	for _, c := range []*ScriptClient{alice, bob} {
+		c.WaitRows("bob self-muted", func(rows []map[string]any) bool {
+			for _, r := range rows {
+				if strings.Contains(r["sip"].(string), "bob@") {
+					return r["muted"] == true
+				}
+			}
+			return false
+		})
+	}
+	bob.Send("selfmute off")
+	alice.WaitRows("bob unmuted himself", func(rows []map[string]any) bool {
+		for _, r := range rows {
+			if strings.Contains(r["sip"].(string), "bob@") {
+				return r["muted"] == false
+			}
+		}
+		return false
+	})
+
 	// alice moderates: she mutes the phone, seen by both.
 	alice.Send("mute sipp caller")
 	for _, c := range []*ScriptClient{alice, bob} {
