@@ -218,12 +218,14 @@ func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
 	}
 	slices.SortStableFunc(rows, func(a, b Row) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	// Names are what commands address: make them unique.
-	seen := map[string]int{}
+	seen := make(map[string]bool, len(rows))
 	for i := range rows {
-		seen[rows[i].Name]++
-		if n := seen[rows[i].Name]; n > 1 {
-			rows[i].Name += " #" + strconv.Itoa(n)
+		name := rows[i].Name
+		for n := 2; seen[name]; n++ {
+			name = rows[i].Name + " #" + strconv.Itoa(n)
 		}
+		rows[i].Name = name
+		seen[name] = true
 	}
 	return rows
 }
