@@ -94,13 +94,9 @@ func (c *Client) onPresence(e *elem, nick string) {
 	if j, err := jid.Parse(item.attr("jid")); err == nil && item.attr("jid") != "" {
 		o.JID = strings.ToLower(j.Bare().String())
 	}
-	for _, k := range e.Kids {
-		if k.XMLName.Space == nsMUCUser || k.XMLName.Space == nsClient {
-			continue
-		}
-		if t, a := k.attr("text"), k.attr("audio"); t != "" || a != "" {
-			o.HasLevel, o.Text, o.Audio = true, t == "true" || t == "1", a == "true" || a == "1"
-		}
+	if pe := e.child(nsParticipation, "participation"); pe != nil {
+		b := func(v string) bool { return v == "true" || v == "1" }
+		o.HasLevel, o.Text, o.Audio, o.Muted = true, b(pe.attr("text")), b(pe.attr("audio")), b(pe.attr("muted"))
 	}
 	c.occupants[nick] = o
 	var w chan *elem

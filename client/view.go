@@ -17,8 +17,8 @@ type occupant struct {
 	Self        bool
 	// Level flags from a participation-level presence extension (an
 	// element with text/audio attributes, DESIGN.md §6.4), when present.
-	HasLevel    bool
-	Text, Audio bool
+	HasLevel           bool
+	Text, Audio, Muted bool
 }
 
 // selfIDs identify the client's own legs: its call's Call-ID (matched
@@ -44,7 +44,10 @@ type selfIDs struct {
 //   - users whose every endpoint is disconnected have left.
 //
 // A row is verified when the bridge itself links its SIP AOR and JID (the
-// conference user names both), or it is the client's own row.
+// conference user names both; an associated xmpp: URI the bridge marks
+// "unverified" links nothing), or it is the client's own row. The level
+// comes from the bridge's participation element in room presence
+// (urn:cusax:participation:0) when there is one.
 func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
 	type person struct {
 		row               Row
@@ -86,6 +89,11 @@ func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
 		ids := []string{u.Entity}
 		if u.AssociatedAORs != nil {
 			for _, a := range u.AssociatedAORs.Entries {
+				// A JID the bridge could not verify (RFC 7081 §3.4) is
+				// shown so, and binds nothing.
+				if a.DisplayText == "unverified" {
+					continue
+				}
 				ids = append(ids, a.URI)
 			}
 		}
@@ -168,7 +176,7 @@ func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
 		if o.Role != "" {
 			p.row.Role = o.Role
 		}
-		if o.Role == "visitor" {
+		if o.Role == "visitor" || (o.HasLevel && o.Muted) {
 			p.row.Muted = true
 		}
 		if o.Self {

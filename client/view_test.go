@@ -69,6 +69,30 @@ func TestMerge(t *testing.T) {
 			want: []Row{{Name: "bob", JID: "bob@example.com", SIP: "sip:bob@example.com", Level: "both", Role: "participant", Verified: true}},
 		},
 		{
+			name: "an unverified Call-Info JID binds nothing",
+			doc: doc(
+				func() confinfo.User {
+					u := audioUser("sip:eve@example.com", "eve", "e", confinfo.StatusConnected)
+					u.AssociatedAORs = &confinfo.URIs{Entries: []confinfo.URIEntry{{URI: "xmpp:bob@example.com", DisplayText: "unverified"}}}
+					return u
+				}(),
+				textUser("xmpp:bob@example.com", "bob"),
+			),
+			occs: []occupant{{Nick: "bob", JID: "bob@example.com", Role: "participant"}, {Nick: "eve", Role: "participant"}},
+			want: []Row{
+				{Name: "bob", JID: "bob@example.com", Level: "text", Role: "participant"},
+				{Name: "eve", SIP: "sip:eve@example.com", Level: "audio", Role: "participant"},
+			},
+		},
+		{
+			name: "bound, entity xmpp: where JIDs are public, muted by participation",
+			doc: doc(
+				audioUser("xmpp:bob@example.com", "bob", "bob-call", confinfo.StatusConnected, "sip:bob@example.com"),
+			),
+			occs: []occupant{{Nick: "bob", Role: "participant", JID: "bob@example.com", HasLevel: true, Text: true, Audio: true, Muted: true}},
+			want: []Row{{Name: "bob", JID: "bob@example.com", SIP: "sip:bob@example.com", Level: "both", Muted: true, Role: "participant", Verified: true}},
+		},
+		{
 			name: "two people with one name stay two rows",
 			doc: doc(
 				textUser("xmpp:sam@example.com", "sam"),

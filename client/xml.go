@@ -20,6 +20,9 @@ const (
 	nsRoster    = "jabber:iq:roster"
 	nsVCard     = "vcard-temp"
 	nsDelay     = "urn:xmpp:delay"
+	// nsParticipation is the bridge's participation element in occupant
+	// presence: <participation text='true' audio='true' muted='false'/>.
+	nsParticipation = "urn:cusax:participation:0"
 )
 
 // elem is a received XML element, decoded whole.
