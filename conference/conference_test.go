@@ -100,7 +100,9 @@ func TestJoinLeaveLifecycle(t *testing.T) {
 	if err != nil || len(snap.Participants) != 1 || len(snap.Departed) != 1 {
 		t.Fatalf("snapshot %+v %v", snap, err)
 	}
-	// Rooms are persistent by default: the last leave does not end it.
+	// A room made by a call is temporary, but outlives its last
+	// participant by Limits.IdleGrace (30 s): the last leave does not end
+	// it at once.
 	if err := reg.Leave(ctx, "team", b.ID, Departed, OriginSIP); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestJoinLeaveLifecycle(t *testing.T) {
 
 func TestTemporaryRoomEndsWhenEmpty(t *testing.T) {
 	ctx := context.Background()
-	reg, s := newReg(t, Options{})
+	reg, s := newReg(t, Options{Limits: Limits{IdleGrace: -1}})
 	owner := mucJoin(t, reg, "tmp", "owner@example.com/r", "boss")
 	if !owner.Created || owner.Participant.Affiliation != AffiliationOwner || owner.Participant.Role != RoleModerator {
 		t.Fatalf("creator %+v", owner)

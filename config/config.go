@@ -26,6 +26,8 @@ type Config struct {
 	Store Store  `yaml:"store"`
 	Log   Log    `yaml:"log"`
 	Rooms []Room `yaml:"rooms"`
+	// Conference limits rooms and PIN guessing (security.go).
+	Conference ConferenceLimits `yaml:"conference"`
 }
 
 // SIP configures the conference focus.
@@ -46,6 +48,15 @@ type SIP struct {
 	// answers; 0 answers at once.
 	AnswerDelay Duration `yaml:"answer_delay"`
 	Auth        Auth     `yaml:"auth"`
+	// TCP limits the SIP TCP connections (security.go).
+	TCP SIPTCP `yaml:"tcp"`
+	// Subscriptions limits conference subscriptions (security.go).
+	Subscriptions SubscriptionLimits `yaml:"subscriptions"`
+	// TLS holds the certificate of "tls:" listeners (security.go).
+	TLS TLSFiles `yaml:"tls"`
+	// RoomCreation says which rooms a call may create: anyone (any valid
+	// name) or listed (only rooms that exist: declared, persisted or live).
+	RoomCreation string `yaml:"room_creation"`
 }
 
 // Auth configures SIP digest authentication.
@@ -53,6 +64,11 @@ type Auth struct {
 	Realm           string    `yaml:"realm"`
 	RequireForCalls bool      `yaml:"require_for_calls"`
 	Accounts        []Account `yaml:"accounts"`
+	// FreeFailures is how many digest failures in a row a user or a source
+	// address may have before each further one locks it out for a growing
+	// delay (1s, doubled per failure, up to MaxDelay).
+	FreeFailures int      `yaml:"free_failures"`
+	MaxDelay     Duration `yaml:"max_delay"`
 }
 
 // Account is one SIP digest account.
@@ -74,6 +90,9 @@ type RTP struct {
 	// HoldTimeout is Timeout for calls on hold or otherwise not sending
 	// (sendonly, recvonly, inactive); 0 never hangs them up.
 	HoldTimeout Duration `yaml:"hold_timeout"`
+	// StrictSource accepts media only from the IP address in the SDP: no
+	// learning of another source during the first seconds of a call.
+	StrictSource bool `yaml:"strict_source"`
 }
 
 // XMPP configures the MUC component.
@@ -88,6 +107,8 @@ type XMPP struct {
 	Creators     []string `yaml:"creators"`
 	// HistoryLength is the default number of messages a room keeps.
 	HistoryLength int `yaml:"history_length"`
+	// MaxStanzaBytes caps every stanza the component sends (security.go).
+	MaxStanzaBytes int `yaml:"max_stanza_bytes"`
 }
 
 // Admin configures the HTTP admin endpoint.
@@ -149,10 +170,15 @@ func Default() Config {
 			NotifyInterval:      Duration(time.Second),
 			SubscriptionExpires: Duration(time.Hour),
 			AckTimeout:          Duration(32 * time.Second),
-			Auth:                Auth{Realm: "localhost"},
+			Auth:                Auth{Realm: "localhost", FreeFailures: 3, MaxDelay: Duration(time.Minute)},
+			TCP:                 defaultSIPTCP(),
+			Subscriptions:       defaultSubscriptionLimits(),
+			RoomCreation:        "anyone",
 		},
-		RTP:   RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
-		XMPP:  XMPP{Mode: "component", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50},
+		Conference: defaultConferenceLimits(),
+		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		XMPP: XMPP{Mode: "off", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
+			MaxStanzaBytes: 256 << 10},
 		Admin: Admin{Listen: "127.0.0.1:8080"},
 		Store: Store{Path: "./data/bridge.db"},
 		Log:   Log{Level: "info", Format: "text"},
@@ -182,6 +208,9 @@ func Parse(r io.Reader) (Config, error) {
 		return cfg, fmt.Errorf("config: read: %w", err)
 	}
 	if len(bytes.TrimSpace(data)) > 0 {
+		if err := checkKeys(data); err != nil {
+			return cfg, err
+		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -207,7 +236,8 @@ var (
 	pinRE      = regexp.MustCompile(`^[0-9]{2,16}$`)
 )
 
-// ValidRoomName reports whether s is a valid room name (DESIGN.md §2).
+// ValidRoomName reports whether s is a valid room name: 1–64 of
+// a-z 0-9 . _ - (the core's rule, conference.ValidName).
 func ValidRoomName(s string) bool { return roomNameRE.MatchString(s) }
 
 // Validate checks every key and returns the first problem as a *FieldError.
@@ -297,6 +327,9 @@ func (c *Config) Validate() error {
 		if c.XMPP.Domain == "" || strings.ContainsAny(c.XMPP.Domain, " @/") {
 			return bad("xmpp.domain", c.XMPP.Domain, "must be a domain JID like conference.example.com")
 		}
+		if c.XMPP.Secret == "" {
+			return bad("xmpp.secret", "", "must not be empty in component mode (the XMPP server's component_secret)")
+		}
 	}
 	switch c.XMPP.RoomCreation {
 	case "anyone", "listed":
@@ -344,7 +377,7 @@ func (c *Config) Validate() error {
 			return bad(key+".max_participants", strconv.Itoa(r.MaxParticipants), "must be 0 (no limit) or more")
 		}
 	}
-	return nil
+	return c.validateSecurity()
 }
 
 // ParseListen splits "udp:0.0.0.0:5060" into network and address.
@@ -354,9 +387,9 @@ func ParseListen(s string) (network, addr string, err error) {
 		return "", "", errors.New("must be network:host:port")
 	}
 	switch network {
-	case "udp", "tcp":
+	case "udp", "tcp", "tls":
 	default:
-		return "", "", fmt.Errorf("network %q is not udp or tcp", network)
+		return "", "", fmt.Errorf("network %q is not udp, tcp or tls", network)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

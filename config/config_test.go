@@ -75,7 +75,7 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"rtp: {hold_timeout: 1s}", "rtp.hold_timeout"},
 		{"rtp: {hold_timeout: -1m}", "rtp.hold_timeout"},
 		{"xmpp: {mode: embedded}", "xmpp.mode"},
-		{"xmpp: {server: nohost}", "xmpp.server"},
+		{"xmpp: {mode: component, secret: s, server: nohost}", "xmpp.server"},
 		{"xmpp: {room_creation: some}", "xmpp.room_creation"},
 		{"admin: {listen: 8080}", "admin.listen"},
 		{"log: {level: loud}", "log.level"},

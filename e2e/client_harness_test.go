@@ -103,7 +103,7 @@ func StartScriptClient(t *testing.T, name string, args ...string) *ScriptClient 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.cmd.Stderr = &lockedWriter{mu: &c.mu, b: &c.stderr}
+	c.cmd.Stderr = &stderrWriter{mu: &c.mu, b: &c.stderr}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -146,12 +146,13 @@ func StartScriptClient(t *testing.T, name string, args ...string) *ScriptClient 
 	return c
 }
 
-type lockedWriter struct {
+// stderrWriter collects a client's stderr under its mutex.
+type stderrWriter struct {
 	mu *sync.Mutex
 	b  *strings.Builder
 }
 
-func (w *lockedWriter) Write(p []byte) (int, error) {
+func (w *stderrWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)

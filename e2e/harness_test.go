@@ -122,6 +122,10 @@ type Bridge struct {
 	RTPMin     int
 	RTPMax     int
 
+	// NoFile, when set before Start, runs the binary with RLIMIT_NOFILE
+	// (soft and hard) at this value (StartBridgeLimited).
+	NoFile int
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	logs bytes.Buffer
@@ -134,7 +138,14 @@ type Bridge struct {
 // at the end of the test; its log is printed if the test failed.
 func StartBridge(t testing.TB, mutate func(*config.Config)) *Bridge {
 	t.Helper()
-	b := &Bridge{t: t, Dir: t.TempDir()}
+	return StartBridgeLimited(t, 0, mutate)
+}
+
+// StartBridgeLimited is StartBridge with RLIMIT_NOFILE set to nofile (soft
+// and hard, through the shell's ulimit) for the binary; 0 leaves it.
+func StartBridgeLimited(t testing.TB, nofile int, mutate func(*config.Config)) *Bridge {
+	t.Helper()
+	b := &Bridge{t: t, Dir: t.TempDir(), NoFile: nofile}
 	b.SIPPort = FreePort(t)
 	b.SIPAddr = fmt.Sprintf("127.0.0.1:%d", b.SIPPort)
 	adminPort := FreePort(t)
@@ -182,6 +193,10 @@ func (b *Bridge) Start() {
 	b.t.Helper()
 	b.mu.Lock()
 	cmd := exec.Command(bridgeBin, "serve", "--config", b.ConfigPath)
+	if b.NoFile > 0 {
+		cmd = exec.Command("/bin/sh", "-c", `ulimit -n "$1" && exec "$2" serve --config "$3"`,
+			"sh", strconv.Itoa(b.NoFile), bridgeBin, b.ConfigPath)
+	}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {

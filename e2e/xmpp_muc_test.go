@@ -39,7 +39,7 @@ type mucBridge interface {
 // wires them.
 type inProcess struct {
 	dbPath string
-	p      *Prosody
+	p      *XMPPServer
 	m      *metrics.Metrics
 	svc    *muc.Service
 	reg    *conference.Registry
@@ -50,12 +50,12 @@ type inProcess struct {
 	tune func(*muc.Config)
 }
 
-func startInProcess(t *testing.T, p *Prosody) *inProcess {
+func startInProcess(t *testing.T, p xmppServer) *inProcess {
 	return startInProcessWith(t, p, nil)
 }
 
-func startInProcessWith(t *testing.T, p *Prosody, tune func(*muc.Config)) *inProcess {
-	b := &inProcess{dbPath: filepath.Join(t.TempDir(), "bridge.db"), p: p, tune: tune}
+func startInProcessWith(t *testing.T, p xmppServer, tune func(*muc.Config)) *inProcess {
+	b := &inProcess{dbPath: filepath.Join(t.TempDir(), "bridge.db"), p: p.server(), tune: tune}
 	b.start(t)
 	t.Cleanup(b.stop)
 	return b
@@ -113,7 +113,8 @@ func (b *inProcess) SIPDomain() string    { return e2eSIPDomain }
 // binaryBridge is the bridge binary with its XMPP component configured.
 type binaryBridge struct{ b *Bridge }
 
-func startBinary(t *testing.T, p *Prosody) *binaryBridge {
+func startBinary(t *testing.T, srv xmppServer) *binaryBridge {
+	p := srv.server()
 	b := StartBridge(t, func(c *config.Config) {
 		c.XMPP = config.XMPP{Mode: "component", Server: p.ComponentAddr(), Domain: p.MUCDomain, Secret: p.Secret,
 			RoomCreation: "anyone", HistoryLength: 50}
@@ -146,7 +147,8 @@ func (b *binaryBridge) SIPDomain() string { return b.b.Config.SIP.Domain }
 
 var e2eUsers = map[string]string{"alice": "pw-alice", "bob": "pw-bob", "carol": "pw-carol", "dave": "pw-dave", "mallory": "pw-mallory"}
 
-func login(t *testing.T, p *Prosody, name string) *XMPPClient {
+func login(t *testing.T, srv xmppServer, name string) *XMPPClient {
+	p := srv.server()
 	return DialXMPP(t, p.C2SAddr(), name, p.Domain, e2eUsers[name])
 }
 
@@ -180,19 +182,23 @@ func TestXMPPMUCWithProsodyBinary(t *testing.T) {
 // subject, a moderator revokes voice, kicks and bans with the right codes and
 // actor, the ban holds after a bridge restart, and disco advertises the SIP
 // conference URI.
-func mucScenario(t *testing.T, p *Prosody, br mucBridge) {
+func mucScenario(t *testing.T, srv xmppServer, br mucBridge) {
+	p := srv.server()
 	room := "team@" + p.MUCDomain
 	alice, bob, dave := login(t, p, "alice"), login(t, p, "bob"), login(t, p, "dave")
 	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
 
-	// Alice creates the room (201) and makes it an instant room.
+	// Alice creates the room (201) and configures it persistent (rooms
+	// nobody made persistent are destroyed once empty, issue 12).
 	got := alice.Join(room, "Alice", "")
 	self := got[len(got)-2]
 	if !slices.Equal(self.Codes(), []string{"110", "201"}) || self.Item().Attr("affiliation") != "owner" {
 		t.Fatalf("creator self-presence: %s", self)
 	}
-	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCOwner+`'><x xmlns='`+nsData+`' type='submit'/></query>`); res.Attr("type") != "result" {
-		t.Fatalf("instant room: %s", res)
+	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCOwner+`'><x xmlns='`+nsData+`' type='submit'>`+
+		`<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>`+
+		`<field var='muc#roomconfig_persistentroom'><value>1</value></field></x></query>`); res.Attr("type") != "result" {
+		t.Fatalf("persistent room: %s", res)
 	}
 	// Bob joins: Alice's presence first, then his own with 110.
 	got = bob.Join(room, "Bob", "")
@@ -336,7 +342,7 @@ func roomInfo(t *testing.T, c *XMPPClient, room string) (*Elem, map[string]strin
 
 // checkRoomInfo asserts the room's disco#info: identity, MUC feature and the
 // muc#roominfo form with audio-video-uri, byte for byte the conference URI
-// "sip:ROOM@" + the bridge's sip.domain (RFC 7081 §4; DESIGN §2).
+// "sip:ROOM@" + the bridge's sip.domain (RFC 7081 §4).
 func checkRoomInfo(t *testing.T, c *XMPPClient, room, name string, br mucBridge) {
 	t.Helper()
 	res, vals := roomInfo(t, c, room)

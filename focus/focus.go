@@ -2,6 +2,7 @@ package focus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +28,8 @@ import (
 
 // Config configures a Focus.
 type Config struct {
-	// Listen lists the SIP listeners as "udp:HOST:PORT" or "tcp:HOST:PORT";
+	// Listen lists the SIP listeners as "udp:HOST:PORT", "tcp:HOST:PORT"
+	// or "tls:HOST:PORT" (with Config.TLS);
 	// port 0 picks a free port (see Addrs).
 	Listen []string
 	// Domain is SIP_DOMAIN: conferences are sip:ROOM@Domain.
@@ -76,6 +78,33 @@ type Config struct {
 	// room lists that AOR). REFERs (ejection, dial-out) are always
 	// challenged.
 	RequireAuthForCalls bool
+	// AuthFreeFailures is how many digest failures in a row a user or a
+	// source address may have before each further failure locks it out
+	// for a growing delay (1 s, doubled per failure, up to AuthMaxDelay).
+	// Default 3 (digest.DefaultFreeFailures).
+	AuthFreeFailures int
+	// AuthMaxDelay caps that lockout. Default 1 min.
+	AuthMaxDelay time.Duration
+	// TCPMaxConnections bounds the SIP TCP connections accepted and open
+	// at once (over all TCP listeners each); one more is closed at once.
+	// 0: no total limit (cmd/bridge derives one from RLIMIT_NOFILE).
+	TCPMaxConnections int
+	// TCPMaxPerSource bounds the connections from one IP address.
+	// Default DefaultTCPMaxPerSource; negative: no limit.
+	TCPMaxPerSource int
+	// TCPIdleTimeout closes an accepted connection that sent nothing for
+	// this long. Default DefaultTCPIdleTimeout; negative: never.
+	TCPIdleTimeout time.Duration
+	// TLS is the server configuration of "tls:" listeners (sip.tls.cert
+	// and key); required when one is listed.
+	TLS *tls.Config
+	// Subscriptions limits the conference subscriptions.
+	Subscriptions SubscriptionLimits
+	// FDReserve is how many descriptors must stay free for a new call to
+	// get RTP ports: below that the INVITE gets 503 with Retry-After,
+	// before socket(2) or accept(2) can fail. Default 64; negative: no
+	// check.
+	FDReserve int
 	// DialTimeout bounds a dial-out INVITE (REFER without method) waiting
 	// for its final answer; then it is canceled. Default 60 s.
 	DialTimeout time.Duration
@@ -130,6 +159,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 60 * time.Second
 	}
+	if c.TCPMaxPerSource == 0 {
+		c.TCPMaxPerSource = DefaultTCPMaxPerSource
+	}
+	if c.TCPIdleTimeout == 0 {
+		c.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
+	c.Subscriptions = c.Subscriptions.withDefaults()
+	if c.FDReserve == 0 {
+		c.FDReserve = 64
+	}
 	if c.RTPTimeout < 0 || c.RTPHoldTimeout < 0 {
 		return c, fmt.Errorf("focus: negative RTP timeout (%v, hold %v)", c.RTPTimeout, c.RTPHoldTimeout)
 	}
@@ -148,8 +187,8 @@ type listenSpec struct {
 func parseListen(s string) (listenSpec, error) {
 	network, addr, ok := strings.Cut(s, ":")
 	network = strings.ToLower(network)
-	if !ok || (network != "udp" && network != "tcp") {
-		return listenSpec{}, fmt.Errorf("focus: listener %q: want udp:HOST:PORT or tcp:HOST:PORT", s)
+	if !ok || (network != "udp" && network != "tcp" && network != "tls") {
+		return listenSpec{}, fmt.Errorf("focus: listener %q: want udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT", s)
 	}
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
@@ -182,8 +221,8 @@ type Focus struct {
 
 	calls *callTable
 	subs  *subTable
-	acks  *ackCache
 	auth  *digest.Server
+	guard *digest.Guard // auth with failure limits per user and source
 	// render publishes conference state (RFC 4575).
 	render confstate.Renderer
 
@@ -194,13 +233,21 @@ type Focus struct {
 	addrs    []string        // bound listeners, "udp:127.0.0.1:5060"
 	hosts    map[string]bool // Request-URI hosts that are ours (lower case)
 	closers  []func() error  // listeners
-	draining atomic.Bool     // new INVITEs get 503
-	stop     chan struct{}   // closed when shutdown starts
-	handlers sync.WaitGroup  // requests being handled, see enter
-	closing  bool            // guarded by mu; no more handlers enter
-	bg       sync.WaitGroup  // hangups started from events and the RTP sweep
-	sweeper  sync.WaitGroup  // the RTP timeout sweep (rtptimeout.go)
-	running  atomic.Bool
+	running  atomic.Bool     // Run was called
+
+	// life is the focus's lifetime, derived from Run's context in Run and
+	// canceled (stopLife) when that ends or a listener fails: shutdown
+	// starts then. Handlers bound their work with timeouts under it; what
+	// must still finish while the focus shuts down (the BYEs, the core's
+	// Leave, final NOTIFYs) runs under detached().
+	life     context.Context
+	stopLife context.CancelCauseFunc
+
+	// Every goroutine the focus starts has one owner that waits for it:
+	handlers sync.WaitGroup // request handlers (wrap, enter); shutdown waits after the calls ended
+	closing  bool           // guarded by mu; no more handlers enter
+	work     sync.WaitGroup // the event follower, the RTP sweep and the hang-ups they start (goWork)
+	serving  sync.WaitGroup // listener loops; they end when their sockets close
 
 	// testHook, when set (by tests, before Run), is called at the named
 	// points of a call's setup.
@@ -237,13 +284,13 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 		accept: []string{"application/sdp", "application/conference-info+xml"},
 		calls:  newCallTable(),
 		subs:   newSubTable(),
-		acks:   newAckCache(),
 		render: confstate.Renderer{SIPDomain: strings.ToLower(cfg.Domain), MUCDomain: cfg.MUCDomain},
 		ready:  make(chan struct{}),
-		stop:   make(chan struct{}),
+		life:   context.Background(), // until Run derives the real one
 		ports:  map[string]int{},
 		hosts:  map[string]bool{},
 	}
+	f.subs.limits = cfg.Subscriptions
 	for _, l := range cfg.Listen {
 		spec, err := parseListen(l)
 		if err != nil {
@@ -257,6 +304,7 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	if f.auth, err = digest.NewServer(digest.Options{Realm: cfg.AuthRealm, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("focus: digest: %w", err)
 	}
+	f.guard = digest.NewGuard(f.auth, digest.ThrottleOptions{FreeFailures: cfg.AuthFreeFailures, MaxDelay: cfg.AuthMaxDelay})
 	sipLog := cfg.Logger.With("layer", "sipgo")
 	f.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(f.advertise.String()),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
@@ -347,13 +395,21 @@ func (f *Focus) wrap(h sipgo.RequestHandler) sipgo.RequestHandler {
 				}
 			}
 		}()
+		if !req.IsAck() && req.Method != sip.REGISTER && f.refuseWildcard(req, tx) {
+			return
+		}
+		if !req.IsAck() && strings.EqualFold(req.Recipient.Scheme, "sips") && !strings.EqualFold(req.Transport(), "TLS") {
+			// RFC 3261 §26.2.2: a SIPS Request-URI must arrive over TLS.
+			f.reply(tx, req, 416, "Unsupported URI Scheme", nil, f.warning(399, "sips: needs TLS"))
+			return
+		}
 		h(req, tx)
 	}
 }
 
 // safely runs fn; a panic in it is logged (at error, with the stack) and
 // goes no further. Every goroutine the focus starts runs its work through
-// it (see goBg), like the request handlers through wrap.
+// it (see goWork), like the request handlers through wrap.
 func (f *Focus) safely(what string, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -363,25 +419,26 @@ func (f *Focus) safely(what string, fn func()) {
 	fn()
 }
 
-// goBg runs fn on a goroutine counted in f.bg (shutdown waits for it),
-// recovering a panic. Only the event follower and the RTP sweep start
-// such work, and both have stopped before shutdown waits for f.bg.
-func (f *Focus) goBg(what string, fn func()) {
-	f.bg.Go(func() { f.safely(what, fn) })
+// goWork runs fn on a goroutine counted in f.work (shutdown waits for it),
+// recovering a panic. Only the event follower and the RTP sweep, which are
+// in f.work themselves, start such work, so the count never rises from
+// zero while shutdown waits.
+func (f *Focus) goWork(what string, fn func()) {
+	f.work.Go(func() { f.safely(what, fn) })
 }
 
-// untilStop returns a context that ends when shutdown starts (or cancel
-// is called).
-func (f *Focus) untilStop() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-f.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+// stopping reports whether shutdown has started: new calls, subscriptions
+// and REFERs are refused (503).
+func (f *Focus) stopping() bool { return f.life.Err() != nil }
+
+// detached is the focus's lifetime without its cancellation, for work that
+// must finish while the focus shuts down; callers bound it with a timeout.
+func (f *Focus) detached() context.Context { return context.WithoutCancel(f.life) }
+
+// coreCtx bounds a call into the conference core made while handling a
+// request or a media event: coreTimeout, or shutdown.
+func (f *Focus) coreCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(f.life, coreTimeout)
 }
 
 // enter registers a running handler; false once shutdown has finished
@@ -416,39 +473,45 @@ func (f *Focus) Calls() int { return f.calls.len() }
 // Run binds every listener, serves SIP and follows the conference core's
 // events until ctx ends. Then it sends every call a BYE (bounded by
 // ShutdownTimeout), releases their RTP ports, closes the listeners and
-// returns. A listener that cannot be bound is an error before serving.
+// returns. A listener that cannot be bound is an error before serving; one
+// that fails while serving ends Run with its error.
 func (f *Focus) Run(ctx context.Context) error {
 	if !f.running.CompareAndSwap(false, true) {
 		return errors.New("focus: Run called twice")
 	}
-	serveErr := make(chan error, len(f.specs))
-	if err := f.listen(serveErr); err != nil {
+	f.life, f.stopLife = context.WithCancelCause(ctx)
+	defer f.stopLife(nil)
+	if err := f.listen(); err != nil {
+		f.stopLife(err)
 		f.closeListeners()
 		_ = f.ua.Close()
+		f.serving.Wait()
 		return err
 	}
 	stream := f.reg.Subscribe()
-	followed := make(chan struct{})
-	go func() {
-		defer close(followed)
-		f.follow(stream)
-	}()
-	f.sweeper.Go(func() { f.safely("RTP sweep", f.sweepMedia) })
+	f.work.Go(func() { f.follow(stream) })
+	f.goWork("RTP sweep", f.sweepMedia)
 	close(f.ready)
 	f.log.Info("SIP focus listening", "listeners", f.Addrs(), "domain", f.cfg.Domain, "advertised", f.advertise)
 
+	<-f.life.Done()
 	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
+	if se := (serveError{}); errors.As(context.Cause(f.life), &se) {
+		err = se.err
 		f.log.Error("SIP listener failed", "err", err)
 	}
-	f.shutdown(stream, followed)
+	f.shutdown(stream)
 	return err
 }
 
-// listen binds the listeners and serves each in a goroutine.
-func (f *Focus) listen(serveErr chan<- error) error {
+// serveError is the cause of a lifetime ended by a failed listener.
+type serveError struct{ err error }
+
+func (e serveError) Error() string { return e.err.Error() }
+
+// listen binds the listeners and serves each in a goroutine (in f.serving).
+// A listener that fails while serving ends the focus's lifetime.
+func (f *Focus) listen() error {
 	for _, s := range f.specs {
 		var (
 			local netip.AddrPort
@@ -474,8 +537,24 @@ func (f *Focus) listen(serveErr chan<- error) error {
 				return fmt.Errorf("focus: listen tcp %s: %w", s.addr, err)
 			}
 			local = ln.Addr().(*net.TCPAddr).AddrPort()
-			f.closers = append(f.closers, ln.Close)
-			serve = func() error { return f.srv.ServeTCP(ln) }
+			g := newTCPGuard(ln, f.cfg.TCPMaxPerSource, f.cfg.TCPMaxConnections, f.cfg.TCPIdleTimeout, f.log, f.m)
+			f.closers = append(f.closers, g.Close)
+			serve = func() error { return f.srv.ServeTCP(g) }
+		case "tls":
+			if f.cfg.TLS == nil {
+				return fmt.Errorf("focus: listen tls %s: no certificate configured", s.addr)
+			}
+			ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s.addr)))
+			if err != nil {
+				return fmt.Errorf("focus: listen tls %s: %w", s.addr, err)
+			}
+			local = ln.Addr().(*net.TCPAddr).AddrPort()
+			// The guard sits under TLS: limits and the idle timeout apply
+			// to the handshake too.
+			g := newTCPGuard(ln, f.cfg.TCPMaxPerSource, f.cfg.TCPMaxConnections, f.cfg.TCPIdleTimeout, f.log, f.m)
+			f.closers = append(f.closers, g.Close)
+			tl := tls.NewListener(g, f.cfg.TLS)
+			serve = func() error { return f.srv.ServeTLS(tl) }
 		}
 		f.mu.Lock()
 		f.addrs = append(f.addrs, s.network+":"+netip.AddrPortFrom(local.Addr().Unmap(), local.Port()).String())
@@ -484,14 +563,11 @@ func (f *Focus) listen(serveErr chan<- error) error {
 		}
 		f.addHosts(local.Addr().Unmap())
 		f.mu.Unlock()
-		go func() {
+		f.serving.Go(func() {
 			if err := serve(); err != nil && !errors.Is(err, net.ErrClosed) {
-				select {
-				case serveErr <- fmt.Errorf("focus: serve %s %s: %w", s.network, s.addr, err):
-				default:
-				}
+				f.stopLife(serveError{fmt.Errorf("focus: serve %s %s: %w", s.network, s.addr, err)})
 			}
-		}()
+		})
 	}
 	f.mu.Lock()
 	f.addHosts(f.advertise)
@@ -549,6 +625,9 @@ func (f *Focus) contact(room string, transport string) *sip.ContactHeader {
 	}
 	f.mu.Unlock()
 	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: room, Host: f.advertise.String(), Port: port}}
+	if network == "tls" {
+		h.Address.Scheme = "sips" // RFC 5630 §3.1.2: a request over TLS gets a SIPS Contact
+	}
 	if network == "tcp" {
 		h.Address.UriParams = sip.NewParams()
 		h.Address.UriParams.Add("transport", "tcp")

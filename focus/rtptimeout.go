@@ -1,7 +1,6 @@
 package focus
 
 import (
-	"context"
 	"time"
 
 	"cusax.dev/bridge/conference"
@@ -98,14 +97,14 @@ func (f *Focus) sweepMedia() {
 	var calls []*call
 	for {
 		select {
-		case <-f.stop:
+		case <-f.life.Done():
 			return
 		case <-tick.C:
 		}
 		calls = f.calls.appendAll(calls[:0])
 		now := time.Now()
 		for _, c := range calls {
-			if f.draining.Load() {
+			if f.stopping() {
 				break // shutdown hangs everybody up as departed
 			}
 			f.safely("RTP sweep", func() { f.checkMedia(c, now) })
@@ -121,8 +120,16 @@ func (f *Focus) sweepMedia() {
 func (f *Focus) checkMedia(c *call, now time.Time) {
 	st := c.leg.Stats()
 	c.mu.Lock()
-	quiet, watched := c.clock.observe(st.PacketsReceived+st.RTCPReceived, now)
 	limit, held := f.rtpLimit(c.neg)
+	// A call that sends is alive only while RTP from its latched source
+	// arrives (the mixer counts nothing else as received): RTCP alone, or
+	// a stranger's packets, never keep it up (issue 12). A call on hold
+	// sends no RTP, so its RTCP counts.
+	heard := st.PacketsReceived
+	if held {
+		heard += st.RTCPReceived
+	}
+	quiet, watched := c.clock.observe(heard, now)
 	c.mu.Unlock()
 	if !watched || limit <= 0 || quiet <= limit {
 		return
@@ -136,7 +143,7 @@ func (f *Focus) checkMedia(c *call, now time.Time) {
 	if f.m != nil {
 		f.m.RTPTimeouts.Inc()
 	}
-	f.goBg("RTP timeout hang-up", func() {
-		f.finishHangup(context.Background(), c, conference.Failed, conference.OriginSystem, true)
+	f.goWork("RTP timeout hang-up", func() {
+		f.finishHangup(f.detached(), c, conference.Failed, conference.OriginSystem, true)
 	})
 }

@@ -362,6 +362,8 @@ func TestRelatchRunResetByA(t *testing.T) {
 			for i := range 49 {
 				if !pause {
 					g.send(s.next(t), natB)
+				} else {
+					s.ts += 160 // the phone's clock runs on while it is silent
 				}
 				g.tick()
 				if st := g.x.Stats(); st.Remote != natA {

@@ -24,17 +24,24 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 	if err != nil {
 		return fmt.Errorf("rtp.ports: %w", err)
 	}
+	m.RTPPortsCapacity.Set(float64(portPairs(lo, hi)))
 	eng, err := mixer.New(mixer.Config{
 		BindIP:       netip.MustParseAddr(cfg.RTP.BindIP),
 		PortMin:      lo,
 		PortMax:      hi,
 		MaxSpeakers:  cfg.RTP.MaxSpeakers,
 		RTCPInterval: cfg.RTP.RTCPInterval.D(),
+		StrictSource: cfg.RTP.StrictSource,
 		Metrics:      m,
 		Logger:       log.With("component", "mixer"),
 	})
 	if err != nil {
 		return fmt.Errorf("mixer: %w", err)
+	}
+	tlsConfig, err := sipTLS(cfg)
+	if err != nil {
+		eng.Close()
+		return err
 	}
 	foc, err := focus.New(focus.Config{
 		Listen:       cfg.SIP.Listen,
@@ -53,6 +60,14 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		RequireAuthForCalls: cfg.SIP.Auth.RequireForCalls,
 		RTPTimeout:          cfg.RTP.Timeout.D(),
 		RTPHoldTimeout:      cfg.RTP.HoldTimeout.D(),
+		AuthFreeFailures:    authFreeFailures(cfg),
+		AuthMaxDelay:        cfg.SIP.Auth.MaxDelay.D(),
+		TCPMaxConnections:   tcpMaxConnections(cfg),
+		TCPMaxPerSource:     cfg.SIP.TCP.MaxPerSource,
+		TCPIdleTimeout:      cfg.SIP.TCP.IdleTimeout.D(),
+		TLS:                 tlsConfig,
+		Subscriptions: focus.SubscriptionLimits{PerSubscriber: cfg.SIP.Subscriptions.PerParticipant,
+			PerSource: cfg.SIP.Subscriptions.PerSource, Total: cfg.SIP.Subscriptions.Total},
 	}, reg, eng)
 	if err != nil {
 		eng.Close()
@@ -78,6 +93,8 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 			SIPDomain: cfg.SIP.Domain,
 			Logger:    log,
 			Metrics:   m,
+
+			MaxStanzaBytes: cfg.XMPP.MaxStanzaBytes,
 		}, reg)
 		if err != nil {
 			return fmt.Errorf("muc: %w", err)
@@ -115,4 +132,14 @@ func sipAccounts(cfg config.Config) digest.Lookup {
 		m[a.User] = a.Password
 	}
 	return digest.Accounts(m)
+}
+
+// portPairs is how many RTP/RTCP pairs (even RTP port, RTCP port+1) the
+// range lo–hi holds, as the mixer allocates them.
+func portPairs(lo, hi int) int {
+	first := lo + lo%2
+	if first+1 > hi {
+		return 0
+	}
+	return (hi - first + 1) / 2
 }
