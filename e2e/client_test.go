@@ -141,6 +141,14 @@ func TestClientMeeting(t *testing.T) {
 	bob.Send("say hi alice")
 	alice.WaitEvent("bob's message", n, func(ev map[string]any) bool { return ev["event"] == "message" && ev["body"] == "hi alice" })
 
+	// A private message to bob's chat occupant.
+	n = len(bob.Events())
+	alice.Send("msg bob psst")
+	_, m = bob.WaitEvent("alice's private message", n, func(ev map[string]any) bool { return ev["event"] == "message" && ev["body"] == "psst" })
+	if m["private"] != true || !strings.HasPrefix(m["from"].(string), "alice") {
+		t.Errorf("bob got %v", m)
+	}
+
 	// Audio: alice hears bob (1000 Hz) and the phone (700 Hz), not herself.
 	time.Sleep(0) // the recording runs; wait on its content
 	WaitFor(t, 20*time.Second, "alice's recording holds bob's and the phone's tones", func() bool {

@@ -133,6 +133,14 @@ func TestClientTUI(t *testing.T) {
 	screen = tm.WaitScreen("bob muted in the people pane", contains("muted"))
 	t.Logf("screen after /mute:\n%s", screen)
 
+	// A ban through the room: bob's chat half is thrown out with 301.
+	tm.Type("/ban bob")
+	_, left := bob.WaitEvent("bob banned", 0, func(ev map[string]any) bool { return ev["event"] == "left" && ev["half"] == "chat" })
+	if !strings.Contains(left["reason"].(string), "banned") {
+		t.Errorf("bob's left event: %v", left)
+	}
+	tm.WaitScreen("bob's chat row gone", func(s string) bool { return !strings.Contains(s, "  bob                     chat") })
+
 	tm.Type("/quit")
 	tm.WaitScreen("the client gone", func(s string) bool { return !strings.Contains(s, "Chat: up") })
 	bob.Send("quit")
