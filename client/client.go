@@ -23,7 +23,7 @@ type Client struct {
 	cfg    Config
 	log    *slog.Logger
 	events chan Event
-	ctx    context.Context // the client's lifetime (Start)
+	ctx    context.Context // the client's lifetime (Start); under mu
 
 	mu          sync.Mutex
 	chat, voice ConnState
@@ -110,7 +110,9 @@ func (c *Client) Status() StatusEvent {
 // states. It returns an error only when every configured connection failed
 // (the error of the first); one half up is enough to go on.
 func (c *Client) Start(ctx context.Context) error {
+	c.mu.Lock()
 	c.ctx = ctx
+	c.mu.Unlock()
 	c.emitStatus()
 	var wg sync.WaitGroup
 	var chatErr, voiceErr error
@@ -178,7 +180,7 @@ func (c *Client) watchChat(x *xmppConn) {
 	wasIn := c.inRoom
 	c.inRoom = false
 	clear(c.occupants)
-	closing := c.ctx.Err() != nil
+	closing := c.ctx == nil || c.ctx.Err() != nil
 	c.mu.Unlock()
 	if closing {
 		return
@@ -205,6 +207,16 @@ func (c *Client) connectVoice(ctx context.Context) error {
 	}
 	c.sip, c.voice = u, StateConnected
 	return nil
+}
+
+// life is the client's lifetime (Start's context).
+func (c *Client) life() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		return context.Background()
+	}
+	return c.ctx
 }
 
 // Roster returns the contacts, each with the TEL of its vCard.

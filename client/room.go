@@ -204,7 +204,7 @@ func (c *Client) dial(ctx context.Context, uri string, focus bool) (*sipCall, er
 		call.hangup()
 		return nil, fmt.Errorf("%s: %w", uri, err)
 	}
-	go call.refreshLoop(c.ctx)
+	go call.refreshLoop(call.life)
 	return call, nil
 }
 

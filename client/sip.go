@@ -207,6 +207,7 @@ type sipCall struct {
 	target  string
 	isFocus bool
 	media   *rtpEndpoint
+	life    context.Context // ends with the call
 	cancel  context.CancelFunc
 
 	mu       sync.Mutex
@@ -293,7 +294,7 @@ func (u *sipUA) call(ctx context.Context, target string, ownJID string, media *r
 		return nil, fmt.Errorf("%s: %w", target, err)
 	}
 	mctx, mcancel := context.WithCancel(context.Background())
-	c.cancel = mcancel
+	c.life, c.cancel = mctx, mcancel
 	media.start(mctx, ans.codec, ans.dtmfPT, ans.remote)
 	return c, nil
 }
