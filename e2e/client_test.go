@@ -165,6 +165,29 @@ func TestClientMeeting(t *testing.T) {
 	t.Logf("alice's recording, last 2 s: 1000 Hz %.1f dB, 700 Hz %.1f dB, 440 Hz (own) %.1f dB",
 		audiotest.PowerDB(tail, 1000, 8000), audiotest.PowerDB(tail, 700, 8000), audiotest.PowerDB(tail, 440, 8000))
 
+	// bob holds the call (re-INVITE sendonly): alice stops hearing his tone,
+	// and hears it again when he resumes.
+	heard := func(hz float64) func() bool {
+		return func() bool {
+			s, err := client.ReadWAVFile(wav)
+			if err != nil || len(s) < 8000*2 {
+				return false
+			}
+			tail := s[len(s)-8000:]
+			return audiotest.PowerDB(tail, hz, 8000)-audiotest.PowerDB(tail, 440, 8000) > 20
+		}
+	}
+	n = len(bob.Events())
+	bob.Send("hold on")
+	WaitFor(t, 20*time.Second, "bob's tone gone while he holds", func() bool { return !heard(1000)() })
+	bob.Send("hold off")
+	WaitFor(t, 20*time.Second, "bob's tone back after hold", heard(1000))
+	for _, ev := range bob.Events()[n:] {
+		if ev["event"] == "error" {
+			t.Errorf("hold: %v", ev)
+		}
+	}
+
 	// bob mutes himself (*6 to the focus): both see his phone leg muted.
 	bob.Send("selfmute on")
 	for _, c := range []*ScriptClient{alice, bob} {
