@@ -191,6 +191,46 @@ func TestClientBadInput(t *testing.T) {
 		alice.Wait(15 * time.Second)
 	})
 
+	t.Run("registrar", func(t *testing.T) {
+		// REGISTER with digest against sipp as the registrar: the right
+		// password registers (voice connected), a wrong one is refused
+		// (exit 4).
+		for _, tc := range []struct {
+			password string
+			code     int
+			want     string
+		}{
+			{e2eUsers["bob"], client.ExitOK, `"voice":"connected"`},
+			{"not-bobs-password", client.ExitAuth, "wrong SIP user or password"},
+		} {
+			port := FreePort(t)
+			sf, _ := filepath.Abs(filepath.Join("testdata", "uas_registrar.xml"))
+			reg := exec.Command(sippBin, "-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+				"-timeout", "30s", "-nostdin", "-trace_err")
+			reg.Dir = t.TempDir()
+			regOut := &strings.Builder{}
+			reg.Stdout, reg.Stderr = regOut, regOut
+			if err := reg.Start(); err != nil {
+				t.Fatal(err)
+			}
+			regDone := make(chan error, 1)
+			go func() { regDone <- reg.Wait() }()
+			pw := filepath.Join(t.TempDir(), "pw")
+			os.WriteFile(pw, []byte(tc.password), 0o600)
+			code, out, errs := runClientOnce(t, "status\nquit\n", "--sip", "sip:bob@"+env.b.Config.SIP.Domain,
+				"--sip-server", env.b.SIPAddr, "--sip-registrar", "127.0.0.1:"+strconv.Itoa(port), "--sip-password-file", pw)
+			if code != tc.code || !strings.Contains(out+errs, tc.want) {
+				t.Errorf("password %q: exit %d\nstdout:\n%s\nstderr:\n%s\nsipp:\n%s", tc.password, code, out, errs, regOut)
+			}
+			select {
+			case <-regDone:
+			case <-time.After(10 * time.Second):
+				_ = reg.Process.Kill()
+				t.Errorf("the registrar saw no second REGISTER\n%s", regOut)
+			}
+		}
+	})
+
 	t.Run("bad flags", func(t *testing.T) {
 		for _, args := range [][]string{
 			{},
