@@ -231,6 +231,36 @@ func TestClientBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("roster call", func(t *testing.T) {
+		// carol publishes a vCard whose TEL is the conference; bob has her
+		// in his roster: his client lists her with the TEL and calls it.
+		carol := DialXMPP(t, env.p.C2SAddr(), "carol", env.p.Domain, e2eUsers["carol"])
+		if r := ownIQ(carol, `<vCard xmlns='vcard-temp'><FN>Carol</FN><TEL><VOICE/><NUMBER>`+env.confURI()+`</NUMBER></TEL></vCard>`); r.Attr("type") != "result" {
+			t.Fatalf("vCard set: %s", r)
+		}
+		b := DialXMPP(t, env.p.C2SAddr(), "bob", env.p.Domain, e2eUsers["bob"])
+		if r := ownIQ(b, `<query xmlns='jabber:iq:roster'><item jid='carol@`+env.p.Domain+`' name='Carol'/></query>`); r.Attr("type") != "result" {
+			t.Fatalf("roster set: %s", r)
+		}
+		b.Close()
+		bob := StartScriptClient(t, "bob", env.args(t, "bob")...)
+		waitConnected(bob)
+		_, r := bob.WaitEvent("roster", 0, isEvent("roster"))
+		cs, _ := r["contacts"].([]any)
+		if len(cs) != 1 || cs[0].(map[string]any)["tel"] != env.confURI() || cs[0].(map[string]any)["name"] != "Carol" {
+			t.Fatalf("roster %v", r)
+		}
+		bob.Send("call carol@%s", env.p.Domain)
+		_, j := bob.WaitEvent("the call", 0, isEvent("joined"))
+		if j["voice"] != true || j["conference_uri"] != env.confURI() {
+			t.Fatalf("call: %v", j)
+		}
+		bob.Send("quit")
+		if code := bob.Wait(15 * time.Second); code != client.ExitOK {
+			t.Errorf("exit %d", code)
+		}
+	})
+
 	t.Run("bad flags", func(t *testing.T) {
 		for _, args := range [][]string{
 			{},
@@ -245,4 +275,13 @@ func TestClientBadInput(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ownIQ sends an IQ set to the user's own account (no to) and waits for
+// the answer.
+func ownIQ(c *XMPPClient, payload string) *Elem {
+	c.t.Helper()
+	id := "own" + strconv.FormatInt(time.Now().UnixNano(), 10)
+	c.Send(`<iq xmlns='jabber:client' type='set' id=%q>%s</iq>`, id, payload)
+	return c.Next("answer to "+id, func(e *Elem) bool { return e.XMLName.Local == "iq" && e.Attr("id") == id })
 }

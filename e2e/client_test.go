@@ -94,9 +94,16 @@ func TestClientMeeting(t *testing.T) {
 		t.Fatalf("alice joined from sip: %v", j)
 	}
 
+	alice.Send("say said before bob came")
+
 	bob := StartScriptClient(t, "bob", env.args(t, "bob", "--audio-in", "tone:1000", "--with-voice")...)
 	waitConnected(bob)
 	bob.Send("join xmpp:%s?join", env.room())
+	// The room's history reaches bob, marked delayed.
+	_, h := bob.WaitEvent("room history", 0, func(ev map[string]any) bool { return ev["event"] == "message" && ev["body"] == "said before bob came" })
+	if h["delayed"] != true {
+		t.Errorf("history message not marked delayed: %v", h)
+	}
 	_, j = bob.WaitEvent("joined", 0, isEvent("joined"))
 	if j["related"] != true || j["chat"] != true || j["voice"] != true || j["room"] != env.room() || j["conference_uri"] != env.confURI() {
 		t.Fatalf("bob joined from xmpp: %v", j)

@@ -141,6 +141,12 @@ func TestClientTUI(t *testing.T) {
 	}
 	tm.WaitScreen("bob's chat row gone", func(s string) bool { return !strings.Contains(s, "  bob                     chat") })
 
+	// alice moderates but does not own the room (a SIP call created it): a
+	// lock is refused, in words, on the screen.
+	tm.Type("/lock on")
+	screen = tm.WaitScreen("the refused lock", contains("the room refused to change the lock", "owners"))
+	t.Logf("screen after /lock on:\n%s", screen)
+
 	tm.Type("/quit")
 	tm.WaitScreen("the client gone", func(s string) bool { return !strings.Contains(s, "Chat: up") })
 	bob.Send("quit")
