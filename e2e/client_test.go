@@ -253,6 +253,33 @@ func TestClientMeeting(t *testing.T) {
 		c.WaitRows("phone gone", func(rows []map[string]any) bool { return rowNamed(rows, "sipp caller") == nil })
 	}
 
+	// alice kicks bob's phone leg: bob loses the voice half, keeps the chat
+	// half and says so. (Once the bridge binds bob's legs there is one row,
+	// and a kick removes the person: then this part does not apply.)
+	var bobPhone string
+	for _, r := range alice.Rows() {
+		if strings.Contains(r["sip"].(string), "bob@") && r["level"] == "audio" {
+			bobPhone = r["name"].(string)
+		}
+	}
+	if bobPhone != "" {
+		n = len(bob.Events())
+		alice.Send("kick %s", bobPhone)
+		_, l := bob.WaitEvent("voice half lost", n, func(ev map[string]any) bool { return ev["event"] == "left" && ev["half"] == "voice" })
+		t.Logf("bob's voice half ended: %v", l["reason"])
+		bob.WaitRows("bob's own row now chat only", func(rows []map[string]any) bool {
+			for _, r := range rows {
+				if r["self"] == true {
+					return r["level"] == "text"
+				}
+			}
+			return false
+		})
+		n = len(alice.Events())
+		bob.Send("say still here")
+		alice.WaitEvent("bob still chatting", n, func(ev map[string]any) bool { return ev["event"] == "message" && ev["body"] == "still here" })
+	}
+
 	// bob leaves: alice is alone.
 	bob.Send("leave")
 	bob.WaitEvent("left", 0, func(ev map[string]any) bool { return ev["event"] == "left" && ev["half"] == "both" })
