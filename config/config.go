@@ -26,6 +26,8 @@ type Config struct {
 	Store Store  `yaml:"store"`
 	Log   Log    `yaml:"log"`
 	Rooms []Room `yaml:"rooms"`
+	// Identity configures SIP↔XMPP identity (DESIGN.md §6).
+	Identity Identity `yaml:"identity"`
 	// Conference limits rooms and PIN guessing (security.go).
 	Conference ConferenceLimits `yaml:"conference"`
 }
@@ -48,6 +50,12 @@ type SIP struct {
 	// answers; 0 answers at once.
 	AnswerDelay Duration `yaml:"answer_delay"`
 	Auth        Auth     `yaml:"auth"`
+	// TrustedPeers are the IPs and CIDRs (the proxy or SBC in front of the
+	// bridge) whose P-Asserted-Identity is a caller's trusted identity.
+	TrustedPeers []string `yaml:"trusted_peers"`
+	// DomainAliases are other names of sip.domain, folded to it in every
+	// identity the bridge compares.
+	DomainAliases []string `yaml:"domain_aliases"`
 	// TCP limits the SIP TCP connections (security.go).
 	TCP SIPTCP `yaml:"tcp"`
 	// Subscriptions limits conference subscriptions (security.go).
@@ -93,6 +101,9 @@ type RTP struct {
 	// StrictSource accepts media only from the IP address in the SDP: no
 	// learning of another source during the first seconds of a call.
 	StrictSource bool `yaml:"strict_source"`
+	// SRTP says when calls are encrypted (SDES, RFC 4568): off, offer
+	// (when the caller offers RTP/SAVP) or required.
+	SRTP string `yaml:"srtp"`
 }
 
 // XMPP configures the MUC component.
@@ -174,14 +185,18 @@ func Default() Config {
 			TCP:                 defaultSIPTCP(),
 			Subscriptions:       defaultSubscriptionLimits(),
 			RoomCreation:        "anyone",
+			TrustedPeers:        []string{},
+			DomainAliases:       []string{},
 		},
 		Conference: defaultConferenceLimits(),
-		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer"},
 		XMPP: XMPP{Mode: "off", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
 			MaxStanzaBytes: 256 << 10},
 		Admin: Admin{Listen: "127.0.0.1:8080"},
 		Store: Store{Path: "./data/bridge.db"},
 		Log:   Log{Level: "info", Format: "text"},
+		// Empty, not nil: the example file writes them as [].
+		Identity: Identity{Bindings: []Binding{}},
 	}
 }
 
@@ -241,143 +256,18 @@ var (
 func ValidRoomName(s string) bool { return roomNameRE.MatchString(s) }
 
 // Validate checks every key and returns the first problem as a *FieldError.
+// Each section has its own check (validate.go), run in the order of the
+// file.
 func (c *Config) Validate() error {
-	bad := func(key, val, msg string) error { return &FieldError{Key: key, Value: val, Msg: msg} }
-	if len(c.SIP.Listen) == 0 {
-		return bad("sip.listen", "", "at least one listener is required")
-	}
-	for i, l := range c.SIP.Listen {
-		if _, _, err := ParseListen(l); err != nil {
-			return bad(fmt.Sprintf("sip.listen[%d]", i), l, err.Error())
+	for _, check := range []func() error{
+		c.validateSIP, c.validateAuth, c.validateRTP, c.validateXMPP, c.validateServices, c.validateLog, c.validateRooms,
+		c.validateSecurity, c.validateIdentity,
+	} {
+		if err := check(); err != nil {
+			return err
 		}
 	}
-	if c.SIP.Domain == "" || strings.ContainsAny(c.SIP.Domain, " @;<>") {
-		return bad("sip.domain", c.SIP.Domain, "must be a host name or IP")
-	}
-	if c.SIP.AdvertisedIP != "" {
-		if _, err := netip.ParseAddr(c.SIP.AdvertisedIP); err != nil {
-			return bad("sip.advertised_ip", c.SIP.AdvertisedIP, "must be an IP address")
-		}
-	}
-	switch c.SIP.SubscribePolicy {
-	case "participants", "anyone":
-	default:
-		return bad("sip.subscribe_policy", c.SIP.SubscribePolicy, "must be participants or anyone")
-	}
-	if c.SIP.NotifyInterval < 0 {
-		return bad("sip.notify_interval", time.Duration(c.SIP.NotifyInterval).String(), "must not be negative")
-	}
-	if c.SIP.SubscriptionExpires.D() < time.Minute {
-		return bad("sip.subscription_expires", c.SIP.SubscriptionExpires.D().String(), "must be at least 1m")
-	}
-	if c.SIP.AnswerDelay.D() < 0 || c.SIP.AnswerDelay.D() > 30*time.Second {
-		return bad("sip.answer_delay", c.SIP.AnswerDelay.D().String(), "must be 0..30s")
-	}
-	if c.SIP.AckTimeout.D() <= 0 {
-		return bad("sip.ack_timeout", c.SIP.AckTimeout.D().String(), "must be positive")
-	}
-	if c.SIP.Auth.Realm == "" {
-		return bad("sip.auth.realm", "", "must not be empty")
-	}
-	seen := map[string]bool{}
-	for i, a := range c.SIP.Auth.Accounts {
-		key := fmt.Sprintf("sip.auth.accounts[%d]", i)
-		if a.User == "" || strings.ContainsAny(a.User, " :@\"") {
-			return bad(key+".user", a.User, "must be a non-empty user name without spaces, ':', '@' or quotes")
-		}
-		if a.Password == "" {
-			return bad(key+".password", "", "must not be empty")
-		}
-		if seen[a.User] {
-			return bad(key+".user", a.User, "duplicate account")
-		}
-		seen[a.User] = true
-	}
-	if _, _, err := ParsePortRange(c.RTP.Ports); err != nil {
-		return bad("rtp.ports", c.RTP.Ports, err.Error())
-	}
-	if _, err := netip.ParseAddr(c.RTP.BindIP); err != nil {
-		return bad("rtp.bind_ip", c.RTP.BindIP, "must be an IP address")
-	}
-	if c.RTP.MaxSpeakers < 0 {
-		return bad("rtp.max_speakers", strconv.Itoa(c.RTP.MaxSpeakers), "must be 0 (everyone) or more")
-	}
-	if c.RTP.RTCPInterval.D() < 100*time.Millisecond {
-		return bad("rtp.rtcp_interval", c.RTP.RTCPInterval.D().String(), "must be at least 100ms")
-	}
-	for _, t := range []struct {
-		key string
-		d   time.Duration
-	}{{"rtp.timeout", c.RTP.Timeout.D()}, {"rtp.hold_timeout", c.RTP.HoldTimeout.D()}} {
-		if t.d != 0 && t.d < 5*time.Second {
-			return bad(t.key, t.d.String(), "must be 0 (never) or at least 5s")
-		}
-	}
-	switch c.XMPP.Mode {
-	case "component", "off":
-	case "embedded":
-		return bad("xmpp.mode", c.XMPP.Mode, "embedded mode is not available yet; use component or off")
-	default:
-		return bad("xmpp.mode", c.XMPP.Mode, "must be component or off")
-	}
-	if c.XMPP.Mode == "component" {
-		if _, _, err := net.SplitHostPort(c.XMPP.Server); err != nil {
-			return bad("xmpp.server", c.XMPP.Server, "must be host:port")
-		}
-		if c.XMPP.Domain == "" || strings.ContainsAny(c.XMPP.Domain, " @/") {
-			return bad("xmpp.domain", c.XMPP.Domain, "must be a domain JID like conference.example.com")
-		}
-		if c.XMPP.Secret == "" {
-			return bad("xmpp.secret", "", "must not be empty in component mode (the XMPP server's component_secret)")
-		}
-	}
-	switch c.XMPP.RoomCreation {
-	case "anyone", "listed":
-	default:
-		return bad("xmpp.room_creation", c.XMPP.RoomCreation, "must be anyone or listed")
-	}
-	if c.XMPP.HistoryLength < 0 || c.XMPP.HistoryLength > 1000 {
-		return bad("xmpp.history_length", strconv.Itoa(c.XMPP.HistoryLength), "must be 0..1000")
-	}
-	if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
-		return bad("admin.listen", c.Admin.Listen, "must be host:port")
-	}
-	if c.Store.Path == "" {
-		return bad("store.path", "", "must not be empty (use :memory: for no persistence)")
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		return bad("log.level", c.Log.Level, "must be debug, info, warn or error")
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		return bad("log.format", c.Log.Format, "must be text or json")
-	}
-	names := map[string]bool{}
-	for i, r := range c.Rooms {
-		key := fmt.Sprintf("rooms[%d]", i)
-		if !ValidRoomName(r.Name) {
-			return bad(key+".name", r.Name, "must be 1-64 of a-z 0-9 . _ -")
-		}
-		if names[r.Name] {
-			return bad(key+".name", r.Name, "duplicate room")
-		}
-		names[r.Name] = true
-		for j, m := range r.Moderators {
-			if !strings.HasPrefix(m, "sip:") && !strings.HasPrefix(m, "sips:") && !strings.HasPrefix(m, "xmpp:") {
-				return bad(fmt.Sprintf("%s.moderators[%d]", key, j), m, "must be a sip:, sips: or xmpp: URI")
-			}
-		}
-		if r.PIN != "" && !pinRE.MatchString(r.PIN) {
-			return bad(key+".pin", r.PIN, "must be 2-16 digits")
-		}
-		if r.MaxParticipants < 0 {
-			return bad(key+".max_participants", strconv.Itoa(r.MaxParticipants), "must be 0 (no limit) or more")
-		}
-	}
-	return c.validateSecurity()
+	return nil
 }
 
 // ParseListen splits "udp:0.0.0.0:5060" into network and address.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -22,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"cusax.dev/bridge/config"
+	"cusax.dev/bridge/internal/testwait"
 )
 
 // bridgeBin is the binary built once by TestMain.
@@ -331,18 +331,11 @@ func MetricValue(text, name string, labels ...string) float64 {
 	return sum
 }
 
-// WaitFor polls cond every 20 ms until it is true or timeout passes.
+// WaitFor waits until cond is true, failing the test after timeout (the
+// tests' one wait-until helper, testwait.Until).
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	testwait.Until(t, timeout, what, cond)
 }
 
 // NeedTool returns the path of the program bin, which Debian package pkg

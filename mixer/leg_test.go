@@ -39,6 +39,9 @@ func nextEvent(t *testing.T, l *Leg, kind eventKind) legEvent {
 	}
 }
 
+// noEvent asserts that no event of kind is queued on l. It does not wait:
+// the tests call it after the packets that would cause such an event were
+// ingested synchronously (ingest queues events before it returns).
 func noEvent(t *testing.T, l *Leg, kind eventKind) {
 	t.Helper()
 	for {
