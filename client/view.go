@@ -45,7 +45,10 @@ type selfIDs struct {
 //
 // A row is verified when the bridge itself links its SIP AOR and JID (the
 // conference user names both; an associated xmpp: URI the bridge marks
-// "unverified" links nothing), or it is the client's own row. The level
+// "unverified" links nothing), or the bridge's participation element says
+// the occupant is both in the chat and on the call (the bridge makes one
+// participant of two legs only for a verified binding), or it is the
+// client's own row. The level
 // comes from the bridge's participation element in room presence
 // (urn:cusax:participation:0) when there is one.
 func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
@@ -166,6 +169,11 @@ func Merge(doc *confinfo.Document, occs []occupant, self selfIDs) []Row {
 		case o.HasLevel:
 			p.text = p.text || o.Text
 			p.audio = p.audio || o.Audio
+			// One occupant on the chat and the call is one participant of
+			// the bridge with two legs: a binding it verified.
+			if o.Text && o.Audio {
+				p.row.Verified = true
+			}
 		case owner[k] < 0 || !p.audio || o.Self:
 			p.text = true
 		}

@@ -300,9 +300,11 @@ func TestClientMeeting(t *testing.T) {
 
 // checkMeetingRows says what is wrong with me's list while me, other and
 // (with phone) the sipp caller are in the meeting; "" when it is right.
-// Until the bridge publishes bindings (the identity issue), other's two
-// legs are two participants of the bridge and may show as two rows, one
-// audio and one text; once it does, they must be one row with level both.
+// Here nobody's vCard names their AOR and calls are not authenticated, so
+// the bridge cannot verify the Call-Info hints: other's two legs are two
+// participants of the bridge and show as two rows, one audio and one text
+// (TestClientOnePerson has the verified case: one row, both). A single
+// row must then be level both and verified.
 func checkMeetingRows(rows []map[string]any, me, other string, phone bool) string {
 	var self, phoneRow map[string]any
 	var otherRows []map[string]any
