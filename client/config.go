@@ -122,12 +122,23 @@ func (c *Config) Finish() error {
 	}
 	if c.AudioIn == "" {
 		c.AudioIn = "silence"
+		if DeviceSupport {
+			c.AudioIn = "auto" // the device if it opens, else silence
+		}
 	}
 	if c.AudioOut == "" {
 		c.AudioOut = "null"
+		if DeviceSupport {
+			c.AudioOut = "auto" // the device if it opens, else null
+		}
 	}
-	if _, err := parseSource(c.AudioIn, true); err != nil {
-		return fmt.Errorf("--audio-in: %w", err)
+	if c.AudioIn != "device" && c.AudioIn != "auto" {
+		if _, err := parseSource(c.AudioIn, true); err != nil {
+			return fmt.Errorf("--audio-in: %w", err)
+		}
+	}
+	if (c.AudioIn == "device" || c.AudioOut == "device") && !DeviceSupport {
+		return errors.New("--audio-in/--audio-out device: this build has no sound device support (build with cgo and -tags malgo)")
 	}
 	read := func(flag, path string) (string, error) {
 		if path == "" {

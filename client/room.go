@@ -170,11 +170,7 @@ func (c *Client) dial(ctx context.Context, uri string, focus bool) (*sipCall, er
 	if u == nil {
 		return nil, errors.New("the voice connection is not up")
 	}
-	src, err := parseSource(c.cfg.AudioIn, false)
-	if err != nil {
-		return nil, fmt.Errorf("--audio-in: %w", err)
-	}
-	sink, err := parseSink(c.cfg.AudioOut)
+	src, sink, err := c.audio()
 	if err != nil {
 		return nil, err
 	}
@@ -510,3 +506,72 @@ func (c *Client) JoinChat(ctx context.Context) error {
 	c.publish(true)
 	return nil
 }
+
+// audio opens the call's source and sink; "device" is the system's sound
+// device (one duplex stream shared by both), closed with the sink.
+func (c *Client) audio() (Source, Sink, error) {
+	in, out := c.cfg.AudioIn, c.cfg.AudioOut
+	if in == "auto" || out == "auto" {
+		// Defaults of a build with device support: the device when there
+		// is one, else silence and null.
+		d, err := openDevice(8000)
+		if err == nil {
+			d.Close()
+		} else {
+			c.emit(ErrorEvent{Event: "error", Message: err.Error() + ": sending silence, discarding what is heard"})
+		}
+		pick := func(v, dflt string) string {
+			if v != "auto" {
+				return v
+			}
+			if err == nil {
+				return "device"
+			}
+			return dflt
+		}
+		in, out = pick(in, "silence"), pick(out, "null")
+	}
+	var dev *soundDevice
+	if in == "device" || out == "device" {
+		d, err := openDevice(8000)
+		if err != nil {
+			return nil, nil, err
+		}
+		dev = d
+	}
+	var src Source
+	if in == "device" {
+		src = dev
+	} else {
+		s, err := parseSource(in, false)
+		if err != nil {
+			if dev != nil {
+				dev.Close()
+			}
+			return nil, nil, fmt.Errorf("--audio-in: %w", err)
+		}
+		src = s
+	}
+	if out == "device" {
+		return src, dev, nil
+	}
+	sink, err := parseSink(out)
+	if err != nil {
+		if dev != nil {
+			dev.Close()
+		}
+		return nil, nil, err
+	}
+	if dev != nil {
+		return src, closeBoth{sink, dev}, nil
+	}
+	return src, sink, nil
+}
+
+// closeBoth is a sink that also closes the device feeding the source.
+type closeBoth struct {
+	Sink
+	dev *soundDevice
+}
+
+func (c closeBoth) Close() error { return errors.Join(c.Sink.Close(), c.dev.Close()) }
