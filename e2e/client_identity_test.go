@@ -57,6 +57,26 @@ func TestClientOnePerson(t *testing.T) {
 		})
 		t.Logf("%s sees %s", c.name, rowsString(rows))
 	}
+	// The XMPP server goes away: each client loses its chat half, says so,
+	// and stays on the call, still seeing the other through the
+	// conference state.
+	env.p.Stop()
+	for _, c := range []*ScriptClient{alice, bob} {
+		c.WaitEvent("chat lost", 0, func(ev map[string]any) bool {
+			return ev["event"] == "status" && ev["chat"] == "failed" && ev["voice"] == "connected"
+		})
+		c.WaitEvent("chat half left", 0, func(ev map[string]any) bool { return ev["event"] == "left" && ev["half"] == "chat" })
+		other := map[string]string{"alice": "bob", "bob": "alice"}[c.name]
+		c.WaitRows("the other still on the call", func(rows []map[string]any) bool {
+			for _, r := range rows {
+				if r["self"] != true && r["sip"] == "sip:"+other+"@"+env.b.Config.SIP.Domain && r["level"] == "audio" {
+					return true
+				}
+			}
+			return false
+		})
+	}
+
 	alice.Send("quit")
 	bob.Send("quit")
 	for _, c := range []*ScriptClient{alice, bob} {
