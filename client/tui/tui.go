@@ -64,12 +64,7 @@ type model struct {
 // Run runs the terminal UI on c until the person quits; it returns the
 // exit code.
 func Run(ctx context.Context, c *client.Client, stderr io.Writer) int {
-	in := textinput.New()
-	in.Prompt = "> "
-	in.Placeholder = "type to chat, /help for commands"
-	in.CharLimit = 2000
-	m := &model{ctx: ctx, c: c, w: 80, h: 24, input: in, status: c.Status()}
-	m.input.Focus()
+	m := newModel(ctx, c)
 	p := tea.NewProgram(m, tea.WithContext(ctx))
 	go func() {
 		if err := c.Start(ctx); err != nil {
@@ -89,6 +84,17 @@ func Run(ctx context.Context, c *client.Client, stderr io.Writer) int {
 		return client.ExitError
 	}
 	return client.ExitOK
+}
+
+// newModel is the UI's state for c, sized 80×24 until the terminal says.
+func newModel(ctx context.Context, c *client.Client) *model {
+	in := textinput.New()
+	in.Prompt = "> "
+	in.Placeholder = "type to chat, /help for commands"
+	in.CharLimit = 2000
+	m := &model{ctx: ctx, c: c, w: 80, h: 24, input: in, status: c.Status()}
+	m.input.Focus()
+	return m
 }
 
 func (m *model) Init() tea.Cmd { return textinput.Blink }
