@@ -191,6 +191,37 @@ func TestClientBadInput(t *testing.T) {
 		alice.Wait(15 * time.Second)
 	})
 
+	t.Run("unrelated conference", func(t *testing.T) {
+		// bob joins the room from xmpp: with --with-voice, but his SIP
+		// server is another bridge (no chat side): the conference he reaches
+		// publishes no grouptextchat naming the room, so he hangs up.
+		other := StartBridge(t, nil)
+		args := env.args(t, "bob", "--with-voice")
+		for i, a := range args {
+			if a == env.b.SIPAddr {
+				args[i] = other.SIPAddr
+			}
+		}
+		bob := StartScriptClient(t, "bob", args...)
+		waitConnected(bob)
+		bob.Send("join xmpp:%s", env.room())
+		_, j := bob.WaitEvent("joined", 0, isEvent("joined"))
+		if j["chat"] != true || j["voice"] != false || j["related"] != false || j["conference_uri"] != env.confURI() {
+			t.Fatalf("joined %v", j)
+		}
+		_, e := bob.WaitEvent("unrelated reported", 0, isEvent("error"))
+		if !strings.Contains(e["message"].(string), "unrelated, hung up") {
+			t.Errorf("error %v", e)
+		}
+		WaitFor(t, 10*time.Second, "the other bridge's call hung up", func() bool {
+			return other.Metric("cusax_participants_active") == 0
+		})
+		bob.Send("quit")
+		if code := bob.Wait(15 * time.Second); code != client.ExitOK {
+			t.Errorf("exit %d", code)
+		}
+	})
+
 	t.Run("registrar", func(t *testing.T) {
 		// REGISTER with digest against sipp as the registrar: the right
 		// password registers (voice connected), a wrong one is refused
