@@ -82,7 +82,7 @@ func waitConnected(c *ScriptClient) {
 // not her own.
 func TestClientMeeting(t *testing.T) {
 	sippBin := sipp(t)
-	env := startClientEnv(t, nil)
+	env := startClientEnv(t, func(c *config.Config) { c.Rooms[0].PIN = "4321" })
 	wav := filepath.Join(env.dir, "alice.wav")
 
 	alice := StartScriptClient(t, "alice", env.args(t, "alice", "--audio-in", "tone:440", "--audio-out", wav)...)
@@ -212,6 +212,18 @@ func TestClientMeeting(t *testing.T) {
 		for _, r := range rows {
 			if strings.Contains(r["sip"].(string), "bob@") {
 				return r["muted"] == false
+			}
+		}
+		return false
+	})
+
+	// bob keys the moderator PIN (RFC 4733 digits *1 4321 #): his phone
+	// leg becomes a moderator, seen by alice.
+	bob.Send("dtmf *14321#")
+	alice.WaitRows("bob's phone leg a moderator", func(rows []map[string]any) bool {
+		for _, r := range rows {
+			if strings.Contains(r["sip"].(string), "bob@") {
+				return r["role"] == "moderator"
 			}
 		}
 		return false
