@@ -24,6 +24,7 @@ const usage = `usage: bridge <command> [flags]
 commands:
   serve [--config FILE]   run the bridge (defaults apply when no file is given)
   client [flags]          the dual-stack client (bridge client -h)
+  loadtest [flags]        the load benchmark (make bench-load; loadtest -h)
   version                 print the version
 `
 
@@ -58,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "client":
 		return runClient(args[1:], os.Stdin, stdout, stderr)
+	case "loadtest":
+		return runLoadtest(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "cusax-bridge %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
