@@ -137,3 +137,88 @@ func BenchmarkTickRooms(b *testing.B) {
 		})
 	}
 }
+
+// TestSplitFanOut: a room of 300 legs (three talkers) beside a small one,
+// with GOMAXPROCS=4: the large room's fan-out goes out in chunks over the
+// workers, and every leg still gets its exact mix-minus (talkers the other
+// two, listeners all three), the small room only its own; no allocations.
+func TestSplitFanOut(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	cp := newCapture()
+	e, all := shardedEngine(t, 1, 300, cp.write)
+	small := make([]*Leg, 3)
+	for i := range small {
+		small[i] = newSocketlessLeg(e, LegParams{Remote: remote(uint16(50000 + 2*i)), Codec: PCMU()})
+	}
+	e.mu.Lock()
+	rm := newRoom("small", e.frame)
+	rm.setMembers(small)
+	e.rooms["small"] = rm
+	e.publish()
+	e.mu.Unlock()
+	big := all[0]
+	talk := map[*Leg]int16{big[0]: 1000, big[150]: 1500, big[299]: 2000, small[0]: 3000, small[1]: 700}
+	now := time.Now()
+	for k := range 3 {
+		for l, v := range talk {
+			feed(l, e.frame, v)
+		}
+		e.tick(now, 0)
+		now = now.Add(20 * time.Millisecond)
+		if k == 0 {
+			continue
+		}
+		check := func(name string, legs []*Leg) {
+			var total int
+			for _, l := range legs {
+				total += int(talk[l])
+			}
+			for i, l := range legs {
+				p, ok := cp.last(l)
+				if !ok {
+					t.Fatalf("%s leg %d: nothing sent", name, i)
+				}
+				got := make([]int16, len(p.Payload))
+				kindPCMU.decode(got, p.Payload)
+				want := total - int(talk[l])
+				if d := int(got[0]) - want; d*33 > want || -d*33 > want {
+					t.Fatalf("tick %d %s leg %d hears %d, want ≈%d", k, name, i, got[0], want)
+				}
+			}
+		}
+		check("big", big)
+		check("small", small)
+	}
+	if !e.rooms["0"].deferred || e.rooms["small"].deferred {
+		t.Fatal("the big room's fan-out was not split (or the small one's was)")
+	}
+	if r := e.rooms["0"]; r.encodes != 3+1 {
+		t.Errorf("big room: %d encodings, want 4 (three talkers, one shared)", r.encodes)
+	}
+	e2, all2 := shardedEngine(t, 1, 300, discard)
+	step := func() {
+		for _, l := range all2[0][:3] {
+			feed(l, e2.frame, 2000)
+		}
+		e2.tick(now, 0)
+		now = now.Add(20 * time.Millisecond)
+	}
+	for range 10 {
+		step()
+	}
+	pcm := make([]int16, e2.frame)
+	for i := range pcm {
+		pcm[i] = 2000
+	}
+	if got := testAllocs(func() {
+		for _, l := range all2[0][:3] {
+			l.mu.Lock()
+			l.jb.put(l.jb.highTS, pcm)
+			l.mu.Unlock()
+		}
+		e2.tick(now, 0)
+		now = now.Add(20 * time.Millisecond)
+	}); got != 0 {
+		t.Errorf("%v allocations per tick with a split fan-out", got)
+	}
+}
