@@ -244,8 +244,10 @@ type Focus struct {
 
 	calls *callTable
 	subs  *subTable
-	auth  *digest.Server
-	guard *digest.Guard // auth with failure limits per user and source
+	// abandoned are the dial-outs canceled without an answer (dialout.go).
+	abandoned abandonedDialOuts
+	auth      *digest.Server
+	guard     *digest.Guard // auth with failure limits per user and source
 	// render publishes conference state (RFC 4575).
 	render confstate.Renderer
 

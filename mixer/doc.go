@@ -14,10 +14,17 @@
 //	leg.SetMuted(true)                           // out of every mix, still hears the room
 //	leg.Close()                                  // port pair free again on return
 //
-// Symmetric RTP latches a leg to the source of its first valid packet;
-// when that source has been quiet for Config.RelatchQuiet and another sends
-// Config.RelatchPackets in-sequence packets of the same SSRC (a NAT mapping
-// that changed mid-call), the latch and the mix move there (see Leg).
+// Symmetric RTP latches a leg to the source of its first valid packet, but
+// only from a source the rules of admit.go accept (DESIGN §5 says "where RTP
+// comes from"; on the Internet that lets anyone take a leg, so: the SDP
+// address's IP always, another only in a short learning window,
+// Config.StrictSource never); when that source has been quiet for
+// Config.RelatchQuiet and another sends Config.RelatchPackets in-sequence
+// packets that continue the stream's SSRC, sequence numbers and timestamps
+// (a NAT mapping that changed mid-call), the latch and the mix move there
+// (see Leg). A leg that heard nothing stops sending after
+// Config.UnheardTimeout. With LegParams.SRTP the leg runs SRTP/SRTCP
+// (SDES keys, srtp.go).
 //
 // Capacity (issue 13): on Linux one poller per GOMAXPROCS reads every
 // leg's RTP socket (epoll, one recvfrom per packet, no goroutine wake-up

@@ -132,9 +132,10 @@ type LegStats struct {
 // Leg is one participant's media: an RTP/RTCP port pair, its receive path
 // and its slot in a room's mix. Create legs with Engine.Allocate.
 //
-// Latching: the first RTP packet of a negotiated payload type latches the
-// leg to its source; the mix goes there and packets from other sources are
-// dropped and counted. The latch moves to a new source B (a phone whose
+// Latching: the first RTP packet of a negotiated payload type from a source
+// the rules of admit.go accept (the SDP address's IP; another one only
+// while learning) latches the leg to that source; the mix goes there and
+// packets from other sources are dropped and counted. The latch moves to a new source B (a phone whose
 // NAT mapping changed mid-call keeps its SSRC and sequence numbers) only
 // when all of these hold:
 //
@@ -142,8 +143,11 @@ type LegStats struct {
 //     port) for Config.RelatchQuiet (default 1 s);
 //   - after that, B sent Config.RelatchPackets (default 4) consecutive
 //     packets of a negotiated payload type, with the SSRC of the current
-//     stream and sequence numbers s, s+1, s+2, … where s is ahead of the
-//     highest one received by less than 3000 (RFC 3550 A.1's dropout);
+//     stream and sequence numbers s, s+1, s+2, … where s, with its
+//     timestamp, continues the stream for the time elapsed since its last
+//     packet (continuesStream in admit.go: the sequence number at most 50 +
+//     one per 10 ms ahead, the timestamp within half a second of the
+//     clock);
 //   - no datagram from the latched source arrived in between.
 //
 // A packet from B with another SSRC, a payload type not negotiated, or out
@@ -841,13 +845,6 @@ func (l *Leg) moveLatch(src netip.AddrPort, now time.Time) (from netip.AddrPort)
 		l.rtcpLatched, l.rtcpFollow = false, src.Addr()
 	}
 	return from
-}
-
-// continues reports whether seq is ahead of the highest sequence number
-// received by a permissible gap (RFC 3550 A.1).
-func continues(seq, maxSeq uint16) bool {
-	d := seq - maxSeq
-	return d != 0 && d < maxDropout
 }
 
 // logRelatch is out of line so that the hot path does not pay for the
