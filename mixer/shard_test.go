@@ -107,13 +107,22 @@ func TestShardedTickMixMinus(t *testing.T) {
 
 func testAllocs(f func()) float64 { return testing.AllocsPerRun(50, f) }
 
-// BenchmarkTickRooms is one tick of 100 rooms of 10 (2 talkers each) on
-// the clock alone (workers=0) and spread over GOMAXPROCS.
+// BenchmarkTickRooms is one tick of 100 rooms of 10, and of one room of
+// 1000 (2 talkers per room), on the clock alone (procs=1) and spread over
+// GOMAXPROCS (rooms, then the large room's fan-out in chunks).
 func BenchmarkTickRooms(b *testing.B) {
-	for _, procs := range []int{1, runtime.NumCPU()} {
-		b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
+	for _, size := range []struct{ rooms, per int }{{100, 10}, {1, 1000}} {
+		for _, procs := range []int{1, runtime.NumCPU()} {
+			benchTickRooms(b, size.rooms, size.per, procs)
+		}
+	}
+}
+
+func benchTickRooms(b *testing.B, rooms, per, procs int) {
+	{
+		b.Run(fmt.Sprintf("rooms=%d×%d/procs=%d", rooms, per, procs), func(b *testing.B) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			e, all := shardedEngine(b, 100, 10, discard)
+			e, all := shardedEngine(b, rooms, per, discard)
 			now := time.Now()
 			tone := make([]int16, e.frame)
 			for i := range tone {
