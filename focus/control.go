@@ -20,12 +20,21 @@ func (f *Focus) followControl(ev conference.Event) {
 		}
 		room := ev.Conference
 		f.log.Info("dial-out requested", "room", room, "target", ev.Identity, "origin", string(ev.Origin), "by", ev.Actor.Name)
-		f.goWork("dial-out", func() {
-			// No referrer to report to: the outcome shows as the callee's
-			// Joined event (or in the log).
-			code, reason := f.dialOut(room, target, &referReport{off: true})
-			f.log.Info("requested dial-out finished", "room", room, "target", ev.Identity, "status", code, "reason", reason)
-		})
+		// The dial-out runs like a REFER's handler (counted in f.handlers,
+		// not in f.work): shutdown waits for it only so long, then closes
+		// the SIP stack under it, which ends a pending INVITE or CANCEL.
+		if !f.enter() {
+			return
+		}
+		go func() {
+			defer f.handlers.Done()
+			f.safely("requested dial-out", func() {
+				// No referrer to report to: the outcome shows as the
+				// callee's Joined event (or in the log).
+				code, reason := f.dialOut(room, target, &referReport{off: true})
+				f.log.Info("requested dial-out finished", "room", room, "target", ev.Identity, "status", code, "reason", reason)
+			})
+		}()
 	case conference.CueRequested:
 		if c := f.calls.participant(ev.Participant.ID); c != nil {
 			c.leg.Play(cueTones(ev.Cue))
