@@ -36,7 +36,7 @@ type Config struct {
 type SIP struct {
 	Listen          []string `yaml:"listen"`
 	Domain          string   `yaml:"domain"`
-	AdvertisedIP    string   `yaml:"advertised_ip"`
+	AdvertisedIP    AddrList `yaml:"advertised_ip"`
 	SubscribePolicy string   `yaml:"subscribe_policy"`
 	// NotifyInterval is the minimum time between two NOTIFYs to one
 	// subscriber; changes within it are merged into one partial.
@@ -88,7 +88,7 @@ type Account struct {
 // RTP configures the media ports and the mixer.
 type RTP struct {
 	Ports        string   `yaml:"ports"`
-	BindIP       string   `yaml:"bind_ip"`
+	BindIP       AddrList `yaml:"bind_ip"`
 	MaxSpeakers  int      `yaml:"max_speakers"`
 	RTCPInterval Duration `yaml:"rtcp_interval"`
 	// Timeout hangs up (BYE, disconnection-method failed) a call that
@@ -126,6 +126,9 @@ type XMPP struct {
 type Admin struct {
 	Listen string `yaml:"listen"`
 	Token  string `yaml:"token"`
+	// Pprof serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/ on the admin listener, for capacity work.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Store configures persistence.
@@ -189,7 +192,7 @@ func Default() Config {
 			DomainAliases:       []string{},
 		},
 		Conference: defaultConferenceLimits(),
-		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer"},
+		RTP:        RTP{Ports: "10000-20000", BindIP: AddrList{"0.0.0.0"}, RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer"},
 		XMPP: XMPP{Mode: "off", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
 			MaxStanzaBytes: 256 << 10},
 		Admin: Admin{Listen: "127.0.0.1:8080"},

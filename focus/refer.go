@@ -228,9 +228,9 @@ func (f *Focus) acceptRefer(req *sip.Request, tx sip.ServerTransaction, room str
 			f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
 			return nil, false
 		}
-		rep.dlg.contact = f.contact(room, req.Transport())
+		rep.dlg.contact = f.contactTo(room, req)
 	}
-	res := f.response(req, 202, "Accepted", nil, f.contact(room, req.Transport()))
+	res := f.response(req, 202, "Accepted", nil, f.contactTo(room, req))
 	if rep.dlg != nil && in == nil {
 		res.To().Params.Add("tag", rep.dlg.key.localTag)
 	}

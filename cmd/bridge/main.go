@@ -23,6 +23,7 @@ const usage = `usage: bridge <command> [flags]
 
 commands:
   serve [--config FILE]   run the bridge (defaults apply when no file is given)
+  loadtest [flags]        the load benchmark (make bench-load; loadtest -h)
   version                 print the version
 `
 
@@ -55,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "loadtest":
+		return runLoadtest(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "cusax-bridge %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
