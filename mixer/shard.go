@@ -56,7 +56,7 @@ func (e *Engine) startWorkers() (stop func()) {
 
 // mixShare mixes rooms of the current tick until none is left.
 func (e *Engine) mixShare(m *mixer) {
-	m.now, m.sent, m.rxIn, m.rxDrop = e.tickAt, 0, 0, 0
+	m.now, m.sent, m.rxIn, m.rxDrop, m.rxStranger = e.tickAt, 0, 0, 0, 0
 	rooms := e.tickRooms
 	for {
 		i := int(e.nextRoom.Add(1)) - 1
@@ -86,15 +86,17 @@ func (e *Engine) tick(now time.Time, skipped int) {
 		w.start <- struct{}{} // publishes the tick's fields to the worker
 	}
 	e.mixShare(&e.mix)
-	sent, in, dropped := e.mix.sent, e.mix.rxIn, e.mix.rxDrop
+	sent, in, dropped, strangers := e.mix.sent, e.mix.rxIn, e.mix.rxDrop, e.mix.rxStranger
 	for range helpers {
 		<-e.workDone
 	}
 	for _, w := range e.workers[:helpers] {
 		sent, in, dropped = sent+w.mix.sent, in+w.mix.rxIn, dropped+w.mix.rxDrop
+		strangers += w.mix.rxStranger
 	}
 	e.tickRooms = nil
 	add(e.m.out, sent)
 	add(e.m.in, in)
 	add(e.m.dropped, dropped)
+	add(e.m.stranger, strangers)
 }
