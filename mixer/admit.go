@@ -151,7 +151,6 @@ func (l *Leg) preferSDP(src netip.AddrPort, now time.Time) bool {
 func (l *Leg) dropStranger(src netip.AddrPort) ingested {
 	if src != l.run.src || l.run.n == 0 {
 		l.strangers++
-		add(l.e.m.stranger, 1)
 	}
 	return l.drop()
 }
@@ -167,4 +166,13 @@ func (l *Leg) checkUnheard(now time.Time) {
 	add(l.e.m.unheard, 1)
 	l.log.Info("nothing heard from the SDP address; not sending there", "remote", l.params.Remote,
 		"after", l.e.cfg.UnheardTimeout)
+}
+
+// takeStrangers returns the packets refused for their source since the
+// last call, for the metrics (published by the tick like the other packet
+// counts: no packet touches a shared counter); l.mu held.
+func (l *Leg) takeStrangers() int {
+	n := int(l.strangers - l.countedStrangers)
+	l.countedStrangers = l.strangers
+	return n
 }

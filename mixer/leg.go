@@ -217,6 +217,7 @@ type Leg struct {
 	// the clock publishes the rest once per tick (pull), Close the remainder,
 	// so no packet touches a shared counter.
 	countedIn, countedDropped uint64
+	countedStrangers          uint64
 	dropped                   uint64
 	lastSR                    uint32 // middle 32 bits of the last SR's NTP time
 	lastSRAt                  time.Time
@@ -414,9 +415,11 @@ func (l *Leg) Close() error {
 	l.isClosed.Store(true)
 	started, room := l.started, l.room
 	in, dropped := l.takeCounts()
+	strangers := l.takeStrangers()
 	l.mu.Unlock()
 	add(l.e.m.in, in)
 	add(l.e.m.dropped, dropped)
+	add(l.e.m.stranger, strangers)
 
 	if started {
 		l.e.leave(l, room)
@@ -623,7 +626,6 @@ func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending b
 	if !ok {
 		l.mu.Lock()
 		l.strangers++
-		add(l.e.m.stranger, 1)
 		l.dropLocked()
 		pending := l.dtmf.pending()
 		l.mu.Unlock()

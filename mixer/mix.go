@@ -44,6 +44,7 @@ type mixSlot struct {
 	sentLast bool // the previous tick sent a packet (else the next one has the marker)
 
 	rxIn, rxDropped int // packets the leg received and dropped since the last pull
+	rxStrangers     int // of them refused for their source (admit.go)
 
 	cue   []int16 // this tick's frame of the leg's prompt (prompt.go)
 	cueOn bool
@@ -108,6 +109,7 @@ type mixer struct {
 	now          time.Time
 	sent         int // packets sent during the current tick
 	rxIn, rxDrop int // packets received and dropped, published by this tick
+	rxStranger   int // of the dropped, refused for their source
 }
 
 // mixRoom runs one tick of one room: pull a frame from every leg, gate,
@@ -131,6 +133,7 @@ func (m *mixer) prepRoom(r *room, legs []*Leg) {
 		eligible, kind := l.pull(s)
 		m.rxIn += s.rxIn
 		m.rxDrop += s.rxDropped
+		m.rxStranger += s.rxStrangers
 		m.gate(l, s, eligible, kind == frameAudio)
 		if s.contrib {
 			r.sel = append(r.sel, l)
@@ -239,6 +242,7 @@ func (l *Leg) pull(s *mixSlot) (bool, frameKind) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s.rxIn, s.rxDropped = l.takeCounts()
+	s.rxStrangers = l.takeStrangers()
 	if !l.started || l.closed {
 		s.send, s.cueOn = false, false
 		clear(s.in)

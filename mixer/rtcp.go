@@ -55,7 +55,6 @@ func (l *Leg) handleRTCP(b []byte, src netip.AddrPort, now time.Time) {
 		l.mu.Lock()
 		l.strangers++
 		l.mu.Unlock()
-		add(l.e.m.stranger, 1)
 		return
 	}
 	pkts, err := rtcp.Unmarshal(b)
@@ -73,7 +72,6 @@ func (l *Leg) handleRTCP(b []byte, src netip.AddrPort, now time.Time) {
 		!l.rtcpLatched && !l.rtcpFollow.IsValid() && !l.mayLatchRTCP(src, now) {
 		l.log.Debug("RTCP from a foreign source dropped", "from", src)
 		l.strangers++
-		add(l.e.m.stranger, 1)
 		return
 	}
 	// RTCP proves someone listens only from the SDP IP or the latched RTP

@@ -75,7 +75,7 @@ type chunk struct {
 // (phase 0; a large room only prepared, its fan-out deferred), or the
 // chunks of the large rooms' fan-outs (phase 1).
 func (e *Engine) mixShare(m *mixer) {
-	m.now, m.sent, m.rxIn, m.rxDrop = e.tickAt, 0, 0, 0
+	m.now, m.sent, m.rxIn, m.rxDrop, m.rxStranger = e.tickAt, 0, 0, 0, 0
 	if e.tickPhase == 1 {
 		for {
 			i := int(e.nextItem.Add(1)) - 1
@@ -109,8 +109,9 @@ func (e *Engine) mixShare(m *mixer) {
 }
 
 // phase runs the current phase on the clock and up to items-1 workers and
-// returns the packets sent, received and dropped that it counted.
-func (e *Engine) phase(items int) (sent, in, dropped int) {
+// returns the packets sent, received, dropped and refused for their source
+// that it counted.
+func (e *Engine) phase(items int) (sent, in, dropped, strangers int) {
 	e.nextItem.Store(0)
 	helpers := 0
 	if items > 1 {
@@ -120,14 +121,15 @@ func (e *Engine) phase(items int) (sent, in, dropped int) {
 		w.start <- struct{}{} // publishes the tick's fields to the worker
 	}
 	e.mixShare(&e.mix)
-	sent, in, dropped = e.mix.sent, e.mix.rxIn, e.mix.rxDrop
+	sent, in, dropped, strangers = e.mix.sent, e.mix.rxIn, e.mix.rxDrop, e.mix.rxStranger
 	for range helpers {
 		<-e.workDone
 	}
 	for _, w := range e.workers[:helpers] {
 		sent, in, dropped = sent+w.mix.sent, in+w.mix.rxIn, dropped+w.mix.rxDrop
+		strangers += w.mix.rxStranger
 	}
-	return sent, in, dropped
+	return sent, in, dropped, strangers
 }
 
 // tick mixes every room once, spread over the workers when there are any:
@@ -135,7 +137,7 @@ func (e *Engine) phase(items int) (sent, in, dropped int) {
 func (e *Engine) tick(now time.Time, skipped int) {
 	rooms := *e.snapshot.Load()
 	e.tickAt, e.tickSkipped, e.tickRooms, e.tickPhase = now, skipped, rooms, 0
-	sent, in, dropped := e.phase(len(rooms))
+	sent, in, dropped, strangers := e.phase(len(rooms))
 	e.chunks = e.chunks[:0]
 	for _, r := range rooms {
 		if !r.deferred {
@@ -147,8 +149,8 @@ func (e *Engine) tick(now time.Time, skipped int) {
 	}
 	if len(e.chunks) > 0 {
 		e.tickPhase = 1
-		s, i, d := e.phase(len(e.chunks))
-		sent, in, dropped = sent+s, in+i, dropped+d
+		s, i, d, st := e.phase(len(e.chunks))
+		sent, in, dropped, strangers = sent+s, in+i, dropped+d, strangers+st
 	}
 	for _, r := range rooms {
 		r.tickLegs = nil
@@ -157,4 +159,5 @@ func (e *Engine) tick(now time.Time, skipped int) {
 	add(e.m.out, sent)
 	add(e.m.in, in)
 	add(e.m.dropped, dropped)
+	add(e.m.stranger, strangers)
 }
