@@ -74,6 +74,7 @@ func schemaMigrations() []migration {
 			) STRICT`,
 			`CREATE INDEX messages_room_seq ON messages (room, seq)`,
 		}},
+		accountsMigration(2),
 	}
 }
 
