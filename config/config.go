@@ -26,6 +26,9 @@ type Config struct {
 	Store Store  `yaml:"store"`
 	Log   Log    `yaml:"log"`
 	Rooms []Room `yaml:"rooms"`
+
+	Provisioning Provisioning `yaml:"provisioning"`
+	Accounts     Accounts     `yaml:"accounts"`
 }
 
 // SIP configures the conference focus.
@@ -88,6 +91,14 @@ type XMPP struct {
 	Creators     []string `yaml:"creators"`
 	// HistoryLength is the default number of messages a room keeps.
 	HistoryLength int `yaml:"history_length"`
+
+	// Embedded mode (xmppserver): the XMPP domain of the accounts, the
+	// client listener, its certificate, and whether loopback clients may
+	// skip STARTTLS.
+	Host                   string  `yaml:"host"`
+	C2SListen              string  `yaml:"c2s_listen"`
+	TLS                    TLSFile `yaml:"tls"`
+	AllowPlaintextLoopback bool    `yaml:"allow_plaintext_loopback"`
 }
 
 // Admin configures the HTTP admin endpoint.
@@ -151,11 +162,13 @@ func Default() Config {
 			AckTimeout:          Duration(32 * time.Second),
 			Auth:                Auth{Realm: "localhost"},
 		},
-		RTP:   RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
-		XMPP:  XMPP{Mode: "component", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50},
-		Admin: Admin{Listen: "127.0.0.1:8080"},
-		Store: Store{Path: "./data/bridge.db"},
-		Log:   Log{Level: "info", Format: "text"},
+		RTP: RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		XMPP: XMPP{Mode: "component", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
+			Host: "localhost", C2SListen: "0.0.0.0:5222"},
+		Provisioning: Provisioning{Listen: "0.0.0.0:8443"},
+		Admin:        Admin{Listen: "127.0.0.1:8080"},
+		Store:        Store{Path: "./data/bridge.db"},
+		Log:          Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -286,9 +299,11 @@ func (c *Config) Validate() error {
 	switch c.XMPP.Mode {
 	case "component", "off":
 	case "embedded":
-		return bad("xmpp.mode", c.XMPP.Mode, "embedded mode is not available yet; use component or off")
+		if err := c.validateEmbedded(); err != nil {
+			return err
+		}
 	default:
-		return bad("xmpp.mode", c.XMPP.Mode, "must be component or off")
+		return bad("xmpp.mode", c.XMPP.Mode, "must be embedded, component or off")
 	}
 	if c.XMPP.Mode == "component" {
 		if _, _, err := net.SplitHostPort(c.XMPP.Server); err != nil {

@@ -98,20 +98,34 @@ func (e *elem) clone() *elem {
 	return c
 }
 
-func stanzaNS(ns string) bool { return ns == "" || ns == nsClient || ns == nsServer || ns == "jabber:component:accept" }
+func stanzaNS(ns string) bool {
+	return ns == "" || ns == nsClient || ns == nsServer || ns == "jabber:component:accept"
+}
 
 // readElem reads the element opened by start from r up to its end,
 // normalising the stanza namespace to "" at depth 0 and 1 and dropping
 // namespace declarations.
 func readElem(r xml.TokenReader, start xml.StartElement) (*elem, error) {
-	return readElemDepth(r, start, 0)
+	return readElemDepth(r, start, 0, "")
 }
 
-func readElemDepth(r xml.TokenReader, start xml.StartElement, depth int) (*elem, error) {
+// readElemDepth reads one element. Tokens from an xml.Decoder carry
+// resolved namespaces; tokens composed in code (the muc package's) may
+// instead carry an xmlns attribute, or inherit the parent's namespace
+// (parentNS): both are resolved here.
+func readElemDepth(r xml.TokenReader, start xml.StartElement, depth int, parentNS string) (*elem, error) {
 	if depth > maxDepth {
 		return nil, errTooDeep
 	}
 	e := &elem{Name: start.Name}
+	if e.Name.Space == "" {
+		e.Name.Space = parentNS
+		for _, a := range start.Attr {
+			if a.Name.Space == "" && a.Name.Local == "xmlns" {
+				e.Name.Space = a.Value
+			}
+		}
+	}
 	if depth <= 1 && stanzaNS(e.Name.Space) {
 		e.Name.Space = ""
 	}
@@ -132,7 +146,7 @@ func readElemDepth(r xml.TokenReader, start xml.StartElement, depth int) (*elem,
 			if len(e.Kids) >= maxKids {
 				return nil, errTooWide
 			}
-			k, kerr := readElemDepth(r, t, depth+1)
+			k, kerr := readElemDepth(r, t, depth+1, e.Name.Space)
 			if kerr != nil {
 				return nil, kerr
 			}
@@ -207,7 +221,7 @@ func parseElem(s string) (*elem, error) {
 			return nil, err
 		}
 		if st, ok := tok.(xml.StartElement); ok {
-			return readElemDepth(d, st, 2) // depth 2: keep namespaces as they are
+			return readElemDepth(d, st, 2, "") // depth 2: keep namespaces as they are
 		}
 	}
 }

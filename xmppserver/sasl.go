@@ -50,8 +50,9 @@ func (c *c2s) saslFeature(mechs []sasl.Mechanism) xmpp.StreamFeature {
 func (c *c2s) negotiateSASL(ctx context.Context, session *xmpp.Session, mechs []sasl.Mechanism) (xmpp.SessionState, io.ReadWriter, error) {
 	w := session.TokenWriter()
 	defer w.Close()
-	r := session.TokenReader()
-	defer r.Close()
+	rc := session.TokenReader()
+	defer rc.Close()
+	r := tolerantReader{rc}
 	reply := func(name string, payload []byte, kids ...*elem) error {
 		e := elNS(nsSASL, name, kids...)
 		if payload != nil {
@@ -103,7 +104,7 @@ func (c *c2s) negotiateSASL(ctx context.Context, session *xmpp.Session, mechs []
 		if len(id) > 0 && string(id) != user && string(id) != user+"@"+c.srv.host.String() {
 			return false
 		}
-		if !accounts.ValidName(user) || c.srv.failAccount.blocked(user) {
+		if !accounts.ValidName(user) || c.srv.failAccount.Blocked(user) {
 			return false
 		}
 		ok, err := c.srv.cfg.Accounts.Check(ctxStore, user, string(p))
@@ -151,7 +152,7 @@ func (c *c2s) negotiateSASL(ctx context.Context, session *xmpp.Session, mechs []
 				}
 				continue
 			}
-			if c.srv.failSource.blocked(c.src) {
+			if c.srv.failSource.Blocked(c.src) {
 				c.srv.count("auth_rate_limited")
 				_ = failure("temporary-auth-failure", "too many failed logins; try again later")
 				return 0, nil, errAuthFailed
@@ -185,15 +186,15 @@ func (c *c2s) negotiateSASL(ctx context.Context, session *xmpp.Session, mechs []
 			}
 		}
 		more, resp, err := server.Step(payload)
-		if err == nil && user != "" && c.srv.failAccount.blocked(user) {
+		if err == nil && user != "" && c.srv.failAccount.Blocked(user) {
 			err = sasl.ErrAuthn // the account is rate-limited: no success, whatever the proof
 		}
 		if err != nil {
 			server = nil
 			attempts++
-			c.srv.failSource.fail(c.src)
+			c.srv.failSource.Fail(c.src)
 			if user != "" && accounts.ValidName(user) {
-				c.srv.failAccount.fail(user)
+				c.srv.failAccount.Fail(user)
 			}
 			c.srv.count("auth_failed")
 			c.srv.log.Info("xmpp login failed", "source", c.src, "user", user, "mechanism", mechName)
@@ -219,4 +220,20 @@ func (c *c2s) negotiateSASL(ctx context.Context, session *xmpp.Session, mechs []
 		}
 		return xmpp.Authn, session.Conn(), nil
 	}
+}
+
+// tolerantReader works around mellium v0.22 on the receiving side of a
+// stream feature: the feature's first element is handed over outside
+// mellium's stream reader, which then sees the element's character data
+// (the SASL payload) at stream level and fails with "unexpected
+// stream-level chardata". Inside the SASL exchange that data is ours to
+// read, so the error is dropped and the token kept.
+type tolerantReader struct{ r xml.TokenReader }
+
+func (t tolerantReader) Token() (xml.Token, error) {
+	tok, err := t.r.Token()
+	if err != nil && tok != nil && err.Error() == "xmpp: unexpected stream-level chardata" {
+		return tok, nil
+	}
+	return tok, err
 }

@@ -90,8 +90,8 @@ type Server struct {
 	host jid.JID
 
 	conns       *connLimiter
-	failAccount *failLimiter
-	failSource  *failLimiter
+	failAccount *accounts.FailLimiter
+	failSource  *accounts.FailLimiter
 
 	mu       sync.RWMutex
 	sessions map[string]map[string]*c2s // bare JID → resource → session
@@ -118,8 +118,8 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		cfg: cfg, log: cfg.Logger.With("component", "xmppserver"), m: cfg.Metrics, host: host,
 		conns:       newConnLimiter(cfg.MaxConns, cfg.MaxConnsPerIP),
-		failAccount: newFailLimiter(cfg.MaxAuthFailures, cfg.AuthWindow, 100000),
-		failSource:  newFailLimiter(4*cfg.MaxAuthFailures, cfg.AuthWindow, 100000),
+		failAccount: accounts.NewFailLimiter(cfg.MaxAuthFailures, cfg.AuthWindow, 100000),
+		failSource:  accounts.NewFailLimiter(4*cfg.MaxAuthFailures, cfg.AuthWindow, 100000),
 		sessions:    map[string]map[string]*c2s{},
 		all:         map[*c2s]struct{}{},
 		comps:       map[string]*compLink{},

@@ -23,6 +23,8 @@ const usage = `usage: bridge <command> [flags]
 
 commands:
   serve [--config FILE]   run the bridge (defaults apply when no file is given)
+  user add|passwd|del|list [--config FILE] [--password-file F] [NAME]
+                          manage the accounts of the embedded XMPP service
   version                 print the version
 `
 
@@ -55,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "user":
+		return runUser(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "cusax-bridge %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
