@@ -86,4 +86,3 @@ func (l *FailLimiter) Len() int {
 	defer l.mu.Unlock()
 	return len(l.m)
 }
-

@@ -283,6 +283,19 @@ func (c *c2s) writer() {
 				return
 			}
 		case <-c.done:
+			// What was queued before the end still goes out (e.g. the
+			// rooms' shutdown presence), as far as the client reads.
+		drain:
+			for {
+				select {
+				case e := <-c.out:
+					if c.sess.Send(context.Background(), e.tokenReader()) != nil {
+						break drain
+					}
+				default:
+					break drain
+				}
+			}
 			if cond := c.stopWhy[0]; cond != "" {
 				_ = c.sess.Send(context.Background(), streamError(cond, c.stopWhy[1]))
 			}

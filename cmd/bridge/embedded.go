@@ -143,8 +143,21 @@ func (e *embedded) start(cfg config.Config, reg *conference.Registry, m *metrics
 	link := srv.AttachComponent(cfg.XMPP.Domain, svc)
 	connected := svc.Connected
 	ready.xmppUp.Store(&connected)
-	start("xmpp-rooms", func(ctx context.Context) error { return svc.RunLocal(ctx, link) })
-	start("xmpp-c2s", func(ctx context.Context) error { return srv.Serve(ctx, e.c2s) })
+	start("xmpp", func(ctx context.Context) error {
+		// The client streams close only after the rooms have flushed
+		// their last events (the shutdown presence) into them.
+		c2sCtx, stopC2S := context.WithCancel(context.Background())
+		rooms := make(chan error, 1)
+		go func() {
+			rooms <- svc.RunLocal(ctx, link)
+			stopC2S()
+		}()
+		err := srv.Serve(c2sCtx, e.c2s)
+		if err != nil && c2sCtx.Err() == nil {
+			return err // the listener failed: the bridge stops, and the rooms with it
+		}
+		return errors.Join(err, <-rooms)
+	})
 	if e.prov == nil {
 		return nil
 	}
