@@ -412,3 +412,38 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// embeddedChat is the bridge's embedded server as the MUC suite's XMPP
+// server; the suite's clients (mellium, SCRAM) use plain text on loopback.
+type embeddedChat struct{ e *Embedded }
+
+func (c embeddedChat) MUC() string { return c.e.MUCDomain }
+func (c embeddedChat) Login(t *testing.T, name string) *XMPPClient {
+	return DialXMPP(t, c.e.C2SAddr, name, c.e.Host, e2eUsers[name])
+}
+func (c embeddedChat) RestartsWithBridge() bool { return true }
+
+// embeddedBridge is the bridge binary in embedded mode as the suite's bridge.
+type embeddedBridge struct{ e *Embedded }
+
+func (b embeddedBridge) Stop(t *testing.T) {
+	t.Helper()
+	if code := b.e.Bridge.Stop(); code != 0 {
+		t.Fatalf("bridge exit code after SIGTERM: %d", code)
+	}
+}
+func (b embeddedBridge) Restart(t *testing.T) { b.Stop(t); b.e.Start() }
+func (b embeddedBridge) Connected() bool {
+	return MetricValue(b.e.Metrics(), "cusax_xmpp_component_connected") == 1
+}
+func (b embeddedBridge) SIPDomain() string { return b.e.Config.SIP.Domain }
+
+// TestXMPPMUCEmbedded runs the MUC suite (the one run through Prosody)
+// against the embedded server.
+func TestXMPPMUCEmbedded(t *testing.T) {
+	e := StartEmbedded(t, func(c *config.Config) { c.XMPP.AllowPlaintextLoopback = true })
+	for name, pw := range e2eUsers {
+		e.User(t, pw, false, "add", name)
+	}
+	mucScenario(t, embeddedChat{e}, embeddedBridge{e})
+}
