@@ -163,7 +163,7 @@ func Default() Config {
 			Auth:                Auth{Realm: "localhost"},
 		},
 		RTP: RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
-		XMPP: XMPP{Mode: "component", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
+		XMPP: XMPP{Mode: "embedded", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
 			Host: "localhost", C2SListen: "0.0.0.0:5222"},
 		Provisioning: Provisioning{Listen: "0.0.0.0:8443"},
 		Admin:        Admin{Listen: "127.0.0.1:8080"},
