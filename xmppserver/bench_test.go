@@ -86,7 +86,9 @@ func BenchmarkRoomFanout200(b *testing.B) {
 		body := fmt.Sprintf("m%d", i)
 		clients[i%n].send(`<message type='groupchat' to='%s'><body>%s</body></message>`, room, body)
 		for _, c := range clients {
-			c.next("groupchat", func(e *elem) bool { return e.Name.Local == "message" && e.kid("", "body") != nil && e.kid("", "body").Text == body })
+			c.next("groupchat", func(e *elem) bool {
+				return e.Name.Local == "message" && e.kid("", "body") != nil && e.kid("", "body").Text == body
+			})
 		}
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "deliveries/s")
