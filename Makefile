@@ -28,7 +28,7 @@ vet:
 
 ## bench: the benchmarks whose figures the README reports
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./mixer/... ./confinfo/... ./store/... ./focus/... ./muc/...
+	$(GO) test -run '^$$' -bench . -benchmem ./mixer/... ./confinfo/... ./store/... ./focus/... ./muc/... ./xmppserver/...
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

@@ -447,3 +447,39 @@ func TestXMPPMUCEmbedded(t *testing.T) {
 	}
 	mucScenario(t, embeddedChat{e}, embeddedBridge{e})
 }
+
+// TestEmbeddedSIPDigest: the shared accounts authenticate SIP calls too
+// (sip.auth.require_for_calls), with the password set by `bridge user`.
+func TestEmbeddedSIPDigest(t *testing.T) {
+	e := StartEmbedded(t, func(c *config.Config) { c.SIP.Auth.RequireForCalls = true; c.SIP.Auth.Realm = "127.0.0.1" })
+	e.User(t, "s3cret", false, "add", "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	phone, err := audiotest.NewPhone(audiotest.PhoneConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { phone.Close() })
+	for _, tc := range []struct {
+		pass string
+		want int
+	}{{"wrong", 403}, {"s3cret", 200}} {
+		ua, err := sipua.New(sipua.Config{User: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		call, err := ua.InviteAuth(ctx, ua.Target("team", e.SIPAddr), sipua.Offer(phone.Addr(), "0"), sipua.Credentials{User: "alice", Password: tc.pass})
+		if err != nil {
+			ua.Close()
+			t.Fatalf("INVITE with %q: %v", tc.pass, err)
+		}
+		if got := call.Response.StatusCode; got != tc.want {
+			t.Fatalf("INVITE with password %q: %d, want %d", tc.pass, got, tc.want)
+		}
+		if tc.want == 200 {
+			_ = call.Ack(nil)
+			_, _ = call.Bye(ctx)
+		}
+		ua.Close()
+	}
+}
