@@ -316,12 +316,13 @@ func TestEmbeddedXMPPRefusals(t *testing.T) {
 		t.Fatalf("s2s stream: %s", got)
 	}
 
-	// Plain text allowed on loopback: SCRAM only, PLAIN refused.
+	// Plain text allowed on loopback: STARTTLS optional, SCRAM before it,
+	// PLAIN refused.
 	p := StartEmbedded(t, func(c *config.Config) { c.XMPP.AllowPlaintextLoopback = true })
 	p.User(t, "s3cret", false, "add", "alice")
 	got = rawStream(t, p.C2SAddr, clientHeader, func(c net.Conn, r *bufio.Reader) string {
 		feats := readUntil(r, "</stream:features>")
-		if !strings.Contains(feats, "SCRAM-SHA-256") || strings.Contains(feats, "PLAIN") || strings.Contains(feats, "starttls") {
+		if !strings.Contains(feats, "SCRAM-SHA-256") || strings.Contains(feats, "PLAIN") || !strings.Contains(feats, "starttls") || strings.Contains(feats, "required") {
 			t.Fatalf("features on plain-text loopback: %s", feats)
 		}
 		_, _ = io.WriteString(c, plain)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mellium.im/sasl"
+	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 )
@@ -31,6 +32,9 @@ type c2s struct {
 	user string  // authenticated account (set by SASL)
 	jid  jid.JID // bound full JID
 	tls  bool    // TLS is up (set by the negotiator)
+	// plainOK: a loopback client with xmpp.allow_plaintext_loopback: STARTTLS
+	// is offered but optional, and SASL (SCRAM) is offered before it.
+	plainOK bool
 
 	out      chan *elem
 	done     chan struct{}
@@ -67,11 +71,8 @@ func (c *c2s) run(ctx context.Context) {
 	}
 	nctx, cancel := context.WithTimeout(ctx, c.srv.cfg.NegotiateTimeout)
 	_ = c.conn.SetDeadline(time.Now().Add(c.srv.cfg.NegotiateTimeout))
-	var state xmpp.SessionState
-	if c.srv.cfg.AllowPlaintextLoopback && c.loopback() {
-		state = xmpp.Secure // no STARTTLS needed; PLAIN stays off without TLS
-	}
-	sess, err := xmpp.ReceiveSession(nctx, rw, state, xmpp.NewNegotiator(c.features))
+	c.plainOK = c.srv.cfg.AllowPlaintextLoopback && c.loopback()
+	sess, err := xmpp.ReceiveSession(nctx, rw, 0, xmpp.NewNegotiator(c.features))
 	cancel()
 	if err != nil {
 		c.srv.count("negotiation_failed")
@@ -174,10 +175,26 @@ func (c *c2s) features(s *xmpp.Session, _ *xmpp.StreamConfig) xmpp.StreamConfig 
 		mechs = append(mechs, sasl.Plain)
 	}
 	return xmpp.StreamConfig{Features: []xmpp.StreamFeature{
-		xmpp.StartTLS(c.srv.cfg.TLS),
+		c.startTLS(),
 		c.saslFeature(mechs),
 		xmpp.BindCustom(c.bind),
 	}}
+}
+
+// startTLS is mellium's STARTTLS feature, listed as required unless plain
+// text is allowed for this client (mellium always lists it as required).
+func (c *c2s) startTLS() xmpp.StreamFeature {
+	f := xmpp.StartTLS(c.srv.cfg.TLS)
+	required := !c.plainOK
+	f.List = func(ctx context.Context, e xmlstream.TokenWriter, start xml.StartElement) (bool, error) {
+		x := &elem{Name: start.Name}
+		if required {
+			x.Kids = append(x.Kids, elNS(start.Name.Space, "required"))
+		}
+		_, err := xmlstream.Copy(e, x.tokenReader())
+		return required, err
+	}
+	return f
 }
 
 // bind chooses the full JID: the requested resource if it is valid, else a

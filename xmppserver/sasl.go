@@ -26,9 +26,13 @@ var errAuthFailed = errors.New("xmppserver: authentication failed")
 // the account password check for PLAIN, failed attempts counted per account
 // and per source.
 func (c *c2s) saslFeature(mechs []sasl.Mechanism) xmpp.StreamFeature {
+	necessary := xmpp.Secure
+	if c.plainOK {
+		necessary = 0 // SCRAM before (or without) STARTTLS on loopback
+	}
 	return xmpp.StreamFeature{
 		Name:       xml.Name{Space: nsSASL, Local: "mechanisms"},
-		Necessary:  xmpp.Secure,
+		Necessary:  necessary,
 		Prohibited: xmpp.Authn,
 		List: func(ctx context.Context, e xmlstream.TokenWriter, start xml.StartElement) (bool, error) {
 			list := &elem{Name: start.Name}
