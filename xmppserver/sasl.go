@@ -2,6 +2,10 @@ package xmppserver
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -93,10 +97,16 @@ func (c *c2s) negotiateSASL(ctx context.Context, session *xmpp.Session, mechs []
 		if len(identity) > 0 && string(identity) != name && string(identity) != name+"@"+c.srv.host.String() {
 			return nil, nil, 0, sasl.ErrAuthn
 		}
-		if !accounts.ValidName(name) {
-			return nil, nil, 0, sasl.ErrAuthn
+		salt, salted, iter, err := []byte(nil), []byte(nil), 0, accounts.ErrNotFound
+		if accounts.ValidName(name) {
+			salt, salted, iter, err = c.srv.cfg.Accounts.Salted(ctxStore, name, mech)
 		}
-		salt, salted, iter, err := c.srv.cfg.Accounts.Salted(ctxStore, name, mech)
+		if errors.Is(err, accounts.ErrNotFound) {
+			// An unknown account gets a challenge like a known one (a
+			// stable salt, a random key) and fails at the proof, so that
+			// SCRAM does not tell which accounts exist.
+			return c.srv.fakeSalt(name), c.srv.fakeKey(mech), int64(accounts.DefaultIterations), nil
+		}
 		if err != nil {
 			return nil, nil, 0, sasl.ErrAuthn
 		}
@@ -240,4 +250,23 @@ func (t tolerantReader) Token() (xml.Token, error) {
 		return tok, nil
 	}
 	return tok, err
+}
+
+// fakeSalt is the salt shown for an unknown account: stable per name and
+// server run, so that asking twice does not tell either.
+func (s *Server) fakeSalt(name string) []byte {
+	m := hmac.New(sha256.New, s.secret[:])
+	m.Write([]byte(name))
+	return m.Sum(nil)[:16]
+}
+
+// fakeKey is a random salted password no proof matches.
+func (s *Server) fakeKey(mech string) []byte {
+	n := sha256.Size
+	if mech == accounts.ScramSHA1 {
+		n = sha1.Size
+	}
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
 }

@@ -3,6 +3,7 @@ package xmppserver
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/xml"
 	"errors"
@@ -97,6 +98,8 @@ type Server struct {
 	sessions map[string]map[string]*c2s // bare JID → resource → session
 	all      map[*c2s]struct{}
 	comps    map[string]*compLink // domain → component
+
+	secret [32]byte // per run: keys the salts shown for unknown accounts
 }
 
 // New returns a Server for cfg.
@@ -115,7 +118,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil || host.Localpart() != "" || host.Resourcepart() != "" {
 		return nil, fmt.Errorf("xmppserver: xmpp.host %q is not a domain", cfg.Host)
 	}
-	return &Server{
+	srv := &Server{
 		cfg: cfg, log: cfg.Logger.With("component", "xmppserver"), m: cfg.Metrics, host: host,
 		conns:       newConnLimiter(cfg.MaxConns, cfg.MaxConnsPerIP),
 		failAccount: accounts.NewFailLimiter(cfg.MaxAuthFailures, cfg.AuthWindow, 100000),
@@ -123,7 +126,11 @@ func New(cfg Config) (*Server, error) {
 		sessions:    map[string]map[string]*c2s{},
 		all:         map[*c2s]struct{}{},
 		comps:       map[string]*compLink{},
-	}, nil
+	}
+	if _, err := rand.Read(srv.secret[:]); err != nil {
+		return nil, fmt.Errorf("xmppserver: random: %w", err)
+	}
+	return srv, nil
 }
 
 // Host returns the served domain.

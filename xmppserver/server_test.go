@@ -3,6 +3,7 @@ package xmppserver
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"io"
 	"net"
 	"strings"
@@ -165,4 +166,49 @@ func TestRoomInProcess(t *testing.T) {
 	// Bob's connection drops: the room sees him leave.
 	bob.close()
 	alice.next("bob leaves", func(e *elem) bool { return e.attr("from") == "room@"+testMUC+"/B" && e.attr("type") == "unavailable" })
+}
+
+// SCRAM does not tell an unknown account from a wrong password: both get
+// a challenge with a salt, and fail at the proof.
+func TestScramUnknownAccount(t *testing.T) {
+	r := newRig(t, nil)
+	r.add("alice", "pa")
+	first := func(user string) string {
+		conn, err := net.Dial("tcp", r.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(conn, clientHeaderForTest)
+		rd := bufio.NewReader(conn)
+		buf := make([]byte, 4096)
+		var got strings.Builder
+		for !strings.Contains(got.String(), "</stream:features>") {
+			n, err := rd.Read(buf)
+			got.Write(buf[:n])
+			if err != nil {
+				t.Fatalf("features: %v %q", err, got.String())
+			}
+		}
+		msg := "n,,n=" + user + ",r=abcdefgh"
+		_, _ = io.WriteString(conn, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>"+base64.StdEncoding.EncodeToString([]byte(msg))+"</auth>")
+		got.Reset()
+		for !strings.Contains(got.String(), "</challenge>") && !strings.Contains(got.String(), "</failure>") {
+			n, err := rd.Read(buf)
+			got.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return got.String()
+	}
+	for _, u := range []string{"alice", "nobody"} {
+		if got := first(u); !strings.Contains(got, "<challenge") {
+			t.Fatalf("%s: %q", u, got)
+		}
+	}
+	if _, err := r.dial("nobody", "x"); err == nil {
+		t.Fatal("unknown account logged in")
+	}
 }
