@@ -6,13 +6,15 @@ FUZZTIME ?= 30s
 
 .PHONY: run build test test-short vet bench fuzz clean
 
-## run: start the bridge on its embedded defaults (or CONFIG=bridge.yaml)
-run:
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/bridge serve $(if $(CONFIG),--config $(CONFIG))
+## run: build bin/bridge and run it on its embedded defaults (or CONFIG=bridge.yaml);
+## Ctrl-C (SIGINT) hangs every call up and ends it with exit status 0
+run: build
+	exec bin/bridge serve $(if $(CONFIG),--config $(CONFIG))
 
-## build: build bin/bridge
+## build: build bin/bridge, a static binary (CGO_ENABLED=0: the SQLite driver is pure Go), with
+## the same flags as deploy/container/Containerfile
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o bin/bridge ./cmd/bridge
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/bridge ./cmd/bridge
 
 ## test: vet, gofmt check, and every test (unit, fuzz seeds, e2e with sipp and Prosody) under the race detector
 test: vet

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -414,16 +415,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// embeddedChat is the bridge's embedded server as the MUC suite's XMPP
-// server; the suite's clients (mellium, SCRAM) use plain text on loopback.
-type embeddedChat struct{ e *Embedded }
-
-func (c embeddedChat) MUC() string { return c.e.MUCDomain }
-func (c embeddedChat) Login(t *testing.T, name string) *XMPPClient {
-	return DialXMPP(t, c.e.C2SAddr, name, c.e.Host, e2eUsers[name])
-}
-func (c embeddedChat) RestartsWithBridge() bool { return true }
-
 // embeddedBridge is the bridge binary in embedded mode as the suite's bridge.
 type embeddedBridge struct{ e *Embedded }
 
@@ -439,6 +430,10 @@ func (b embeddedBridge) Connected() bool {
 }
 func (b embeddedBridge) SIPDomain() string { return b.e.Config.SIP.Domain }
 
+// RestartsXMPP: restarting the bridge restarts its XMPP server, and the
+// suite's clients log in again.
+func (b embeddedBridge) RestartsXMPP() bool { return true }
+
 // TestXMPPMUCEmbedded runs the MUC suite (the one run through Prosody)
 // against the embedded server.
 func TestXMPPMUCEmbedded(t *testing.T) {
@@ -446,7 +441,9 @@ func TestXMPPMUCEmbedded(t *testing.T) {
 	for name, pw := range e2eUsers {
 		e.User(t, pw, false, "add", name)
 	}
-	mucScenario(t, embeddedChat{e}, embeddedBridge{e})
+	_, port, _ := net.SplitHostPort(e.C2SAddr)
+	c2s, _ := strconv.Atoi(port)
+	mucScenario(t, &XMPPServer{Domain: e.Host, MUCDomain: e.MUCDomain, C2SPort: c2s}, embeddedBridge{e})
 }
 
 // TestEmbeddedSIPDigest: the shared accounts authenticate SIP calls too

@@ -39,7 +39,7 @@ type mucBridge interface {
 // wires them.
 type inProcess struct {
 	dbPath string
-	p      *Prosody
+	p      *XMPPServer
 	m      *metrics.Metrics
 	svc    *muc.Service
 	reg    *conference.Registry
@@ -50,12 +50,12 @@ type inProcess struct {
 	tune func(*muc.Config)
 }
 
-func startInProcess(t *testing.T, p *Prosody) *inProcess {
+func startInProcess(t *testing.T, p xmppServer) *inProcess {
 	return startInProcessWith(t, p, nil)
 }
 
-func startInProcessWith(t *testing.T, p *Prosody, tune func(*muc.Config)) *inProcess {
-	b := &inProcess{dbPath: filepath.Join(t.TempDir(), "bridge.db"), p: p, tune: tune}
+func startInProcessWith(t *testing.T, p xmppServer, tune func(*muc.Config)) *inProcess {
+	b := &inProcess{dbPath: filepath.Join(t.TempDir(), "bridge.db"), p: p.server(), tune: tune}
 	b.start(t)
 	t.Cleanup(b.stop)
 	return b
@@ -113,7 +113,8 @@ func (b *inProcess) SIPDomain() string    { return e2eSIPDomain }
 // binaryBridge is the bridge binary with its XMPP component configured.
 type binaryBridge struct{ b *Bridge }
 
-func startBinary(t *testing.T, p *Prosody) *binaryBridge {
+func startBinary(t *testing.T, srv xmppServer) *binaryBridge {
+	p := srv.server()
 	b := StartBridge(t, func(c *config.Config) {
 		c.XMPP = config.XMPP{Mode: "component", Server: p.ComponentAddr(), Domain: p.MUCDomain, Secret: p.Secret,
 			RoomCreation: "anyone", HistoryLength: 50}
@@ -146,7 +147,8 @@ func (b *binaryBridge) SIPDomain() string { return b.b.Config.SIP.Domain }
 
 var e2eUsers = map[string]string{"alice": "pw-alice", "bob": "pw-bob", "carol": "pw-carol", "dave": "pw-dave", "mallory": "pw-mallory"}
 
-func login(t *testing.T, p *Prosody, name string) *XMPPClient {
+func login(t *testing.T, srv xmppServer, name string) *XMPPClient {
+	p := srv.server()
 	return DialXMPP(t, p.C2SAddr(), name, p.Domain, e2eUsers[name])
 }
 
@@ -168,40 +170,23 @@ func waitComponent(t *testing.T, c *XMPPClient, mucDomain string, within time.Du
 
 func TestXMPPMUCWithProsodyInProcess(t *testing.T) {
 	p := StartProsody(t, e2eUsers)
-	mucScenario(t, prosodyChat{p}, startInProcess(t, p))
+	mucScenario(t, p, startInProcess(t, p))
 }
 
 func TestXMPPMUCWithProsodyBinary(t *testing.T) {
 	p := StartProsody(t, e2eUsers)
-	mucScenario(t, prosodyChat{p}, startBinary(t, p))
+	mucScenario(t, p, startBinary(t, p))
 }
-
-// chatServer is the XMPP server the MUC suite runs on: Prosody with the
-// bridge as its component, or the bridge's embedded server.
-type chatServer interface {
-	// MUC is the MUC domain.
-	MUC() string
-	// Login logs one of e2eUsers in.
-	Login(t *testing.T, name string) *XMPPClient
-	// RestartsWithBridge says a bridge restart restarts the XMPP server
-	// too, so clients must log in again.
-	RestartsWithBridge() bool
-}
-
-type prosodyChat struct{ p *Prosody }
-
-func (c prosodyChat) MUC() string                                 { return c.p.MUCDomain }
-func (c prosodyChat) Login(t *testing.T, name string) *XMPPClient { return login(t, c.p, name) }
-func (c prosodyChat) RestartsWithBridge() bool                    { return false }
 
 // mucScenario: two users join and chat, a late joiner gets history and the
 // subject, a moderator revokes voice, kicks and bans with the right codes and
 // actor, the ban holds after a bridge restart, and disco advertises the SIP
 // conference URI.
-func mucScenario(t *testing.T, p chatServer, br mucBridge) {
-	room := "team@" + p.MUC()
-	alice, bob, dave := p.Login(t, "alice"), p.Login(t, "bob"), p.Login(t, "dave")
-	waitComponent(t, dave, p.MUC(), 10*time.Second)
+func mucScenario(t *testing.T, srv xmppServer, br mucBridge) {
+	p := srv.server()
+	room := "team@" + p.MUCDomain
+	alice, bob, dave := login(t, p, "alice"), login(t, p, "bob"), login(t, p, "dave")
+	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
 
 	// Alice creates the room (201) and makes it an instant room.
 	got := alice.Join(room, "Alice", "")
@@ -235,7 +220,7 @@ func mucScenario(t *testing.T, p chatServer, br mucBridge) {
 	}
 
 	// Carol joins late: history with delay, then the subject.
-	carol := p.Login(t, "carol")
+	carol := login(t, p, "carol")
 	got = carol.Join(room, "Carol", "")
 	var history []string
 	for _, e := range got {
@@ -306,10 +291,12 @@ func mucScenario(t *testing.T, p chatServer, br mucBridge) {
 	br.Restart(t)
 	wantShutdownPresence(t, alice, room+"/Alice")
 	WaitFor(t, 10*time.Second, "component reconnected", br.Connected)
-	if p.RestartsWithBridge() {
-		bob, carol, dave = p.Login(t, "bob"), p.Login(t, "carol"), p.Login(t, "dave")
+	if r, ok := br.(interface{ RestartsXMPP() bool }); ok && r.RestartsXMPP() {
+		// The bridge is the XMPP server too (embedded): its clients
+		// log in again.
+		bob, carol, dave = login(t, p, "bob"), login(t, p, "carol"), login(t, p, "dave")
 	}
-	waitComponent(t, dave, p.MUC(), 10*time.Second)
+	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
 	if got := bob.Join(room, "Bob", ""); got[len(got)-1].ErrorCondition() != "forbidden" {
 		t.Fatalf("banned user rejoined after restart: %v", got)
 	}

@@ -29,8 +29,11 @@ func (p *tmuxPane) run(args ...string) string {
 	return string(out)
 }
 
-func (p *tmuxPane) keys(text string) { p.run("send-keys", "-t", p.name, "-l", text); p.run("send-keys", "-t", p.name, "Enter") }
-func (p *tmuxPane) screen() string   { return p.run("capture-pane", "-p", "-t", p.name) }
+func (p *tmuxPane) keys(text string) {
+	p.run("send-keys", "-t", p.name, "-l", text)
+	p.run("send-keys", "-t", p.name, "Enter")
+}
+func (p *tmuxPane) screen() string { return p.run("capture-pane", "-p", "-t", p.name) }
 
 func (p *tmuxPane) waitFor(what, text string) {
 	p.t.Helper()

@@ -87,7 +87,7 @@ func (f *Focus) awaitAck(ctx context.Context, c *call) {
 // hangupNow is hangup for a failure found while handling a request of the
 // call itself.
 func (f *Focus) hangupNow(c *call, how conference.Departure) {
-	f.hangup(context.Background(), c, how, conference.OriginSIP, true)
+	f.hangup(f.detached(), c, how, conference.OriginSIP, true)
 }
 
 // bye sends BYE on the call's dialog and waits (bounded) for the answer.

@@ -145,7 +145,7 @@ func (f *Focus) end(c *call) bool {
 
 // leave tells the core that the call's participant left.
 func (f *Focus) leave(c *call, how conference.Departure, origin conference.Origin) {
-	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	ctx, cancel := context.WithTimeout(f.detached(), coreTimeout) // also at shutdown
 	defer cancel()
 	if err := f.reg.Leave(ctx, c.room, c.pid, how, origin); err != nil && !errors.Is(err, conference.ErrNotFound) {
 		f.log.Warn("conference leave failed", "room", c.room, "participant", c.pid, "err", err)
@@ -179,7 +179,7 @@ func (f *Focus) updateCore(c *call, n negotiated) {
 	c.dlg.mu.Lock()
 	endpoint := c.dlg.remoteTarget.Addr()
 	c.dlg.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	ctx, cancel := f.coreCtx()
 	defer cancel()
 	err := f.reg.UpdateAudio(ctx, c.room, c.pid, func(a *conference.Audio) {
 		a.Codec, a.OnHold, a.Endpoint = n.Codec.Name, n.OnHold(), endpoint
@@ -195,7 +195,7 @@ func (f *Focus) updateCore(c *call, n negotiated) {
 func (f *Focus) legHandlers(room, pid string) mixer.Handlers {
 	return mixer.Handlers{
 		DTMF: func(d rune) {
-			ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+			ctx, cancel := f.coreCtx()
 			defer cancel()
 			if err := f.reg.DTMF(ctx, room, pid, d); err != nil {
 				f.log.Debug("DTMF not taken", "room", room, "participant", pid, "digit", string(d), "err", err)
@@ -203,7 +203,7 @@ func (f *Focus) legHandlers(room, pid string) mixer.Handlers {
 		},
 		Speaking: func(s bool) { f.reg.SetSpeaking(room, pid, s) },
 		SSRC: func(ssrc uint32) {
-			ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+			ctx, cancel := f.coreCtx()
 			defer cancel()
 			if err := f.reg.UpdateAudio(ctx, room, pid, func(a *conference.Audio) { a.SSRC = ssrc }); err != nil {
 				f.log.Debug("SSRC not recorded", "room", room, "participant", pid, "err", err)

@@ -187,15 +187,6 @@ func (d *dialog) request(method sip.RequestMethod) *sip.Request {
 	return d.build(method, d.localSeq)
 }
 
-// ack builds the ACK for a 2xx to the focus's INVITE with CSeq seq (RFC
-// 3261 §13.2.2.4: built like an in-dialog request, with the INVITE's CSeq
-// number).
-func (d *dialog) ack(seq uint32) *sip.Request {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.build(sip.ACK, seq)
-}
-
 // build builds an in-dialog request with CSeq seq; d.mu is held.
 func (d *dialog) build(method sip.RequestMethod, seq uint32) *sip.Request {
 	req := sip.NewRequest(method, *d.remoteTarget.Clone())
@@ -240,9 +231,15 @@ func (d *dialog) build(method sip.RequestMethod, seq uint32) *sip.Request {
 // socket, so that replies and NATs see the address the peer talks to;
 // otherwise sipgo would open an ephemeral socket for a next hop it has not
 // heard from yet (a Record-Route proxy, a moved Contact).
+// A response is never nil without an error (see finalResponse).
 func (f *Focus) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	f.prepare(req)
-	return f.cli.Do(ctx, req, sipgo.ClientRequestBuild)
+	tx, err := f.cli.TransactionRequest(ctx, req, sipgo.ClientRequestBuild)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Terminate()
+	return finalResponse(ctx, tx)
 }
 
 // prepare readies a request the focus originates: Content-Length always,

@@ -8,8 +8,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -17,11 +15,6 @@ import (
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/mixer"
 )
-
-// cancelWait bounds the wait for the final response after the focus
-// cancels a dial-out INVITE, the CANCEL's own transaction included (and
-// both by ShutdownTimeout).
-const cancelWait = 4 * time.Second
 
 // dialOut calls target into room (RFC 4579 §5.5, REFER without method): a
 // mixer leg first, then an INVITE from the conference URI with the isfocus
@@ -32,9 +25,16 @@ const cancelWait = 4 * time.Second
 // shutdown) is canceled. It returns the status for the final refer NOTIFY:
 // 200, or the failure (the callee's final status, 408 on timeout, 488 for
 // an unusable answer, the core's refusal of the join).
+//
+// The INVITE transaction is sipgo's dialog client (DialogClientSession):
+// WaitAnswer sends the CANCEL when its context ends (after a provisional
+// response, as RFC 3261 §9.1 asks, and waits for the 487 by the RFC's
+// timers), Ack sends the ACK and re-sends it for every retransmitted 2xx
+// while the transaction lasts (RFC 6026). The established call is the
+// focus's own dialog, built from the 2xx, like every other call.
 func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, string) {
 	log := f.log.With("room", room, "target", target.String())
-	if f.draining.Load() {
+	if f.stopping() {
 		return 503, "Service Unavailable"
 	}
 	leg, err := f.media.Allocate()
@@ -43,30 +43,8 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 		return 503, "Service Unavailable"
 	}
 	local := localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1}
-	transport := "UDP"
-	if v, ok := target.UriParams.Get("transport"); ok && strings.EqualFold(v, "tcp") {
-		transport = "TCP"
-	}
-	d := &dialog{
-		key:          dialogKey{callID: sip.GenerateTagN(24) + "@" + f.advertise.String(), localTag: sip.GenerateTagN(16)},
-		local:        sip.Uri{Scheme: "sip", User: room, Host: f.cfg.Domain},
-		remote:       sip.Uri{Scheme: target.Scheme, User: target.User, Host: target.Host, Port: target.Port},
-		transport:    transport,
-		contact:      f.contact(room, transport),
-		remoteTarget: *target.Clone(),
-		source:       uriDest(target, transport),
-		localSeq:     1,
-	}
-	d.mu.Lock()
-	inv := d.build(sip.INVITE, 1)
-	d.mu.Unlock()
-	inv.AppendHeader(sip.NewHeader("Allow", strings.Join(f.allow, ", ")))
-	inv.AppendHeader(sip.NewHeader("Supported", strings.Join(supported, ", ")))
-	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	inv.SetBody(createOffer(local, mixer.SendRecv))
-	f.prepare(inv)
-
-	res, canceled := f.invite(inv, rep, log)
+	d := f.dialOutDialog(room, target)
+	res, canceled := f.inviteOut(d, createOffer(local, mixer.SendRecv), rep, log)
 	if res == nil || !res.IsSuccess() {
 		_ = leg.Close()
 		switch {
@@ -78,11 +56,130 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 			return res.StatusCode, headerSafe(res.Reason)
 		}
 	}
-	// 2xx: the dialog is confirmed by our ACK (RFC 3261 §13.2.2.4). The
-	// response comes from the network: sipgo matched it by Via and CSeq
-	// only, so To (and anything else) may be missing.
+	name := d.confirmedBy(res, target.User)
+
+	drop := func(code int, reason, why string) (int, string) {
+		log.Info("dial-out answered but dropped", "why", why)
+		ctx, cancel := context.WithTimeout(f.detached(), byeTimeout)
+		defer cancel()
+		_, _ = f.do(ctx, d.request(sip.BYE))
+		_ = leg.Close()
+		return code, reason
+	}
+	switch {
+	case canceled:
+		return drop(408, "Request Timeout", "answered after CANCEL")
+	case d.key.remoteTag == "":
+		return drop(502, "Bad Gateway", "2xx without To-tag")
+	}
+	n, err := acceptAnswer(res.Body(), local)
+	if err != nil {
+		return drop(488, "Not Acceptable Here", "answer: "+err.Error())
+	}
+	joined, err := f.joinDialedOut(room, target, name, d, n)
+	if err != nil {
+		code, reason := joinStatus(err)
+		return drop(code, reason, "join: "+err.Error())
+	}
+	c := newCall(d, room, joined.Participant.ID, leg, local)
+	c.established = true
+	c.acked() // the focus sent the ACK itself
+	leg.SetMuted(joined.Participant.Muted)
+	if code, reason := f.startDialedOut(c, n); code != 200 {
+		return code, reason
+	}
+	log.Info("dial-out call established", "call-id", d.key.callID, "participant", c.pid, "codec", n.Codec.Name)
+	return 200, "OK"
+}
+
+// dialOutDialog is the focus's dialog for a call to target from room,
+// before the callee's answer (no remote tag yet).
+func (f *Focus) dialOutDialog(room string, target sip.Uri) *dialog {
+	transport := "UDP"
+	if v, ok := target.UriParams.Get("transport"); ok && strings.EqualFold(v, "tcp") {
+		transport = "TCP"
+	}
+	return &dialog{
+		key:          dialogKey{callID: sip.GenerateTagN(24) + "@" + f.advertise.String(), localTag: sip.GenerateTagN(16)},
+		local:        sip.Uri{Scheme: "sip", User: room, Host: f.cfg.Domain},
+		remote:       sip.Uri{Scheme: target.Scheme, User: target.User, Host: target.Host, Port: target.Port},
+		transport:    transport,
+		contact:      f.contact(room, transport),
+		remoteTarget: *target.Clone(),
+		source:       uriDest(target, transport),
+		localSeq:     1,
+	}
+}
+
+// inviteOut sends the dial-out INVITE with offer on sipgo's dialog client
+// and waits for its final response, reporting 180/183 to the referrer. The
+// wait ends after DialTimeout or at shutdown: WaitAnswer then cancels the
+// INVITE. A 2xx is acknowledged (also when it crossed the CANCEL). res is
+// the last response seen (nil when none came); canceled says the wait
+// ended by timeout or shutdown.
+func (f *Focus) inviteOut(d *dialog, offer []byte, rep *referReport, log *slog.Logger) (res *sip.Response, canceled bool) {
 	d.mu.Lock()
-	name := target.User
+	inv := d.build(sip.INVITE, 1)
+	d.mu.Unlock()
+	inv.AppendHeader(sip.NewHeader("Allow", strings.Join(f.allow, ", ")))
+	inv.AppendHeader(sip.NewHeader("Supported", strings.Join(supported, ", ")))
+	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	inv.SetBody(offer)
+	f.prepare(inv)
+
+	ctx, cancel := context.WithTimeout(f.life, f.cfg.DialTimeout)
+	defer cancel()
+	// RewriteContact: with no Record-Route, the ACK goes where the 2xx
+	// came from, like every request of the focus's own dialogs.
+	ua := &sipgo.DialogUA{Client: f.cli, ContactHDR: *d.contact, RewriteContact: true}
+	sess, err := ua.WriteInvite(ctx, inv, sipgo.ClientRequestBuild)
+	if err != nil {
+		log.Info("dial-out INVITE not sent", "err", err)
+		return nil, false
+	}
+	defer sess.Close()
+	reported := map[int]bool{}
+	for {
+		seen := 0
+		err = sess.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+			seen++
+			if r != nil && (r.StatusCode == 180 || r.StatusCode == 183) && !reported[r.StatusCode] {
+				reported[r.StatusCode] = true
+				f.report(rep, r.StatusCode, headerSafe(r.Reason), false)
+			}
+			return nil
+		}})
+		// WaitAnswer gives up after ten responses without a final one;
+		// a callee that keeps ringing is waited for until DialTimeout.
+		if err != nil && seen > 10 && ctx.Err() == nil && sess.InviteResponse != nil && sess.InviteResponse.IsProvisional() {
+			continue
+		}
+		break
+	}
+	res, canceled = sess.InviteResponse, ctx.Err() != nil
+	var refused *sipgo.ErrDialogResponse
+	switch {
+	case res != nil && res.IsSuccess():
+		if err := sess.Ack(f.detached()); err != nil {
+			log.Warn("dial-out: ACK not sent", "err", err)
+		}
+	case canceled:
+		log.Info("dial-out INVITE canceled", "err", err)
+	case errors.As(err, &refused):
+	case err != nil:
+		log.Info("dial-out INVITE transaction failed", "err", err)
+	}
+	return res, canceled
+}
+
+// confirmedBy completes d with the callee's 2xx (RFC 3261 §12.1.2): the
+// remote tag, the remote target, the route set and where the callee's
+// signalling comes from. It returns the callee's display name (or name).
+// The response comes from the network: sipgo matched it by Via and CSeq
+// only, so To (and anything else) may be missing.
+func (d *dialog) confirmedBy(res *sip.Response, name string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if to := res.To(); to != nil {
 		d.key.remoteTag, _ = to.Params.Get("tag")
 		if to.DisplayName != "" {
@@ -99,46 +196,23 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 	if src := res.Source(); src != "" {
 		d.source = src
 	}
-	d.mu.Unlock()
-	ack := d.ack(1)
-	f.prepare(ack)
-	if err := f.cli.WriteRequest(ack, sipgo.ClientRequestBuild); err != nil {
-		log.Warn("dial-out: ACK not sent", "err", err)
-	}
-	f.acks.put(d.key.callID, ack)
+	return name
+}
 
-	drop := func(code int, reason, why string) (int, string) {
-		log.Info("dial-out answered but dropped", "why", why)
-		ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
-		defer cancel()
-		_, _ = f.do(ctx, d.request(sip.BYE))
-		_ = leg.Close()
-		return code, reason
-	}
-	if canceled {
-		return drop(408, "Request Timeout", "answered after CANCEL")
-	}
-	if d.key.remoteTag == "" {
-		return drop(502, "Bad Gateway", "2xx without To-tag")
-	}
-	n, err := acceptAnswer(res.Body(), local)
-	if err != nil {
-		return drop(488, "Not Acceptable Here", "answer: "+err.Error())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+// joinDialedOut has the callee of d join room as dialed-out.
+func (f *Focus) joinDialedOut(room string, target sip.Uri, name string, d *dialog, n negotiated) (conference.JoinResult, error) {
+	ctx, cancel := f.coreCtx()
+	defer cancel()
 	callee := aor(target)
-	joined, err := f.reg.Join(ctx, room, conference.JoinRequest{DisplayName: name, AOR: callee, Origin: conference.OriginSIP,
+	return f.reg.Join(ctx, room, conference.JoinRequest{DisplayName: name, AOR: callee, Origin: conference.OriginSIP,
 		Audio: &conference.Audio{AOR: callee, Endpoint: d.remoteTarget.Addr(), CallID: d.key.callID, LocalTag: d.key.localTag,
 			RemoteTag: d.key.remoteTag, JoiningMethod: "dialed-out", Codec: n.Codec.Name, OnHold: n.OnHold()}})
-	cancel()
-	if err != nil {
-		code, reason := joinStatus(err)
-		return drop(code, reason, "join: "+err.Error())
-	}
-	c := newCall(d, room, joined.Participant.ID, leg, local)
-	c.established = true
-	c.acked() // the focus sent the ACK itself
-	leg.SetMuted(joined.Participant.Muted)
+}
+
+// startDialedOut puts a joined dial-out call into force: media, the call
+// table, the mute the core has for it. On failure the call is hung up and
+// the status for the referrer returned; 200 otherwise.
+func (f *Focus) startDialedOut(c *call, n negotiated) (int, string) {
 	if err := f.applyMedia(c, n); err != nil {
 		f.hangupNow(c, conference.Failed)
 		return 500, "Server Internal Error"
@@ -152,89 +226,7 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 		return 480, "Temporarily Unavailable"
 	}
 	c.resetClock()
-	log.Info("dial-out call established", "call-id", d.key.callID, "participant", c.pid, "codec", n.Codec.Name)
 	return 200, "OK"
-}
-
-// invite runs the dial-out INVITE transaction until its final response,
-// reporting 180/183 to the referrer; it cancels the INVITE after
-// DialTimeout or at shutdown. res is nil when no final response came;
-// canceled says a CANCEL was sent.
-func (f *Focus) invite(inv *sip.Request, rep *referReport, log *slog.Logger) (res *sip.Response, canceled bool) {
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	tx, err := f.cli.TransactionRequest(ctx, inv, sipgo.ClientRequestBuild)
-	if err != nil {
-		log.Info("dial-out INVITE not sent", "err", err)
-		return nil, false
-	}
-	defer tx.Terminate()
-	timer := time.NewTimer(f.cfg.DialTimeout)
-	defer timer.Stop()
-	stopping := f.stop
-	reported := map[int]bool{}
-	cancel := func() {
-		if !canceled {
-			canceled = true
-			// The CANCEL runs here, not on a goroutine of its own, so
-			// that it is over when the REFER's handler is (shutdown
-			// waits for handlers before it closes the SIP stack). The
-			// INVITE's responses wait in its transaction meanwhile.
-			wait := min(cancelWait, f.cfg.ShutdownTimeout)
-			deadline := time.Now().Add(wait)
-			f.cancelInvite(inv, wait)
-			timer.Reset(max(time.Until(deadline), 0))
-		}
-	}
-	for {
-		select {
-		case r := <-tx.Responses():
-			if r.IsProvisional() {
-				if (r.StatusCode == 180 || r.StatusCode == 183) && !reported[r.StatusCode] {
-					reported[r.StatusCode] = true
-					f.report(rep, r.StatusCode, headerSafe(r.Reason), false)
-				}
-				continue
-			}
-			return r, canceled
-		case <-tx.Done():
-			if err := tx.Err(); err != nil && !errors.Is(err, context.Canceled) {
-				log.Info("dial-out INVITE transaction failed", "err", err)
-			}
-			return nil, canceled
-		case <-timer.C:
-			if canceled {
-				return nil, true
-			}
-			cancel()
-		case <-stopping:
-			stopping = nil
-			cancel()
-		}
-	}
-}
-
-// cancelInvite sends CANCEL for a pending INVITE (RFC 3261 §9.1): same
-// Request-URI, top Via, From, To, Call-ID and CSeq number. It waits at
-// most wait for the CANCEL's answer.
-func (f *Focus) cancelInvite(inv *sip.Request, wait time.Duration) {
-	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
-	req.AppendHeader(sip.HeaderClone(inv.Via()))
-	req.AppendHeader(sip.HeaderClone(inv.From()))
-	req.AppendHeader(sip.HeaderClone(inv.To()))
-	req.AppendHeader(sip.HeaderClone(inv.CallID()))
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
-	maxFwd := sip.MaxForwardsHeader(70)
-	req.AppendHeader(&maxFwd)
-	req.SetBody(nil)
-	req.SetTransport(inv.Transport())
-	req.SetDestination(inv.Destination())
-	req.Laddr = inv.Laddr
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if _, err := f.cli.Do(ctx, req, func(*sipgo.Client, *sip.Request) error { return nil }); err != nil {
-		f.log.Debug("CANCEL got no answer", "call-id", callID(inv), "err", err)
-	}
 }
 
 // uriDest is the host:port a request to u goes to (no DNS SRV/NAPTR: the
@@ -247,51 +239,9 @@ func uriDest(u sip.Uri, transport string) string {
 	return net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
 }
 
-// ackCache keeps the ACKs of dial-out calls for a while, so that a 2xx
-// retransmitted after the INVITE transaction ended is acknowledged again
-// (RFC 3261 §13.2.2.4; sipgo leaves this to the transaction user).
-type ackCache struct {
-	mu   sync.Mutex
-	acks map[string]*sip.Request // by Call-ID
-}
-
-// ackKeep is how long an ACK is kept: until the callee stops
-// retransmitting its 2xx (64*T1).
-const ackKeep = 32 * time.Second
-
-func newAckCache() *ackCache { return &ackCache{acks: map[string]*sip.Request{}} }
-
-func (a *ackCache) put(callID string, ack *sip.Request) {
-	a.mu.Lock()
-	a.acks[callID] = ack.Clone()
-	a.mu.Unlock()
-	time.AfterFunc(ackKeep, func() {
-		a.mu.Lock()
-		delete(a.acks, callID)
-		a.mu.Unlock()
-	})
-}
-
-func (a *ackCache) get(callID string) *sip.Request {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if ack := a.acks[callID]; ack != nil {
-		return ack.Clone()
-	}
-	return nil
-}
-
-// onUnmatchedResponse sees responses no transaction wants: a retransmitted
-// 2xx to a dial-out INVITE gets its ACK again; others are logged.
+// onUnmatchedResponse logs responses no transaction wants (a 2xx
+// retransmitted to a dial-out INVITE is re-acknowledged by its
+// transaction, see inviteOut).
 func (f *Focus) onUnmatchedResponse(r *sip.Response) {
-	if cseq := r.CSeq(); cseq != nil && cseq.MethodName == sip.INVITE && r.IsSuccess() {
-		if ack := f.acks.get(callID(r)); ack != nil {
-			f.prepare(ack)
-			if err := f.cli.WriteRequest(ack); err != nil {
-				f.log.Debug("re-ACK failed", "call-id", callID(r), "err", err)
-			}
-			return
-		}
-	}
 	f.log.Debug("unmatched SIP response", "response", r.StartLine(), "call-id", callID(r))
 }

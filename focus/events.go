@@ -1,8 +1,6 @@
 package focus
 
 import (
-	"context"
-
 	"cusax.dev/bridge/conference"
 )
 
@@ -55,5 +53,5 @@ func (f *Focus) followEvent(ev conference.Event) {
 // hangupLater sends the BYE for a participant the core already removed,
 // without holding up the event stream.
 func (f *Focus) hangupLater(c *call, how conference.Departure) {
-	f.goBg("hang-up", func() { f.hangup(context.Background(), c, how, conference.OriginSystem, false) })
+	f.goWork("hang-up", func() { f.hangup(f.detached(), c, how, conference.OriginSystem, false) })
 }

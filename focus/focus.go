@@ -187,7 +187,6 @@ type Focus struct {
 
 	calls *callTable
 	subs  *subTable
-	acks  *ackCache
 	auth  *digest.Server
 	// render publishes conference state (RFC 4575).
 	render confstate.Renderer
@@ -199,13 +198,21 @@ type Focus struct {
 	addrs    []string        // bound listeners, "udp:127.0.0.1:5060"
 	hosts    map[string]bool // Request-URI hosts that are ours (lower case)
 	closers  []func() error  // listeners
-	draining atomic.Bool     // new INVITEs get 503
-	stop     chan struct{}   // closed when shutdown starts
-	handlers sync.WaitGroup  // requests being handled, see enter
-	closing  bool            // guarded by mu; no more handlers enter
-	bg       sync.WaitGroup  // hangups started from events and the RTP sweep
-	sweeper  sync.WaitGroup  // the RTP timeout sweep (rtptimeout.go)
-	running  atomic.Bool
+	running  atomic.Bool     // Run was called
+
+	// life is the focus's lifetime, derived from Run's context in Run and
+	// canceled (stopLife) when that ends or a listener fails: shutdown
+	// starts then. Handlers bound their work with timeouts under it; what
+	// must still finish while the focus shuts down (the BYEs, the core's
+	// Leave, final NOTIFYs) runs under detached().
+	life     context.Context
+	stopLife context.CancelCauseFunc
+
+	// Every goroutine the focus starts has one owner that waits for it:
+	handlers sync.WaitGroup // request handlers (wrap, enter); shutdown waits after the calls ended
+	closing  bool           // guarded by mu; no more handlers enter
+	work     sync.WaitGroup // the event follower, the RTP sweep and the hang-ups they start (goWork)
+	serving  sync.WaitGroup // listener loops; they end when their sockets close
 
 	// testHook, when set (by tests, before Run), is called at the named
 	// points of a call's setup.
@@ -242,10 +249,9 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 		accept: []string{"application/sdp", "application/conference-info+xml"},
 		calls:  newCallTable(),
 		subs:   newSubTable(),
-		acks:   newAckCache(),
 		render: confstate.Renderer{SIPDomain: strings.ToLower(cfg.Domain), MUCDomain: cfg.MUCDomain},
 		ready:  make(chan struct{}),
-		stop:   make(chan struct{}),
+		life:   context.Background(), // until Run derives the real one
 		ports:  map[string]int{},
 		hosts:  map[string]bool{},
 	}
@@ -358,7 +364,7 @@ func (f *Focus) wrap(h sipgo.RequestHandler) sipgo.RequestHandler {
 
 // safely runs fn; a panic in it is logged (at error, with the stack) and
 // goes no further. Every goroutine the focus starts runs its work through
-// it (see goBg), like the request handlers through wrap.
+// it (see goWork), like the request handlers through wrap.
 func (f *Focus) safely(what string, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -368,25 +374,26 @@ func (f *Focus) safely(what string, fn func()) {
 	fn()
 }
 
-// goBg runs fn on a goroutine counted in f.bg (shutdown waits for it),
-// recovering a panic. Only the event follower and the RTP sweep start
-// such work, and both have stopped before shutdown waits for f.bg.
-func (f *Focus) goBg(what string, fn func()) {
-	f.bg.Go(func() { f.safely(what, fn) })
+// goWork runs fn on a goroutine counted in f.work (shutdown waits for it),
+// recovering a panic. Only the event follower and the RTP sweep, which are
+// in f.work themselves, start such work, so the count never rises from
+// zero while shutdown waits.
+func (f *Focus) goWork(what string, fn func()) {
+	f.work.Go(func() { f.safely(what, fn) })
 }
 
-// untilStop returns a context that ends when shutdown starts (or cancel
-// is called).
-func (f *Focus) untilStop() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-f.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+// stopping reports whether shutdown has started: new calls, subscriptions
+// and REFERs are refused (503).
+func (f *Focus) stopping() bool { return f.life.Err() != nil }
+
+// detached is the focus's lifetime without its cancellation, for work that
+// must finish while the focus shuts down; callers bound it with a timeout.
+func (f *Focus) detached() context.Context { return context.WithoutCancel(f.life) }
+
+// coreCtx bounds a call into the conference core made while handling a
+// request or a media event: coreTimeout, or shutdown.
+func (f *Focus) coreCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(f.life, coreTimeout)
 }
 
 // enter registers a running handler; false once shutdown has finished
@@ -421,39 +428,45 @@ func (f *Focus) Calls() int { return f.calls.len() }
 // Run binds every listener, serves SIP and follows the conference core's
 // events until ctx ends. Then it sends every call a BYE (bounded by
 // ShutdownTimeout), releases their RTP ports, closes the listeners and
-// returns. A listener that cannot be bound is an error before serving.
+// returns. A listener that cannot be bound is an error before serving; one
+// that fails while serving ends Run with its error.
 func (f *Focus) Run(ctx context.Context) error {
 	if !f.running.CompareAndSwap(false, true) {
 		return errors.New("focus: Run called twice")
 	}
-	serveErr := make(chan error, len(f.specs))
-	if err := f.listen(serveErr); err != nil {
+	f.life, f.stopLife = context.WithCancelCause(ctx)
+	defer f.stopLife(nil)
+	if err := f.listen(); err != nil {
+		f.stopLife(err)
 		f.closeListeners()
 		_ = f.ua.Close()
+		f.serving.Wait()
 		return err
 	}
 	stream := f.reg.Subscribe()
-	followed := make(chan struct{})
-	go func() {
-		defer close(followed)
-		f.follow(stream)
-	}()
-	f.sweeper.Go(func() { f.safely("RTP sweep", f.sweepMedia) })
+	f.work.Go(func() { f.follow(stream) })
+	f.goWork("RTP sweep", f.sweepMedia)
 	close(f.ready)
 	f.log.Info("SIP focus listening", "listeners", f.Addrs(), "domain", f.cfg.Domain, "advertised", f.advertise)
 
+	<-f.life.Done()
 	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
+	if se := (serveError{}); errors.As(context.Cause(f.life), &se) {
+		err = se.err
 		f.log.Error("SIP listener failed", "err", err)
 	}
-	f.shutdown(stream, followed)
+	f.shutdown(stream)
 	return err
 }
 
-// listen binds the listeners and serves each in a goroutine.
-func (f *Focus) listen(serveErr chan<- error) error {
+// serveError is the cause of a lifetime ended by a failed listener.
+type serveError struct{ err error }
+
+func (e serveError) Error() string { return e.err.Error() }
+
+// listen binds the listeners and serves each in a goroutine (in f.serving).
+// A listener that fails while serving ends the focus's lifetime.
+func (f *Focus) listen() error {
 	for _, s := range f.specs {
 		var (
 			local netip.AddrPort
@@ -489,14 +502,11 @@ func (f *Focus) listen(serveErr chan<- error) error {
 		}
 		f.addHosts(local.Addr().Unmap())
 		f.mu.Unlock()
-		go func() {
+		f.serving.Go(func() {
 			if err := serve(); err != nil && !errors.Is(err, net.ErrClosed) {
-				select {
-				case serveErr <- fmt.Errorf("focus: serve %s %s: %w", s.network, s.addr, err):
-				default:
-				}
+				f.stopLife(serveError{fmt.Errorf("focus: serve %s %s: %w", s.network, s.addr, err)})
 			}
-		}()
+		})
 	}
 	f.mu.Lock()
 	f.addHosts(f.advertise)

@@ -3,6 +3,7 @@ package focus
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"mime"
 	"net/url"
@@ -120,135 +121,202 @@ func joinStatus(err error) (int, string) {
 		errors.Is(err, conference.ErrCreationRestricted), errors.Is(err, conference.ErrLocked),
 		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden):
 		return 403, "Forbidden"
-	case errors.Is(err, conference.ErrClosed):
-		return 503, "Service Unavailable"
+	case errors.Is(err, conference.ErrClosed), errors.Is(err, context.Canceled):
+		return 503, "Service Unavailable" // the core or the focus shutting down
 	}
 	return 500, "Server Internal Error"
 }
 
 // onNewCall handles an INVITE to a conference URI. Everything that can
-// refuse the call without side effects runs first (URI, Require, SDP), then
-// a port pair is taken, the caller joins the conference, and the 2xx is
-// sent and retransmitted until its ACK arrives. Every failure path returns
-// the port and the seat.
+// refuse the call without side effects runs first (admitCall: URI,
+// Require, authentication, SDP, Replaces), then a port pair is taken, the
+// caller joins the conference (joinCaller), the call takes its seat
+// (seatCall), and the 2xx is sent and retransmitted until its ACK arrives
+// (answerCall). Every failure path returns the port and the seat.
 func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	log := f.log.With("call-id", callID(req))
-	if f.draining.Load() {
-		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
-		return
-	}
-	room, code, reason := f.roomOf(req.Recipient)
-	if code != 0 {
-		log.Info("INVITE refused", "uri", req.Recipient.String(), "status", code)
-		f.reply(tx, req, code, reason, nil)
-		return
-	}
-	if !f.checkInvite(req, tx) {
-		return
-	}
-	caller := identity{aor: aor(req.From().Address)}
-	if f.cfg.RequireAuthForCalls {
-		id, ok := f.authenticate(req, tx)
-		if !ok {
-			return
-		}
-		if !id.fromMatches {
-			log.Info("caller authenticated as another AOR than its From", "from", caller.aor, "aor", id.aor)
-		}
-		caller = id
-	}
-	var off *offer
-	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), f.advertise)
-		if err != nil {
-			log.Info("offer refused", "room", room, "err", err)
-			f.refuseSDP(req, tx, err)
-			return
-		}
-		off = &o
-	}
-	replaced, caller, ok := f.replacedCall(req, tx, room, caller)
+	in, ok := f.admitCall(req, tx, log)
 	if !ok {
 		return
 	}
-	localTag := sip.GenerateTagN(16)
-	dlg, err := newDialog(req, localTag)
-	if err != nil {
-		log.Info("INVITE cannot form a dialog", "err", err)
-		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
-		return
-	}
-	dlg.contact = f.contact(room, req.Transport())
-	leg, err := f.media.Allocate()
-	if err != nil {
-		if errors.Is(err, mixer.ErrPortsExhausted) {
-			log.Warn("RTP ports exhausted", "room", room)
-		} else {
-			log.Error("RTP port allocation failed", "room", room, "err", err)
-		}
-		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+	leg, ok := f.allocateLeg(req, tx, in.room, log)
+	if !ok {
 		return
 	}
 	f.reply(tx, req, 100, "Trying", nil)
 
 	canceled := f.watchCancel(tx)
 	if f.cfg.AnswerDelay > 0 {
-		if why := f.ring(tx, req, localTag, room, canceled); why != "" {
-			log.Info("call abandoned before answer", "room", room, "why", why)
+		if why := f.ring(tx, req, in.dlg.key.localTag, in.room, canceled); why != "" {
+			log.Info("call abandoned before answer", "room", in.room, "why", why)
 			_ = leg.Close()
 			return
 		}
 	}
-
-	from, ct := req.From(), req.Contact()
-	audio := &conference.Audio{AOR: caller.aor, Endpoint: ct.Address.Addr(), CallID: dlg.key.callID,
-		LocalTag: localTag, RemoteTag: dlg.key.remoteTag, JoiningMethod: "dialed-in"}
-	if off != nil {
-		audio.Codec, audio.OnHold = off.n.Codec.Name, off.n.OnHold()
+	c, ok := f.joinCaller(req, tx, in, leg, log)
+	if !ok {
+		return
 	}
-	jctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
-	joined, err := f.reg.Join(jctx, room, conference.JoinRequest{DisplayName: from.DisplayName, AOR: audio.AOR,
-		Authenticated: caller.authenticated, Audio: audio, Origin: conference.OriginSIP})
+	c.invite <- struct{}{} // this INVITE transaction runs until its ACK is processed
+	defer c.endInvite()
+	log = log.With("room", in.room, "participant", c.pid)
+	body, ok := f.seatCall(req, tx, c, in.off, log)
+	if !ok {
+		return
+	}
+	ack, ok := f.answerCall(req, tx, c, body, log)
+	if !ok {
+		return
+	}
+	if in.off == nil {
+		n, err := f.answerFromAck(c, ack)
+		if err != nil {
+			log.Info("late-offer answer in ACK refused; hanging up", "err", err)
+			f.hangupNow(c, conference.Failed)
+			return
+		}
+		f.updateCore(c, n)
+	}
+	c.resetClock()
+	log.Info("call established", "codec", c.codec(), "remote", c.remote())
+	if in.replaced != nil {
+		log.Info("call replaces another", "replaced-call-id", in.replaced.dlg.key.callID, "replaced-participant", in.replaced.pid)
+		f.hangupNow(in.replaced, conference.Departed)
+	}
+}
+
+// incoming is a new call admitted by admitCall, before it takes any
+// resource.
+type incoming struct {
+	room     string
+	caller   identity
+	off      *offer // nil: no offer in the INVITE (the focus offers in the 2xx)
+	replaced *call  // the call it replaces (RFC 3891), if any
+	dlg      *dialog
+}
+
+// admitCall runs the checks that refuse a new call without side effects:
+// shutdown (503), the Request-URI, Require and body type, authentication
+// when calls need it, the SDP offer, Replaces, and the dialog the INVITE
+// forms. It answers and returns false when the call is refused.
+func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.Logger) (incoming, bool) {
+	if f.stopping() {
+		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+		return incoming{}, false
+	}
+	room, code, reason := f.roomOf(req.Recipient)
+	if code != 0 {
+		log.Info("INVITE refused", "uri", req.Recipient.String(), "status", code)
+		f.reply(tx, req, code, reason, nil)
+		return incoming{}, false
+	}
+	if !f.checkInvite(req, tx) {
+		return incoming{}, false
+	}
+	in := incoming{room: room, caller: identity{aor: aor(req.From().Address)}}
+	if f.cfg.RequireAuthForCalls {
+		id, ok := f.authenticate(req, tx)
+		if !ok {
+			return incoming{}, false
+		}
+		if !id.fromMatches {
+			log.Info("caller authenticated as another AOR than its From", "from", in.caller.aor, "aor", id.aor)
+		}
+		in.caller = id
+	}
+	if len(req.Body()) > 0 {
+		o, err := parseOffer(req.Body(), f.advertise)
+		if err != nil {
+			log.Info("offer refused", "room", room, "err", err)
+			f.refuseSDP(req, tx, err)
+			return incoming{}, false
+		}
+		in.off = &o
+	}
+	var ok bool
+	if in.replaced, in.caller, ok = f.replacedCall(req, tx, room, in.caller); !ok {
+		return incoming{}, false
+	}
+	dlg, err := newDialog(req, sip.GenerateTagN(16))
+	if err != nil {
+		log.Info("INVITE cannot form a dialog", "err", err)
+		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
+		return incoming{}, false
+	}
+	dlg.contact = f.contact(room, req.Transport())
+	in.dlg = dlg
+	return in, true
+}
+
+// allocateLeg takes a mixer leg (an RTP port pair) for a new call, or
+// answers 503 when there is none.
+func (f *Focus) allocateLeg(req *sip.Request, tx sip.ServerTransaction, room string, log *slog.Logger) (*mixer.Leg, bool) {
+	leg, err := f.media.Allocate()
+	if err == nil {
+		return leg, true
+	}
+	if errors.Is(err, mixer.ErrPortsExhausted) {
+		log.Warn("RTP ports exhausted", "room", room)
+	} else {
+		log.Error("RTP port allocation failed", "room", room, "err", err)
+	}
+	f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+	return nil, false
+}
+
+// joinCaller has the caller join the conference and returns its call, or
+// answers the core's refusal (and frees the leg).
+func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incoming, leg *mixer.Leg, log *slog.Logger) (*call, bool) {
+	audio := &conference.Audio{AOR: in.caller.aor, Endpoint: req.Contact().Address.Addr(), CallID: in.dlg.key.callID,
+		LocalTag: in.dlg.key.localTag, RemoteTag: in.dlg.key.remoteTag, JoiningMethod: "dialed-in"}
+	if in.off != nil {
+		audio.Codec, audio.OnHold = in.off.n.Codec.Name, in.off.n.OnHold()
+	}
+	ctx, cancel := f.coreCtx()
+	joined, err := f.reg.Join(ctx, in.room, conference.JoinRequest{DisplayName: req.From().DisplayName, AOR: audio.AOR,
+		Authenticated: in.caller.authenticated, Audio: audio, Origin: conference.OriginSIP})
 	cancel()
 	if err != nil {
 		code, reason := joinStatus(err)
 		if code >= 500 {
-			log.Error("conference join failed", "room", room, "err", err)
+			log.Error("conference join failed", "room", in.room, "err", err)
 		} else {
-			log.Info("conference join refused", "room", room, "status", code, "err", err)
+			log.Info("conference join refused", "room", in.room, "status", code, "err", err)
 		}
 		_ = leg.Close()
 		f.reply(tx, req, code, reason, nil)
-		return
+		return nil, false
 	}
-	c := newCall(dlg, room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1})
-	c.invite <- struct{}{} // this INVITE transaction runs until its ACK is processed
-	defer c.endInvite()
+	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1})
 	leg.SetMuted(joined.Participant.Muted) // before any media flows; syncMute keeps it current
-	log = log.With("room", room, "participant", c.pid)
-	fail := func(code int, reason, why string) {
+	return c, true
+}
+
+// seatCall prepares the 2xx body (the answer to the caller's offer, whose
+// media it puts into force, or the focus's offer), puts the call into the
+// table and syncs its mute with the core. It answers the INVITE itself and
+// returns false when the call cannot go on.
+func (f *Focus) seatCall(req *sip.Request, tx sip.ServerTransaction, c *call, off *offer, log *slog.Logger) ([]byte, bool) {
+	fail := func(code int, reason, why string) ([]byte, bool) {
 		log.Error("call setup failed", "why", why)
 		if f.end(c) {
 			f.leave(c, conference.Failed, conference.OriginSIP)
 		}
 		f.reply(tx, req, code, reason, nil)
+		return nil, false
 	}
-	var body []byte
+	body := createOffer(c.local, mixer.SendRecv)
 	if off != nil {
+		var err error
 		if body, err = off.answer(c.local); err != nil {
-			fail(500, "Server Internal Error", err.Error())
-			return
+			return fail(500, "Server Internal Error", err.Error())
 		}
 		if err := f.applyMedia(c, off.n); err != nil {
-			fail(500, "Server Internal Error", "start media: "+err.Error())
-			return
+			return fail(500, "Server Internal Error", "start media: "+err.Error())
 		}
-	} else {
-		body = createOffer(c.local, mixer.SendRecv)
 	}
 	if !f.calls.add(c) {
-		fail(503, "Service Unavailable", "shutting down")
-		return
+		return fail(503, "Service Unavailable", "shutting down")
 	}
 	f.hook(hookAdded, c)
 	if !f.syncMute(c) {
@@ -260,47 +328,38 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 		f.end(c)
 		code, reason := f.goneStatus(c)
 		f.reply(tx, req, code, reason, nil)
-		return
+		return nil, false
 	}
 	f.hook(hookAnswering, c)
+	return body, true
+}
 
-	res := f.answerResponse(req, localTag, room, body)
+// answerCall sends the 2xx with body and waits for its ACK (confirm). It
+// returns the ACK, or false when the call did not get established (it
+// then answered or hung up as the case asks).
+func (f *Focus) answerCall(req *sip.Request, tx sip.ServerTransaction, c *call, body []byte, log *slog.Logger) (*sip.Request, bool) {
+	res := f.answerResponse(req, c.dlg.key.localTag, c.room, body)
 	ack, err := f.confirm(c, tx, req, res)
 	switch {
+	case err == nil:
+		return ack, true
 	case errors.Is(err, errNotAnswered):
 		log.Info("call ended before answer")
 		code, reason := f.goneStatus(c)
 		f.reply(tx, req, code, reason, nil)
-		return
 	case errors.Is(err, sip.ErrTransactionCanceled):
 		// CANCEL won the race against the 2xx: the caller got 487.
 		log.Info("call canceled before answer")
 		if f.end(c) {
 			f.leave(c, conference.Departed, conference.OriginSIP)
 		}
-		return
 	case errors.Is(err, errCallEnded):
-		return // BYE, kick or shutdown while waiting for the ACK
-	case err != nil:
+		// BYE, kick or shutdown while waiting for the ACK
+	default:
 		log.Warn("call not confirmed; hanging up", "err", err)
 		f.hangupNow(c, conference.Failed)
-		return
 	}
-	if off == nil {
-		n, err := f.answerFromAck(c, ack)
-		if err != nil {
-			log.Info("late-offer answer in ACK refused; hanging up", "err", err)
-			f.hangupNow(c, conference.Failed)
-			return
-		}
-		f.updateCore(c, n)
-	}
-	c.resetClock()
-	log.Info("call established", "codec", c.codec(), "remote", c.remote())
-	if replaced != nil {
-		log.Info("call replaces another", "replaced-call-id", replaced.dlg.key.callID, "replaced-participant", replaced.pid)
-		f.hangupNow(replaced, conference.Departed)
-	}
+	return nil, false
 }
 
 // goneStatus is the final response to the INVITE of a call that ended
@@ -352,7 +411,7 @@ func (f *Focus) ring(tx sip.ServerTransaction, req *sip.Request, localTag, room 
 		return "canceled"
 	case <-tx.Done():
 		return "transaction ended"
-	case <-f.stop:
+	case <-f.life.Done():
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
 		return "shutting down"
 	}

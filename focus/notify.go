@@ -233,6 +233,9 @@ func (f *Focus) sendDoc(s *subscription, doc *confinfo.Document, state string) s
 // 408 included); an error with Retry-After keeps it for a later resync.
 func (f *Focus) notifyOutcome(s *subscription, res *sip.Response, err error) sendOutcome {
 	switch {
+	case err == nil && res == nil:
+		err = errNoResponse
+		fallthrough
 	case err != nil:
 		f.log.Info("NOTIFY got no answer; subscription removed", "room", s.room, "call-id", s.key.callID, "err", err)
 		return sentGone
@@ -265,14 +268,17 @@ func (f *Focus) notifyRequest(dlg *dialog, event, contentType string, body []byt
 	return req
 }
 
-// sendNotify sends a NOTIFY (bounded by NotifyTimeout) and returns its
-// final response. It is counted in notify_sent_total once it is on the
-// wire (a TCP connection that cannot be made sends nothing).
+// sendNotify sends a conference NOTIFY (bounded by NotifyTimeout) and
+// returns its final response. It goes out also while the focus shuts down:
+// the final NOTIFYs of shutdown are such NOTIFYs.
 func (f *Focus) sendNotify(req *sip.Request) (*sip.Response, error) {
-	return f.sendNotifyCtx(context.Background(), req)
+	return f.sendNotifyCtx(f.detached(), req)
 }
 
-// sendNotifyCtx is sendNotify with a context that may end the wait early.
+// sendNotifyCtx sends a NOTIFY and returns its final response; the wait
+// ends after NotifyTimeout or with ctx. It is counted in notify_sent_total
+// once it is on the wire (a TCP connection that cannot be made sends
+// nothing). A response is never nil without an error.
 func (f *Focus) sendNotifyCtx(ctx context.Context, req *sip.Request) (*sip.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.NotifyTimeout)
 	defer cancel()
@@ -286,15 +292,32 @@ func (f *Focus) sendNotifyCtx(ctx context.Context, req *sip.Request) (*sip.Respo
 		pkg, _, _ := strings.Cut(req.GetHeader("Event").Value(), ";")
 		f.m.NotifySent.WithLabelValues(pkg).Inc()
 	}
+	return finalResponse(ctx, tx)
+}
+
+// errNoResponse is a client transaction that ended without a final
+// response and without an error of its own (sipgo ends transactions that
+// way, at shutdown for one).
+var errNoResponse = errors.New("focus: transaction ended without a final response")
+
+// finalResponse waits for tx's final response, skipping provisional ones,
+// until tx ends or ctx does. It never returns (nil, nil).
+func finalResponse(ctx context.Context, tx sip.ClientTransaction) (*sip.Response, error) {
 	for {
 		select {
 		case res := <-tx.Responses():
+			if res == nil {
+				return nil, errNoResponse
+			}
 			if res.IsProvisional() {
 				continue
 			}
 			return res, nil
 		case <-tx.Done():
-			return nil, tx.Err()
+			if err := tx.Err(); err != nil {
+				return nil, err
+			}
+			return nil, errNoResponse
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}

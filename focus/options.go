@@ -1,7 +1,6 @@
 package focus
 
 import (
-	"context"
 	"mime"
 	"strings"
 
@@ -70,7 +69,7 @@ func (f *Focus) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 	// The digit reaches the core before the 200 goes out, so that a UA
 	// sending one INFO per digit (each after the previous 200) has its
 	// digits taken in order.
-	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	ctx, cancel := f.coreCtx()
 	defer cancel()
 	if err := f.reg.DTMF(ctx, c.room, c.pid, digit); err != nil {
 		f.log.Debug("INFO DTMF not taken", "room", c.room, "participant", c.pid, "err", err)

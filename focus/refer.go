@@ -3,6 +3,7 @@ package focus
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -39,14 +40,12 @@ func (f *Focus) report(r *referReport, code int, reason string, final bool) {
 		state = "terminated;reason=noresource"
 	}
 	body := []byte("SIP/2.0 " + strconv.Itoa(code) + " " + reason + "\r\n")
-	ctx := context.Background()
-	if !final {
-		// Progress is not worth holding up a shutdown for: a slow
-		// referrer must not keep a ringing dial-out from being canceled
-		// before the SIP stack closes.
-		var cancel context.CancelFunc
-		ctx, cancel = f.untilStop()
-		defer cancel()
+	// Progress is not worth holding up a shutdown for: a slow referrer
+	// must not keep a ringing dial-out from being canceled before the SIP
+	// stack closes. The outcome goes out also while the focus shuts down.
+	ctx := f.life
+	if final {
+		ctx = f.detached()
 	}
 	res, err := f.notify(ctx, r.dlg, r.event, sipfragType, body, state)
 	switch {
@@ -83,32 +82,68 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, 400, "Bad Request", nil)
 		return
 	}
-	if f.draining.Load() {
+	if f.stopping() {
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
 		return
 	}
-	var in *call
-	var room string
-	if req.To().Params.Has("tag") {
-		var ok bool
-		if in, ok = f.inDialogCall(req, tx); !ok {
-			return
-		}
-		room = in.room
-	} else {
-		var code int
-		var reason string
-		if room, code, reason = f.roomOf(req.Recipient); code != 0 {
-			f.reply(tx, req, code, reason, nil)
-			return
-		}
+	in, room, ok := f.referScope(req, tx)
+	if !ok {
+		return
 	}
 	log := f.log.With("call-id", callID(req), "room", room)
+	target, ok := f.referTarget(req, tx, log)
+	if !ok {
+		return
+	}
+	actor, ok := f.referActor(req, tx, room, in, log)
+	if !ok {
+		return
+	}
+	rep, ok := f.acceptRefer(req, tx, room, in)
+	if !ok {
+		return
+	}
+	f.report(rep, 100, "Trying", false)
+	var code int
+	var reason string
+	if target.method == "BYE" {
+		log.Info("REFER: ejecting", "target", target.uri.String(), "by", actor.AOR)
+		code, reason = f.eject(room, aor(target.uri), actor)
+	} else {
+		log.Info("REFER: dialing out", "target", target.uri.String(), "by", actor.AOR)
+		code, reason = f.dialOut(room, target.uri, rep)
+	}
+	f.report(rep, code, reason, true)
+}
+
+// referScope finds where a REFER applies: inside a participant's call (a
+// To-tag; the call is returned) or to a conference URI. It answers and
+// returns false otherwise.
+func (f *Focus) referScope(req *sip.Request, tx sip.ServerTransaction) (*call, string, bool) {
+	if req.To().Params.Has("tag") {
+		in, ok := f.inDialogCall(req, tx)
+		if !ok {
+			return nil, "", false
+		}
+		return in, in.room, true
+	}
+	room, code, reason := f.roomOf(req.Recipient)
+	if code != 0 {
+		f.reply(tx, req, code, reason, nil)
+		return nil, "", false
+	}
+	return nil, room, true
+}
+
+// referTarget reads the one Refer-To a REFER must carry: a sip: or sips:
+// URI with no method, method=INVITE or method=BYE. It answers 400 and
+// returns false otherwise.
+func (f *Focus) referTarget(req *sip.Request, tx sip.ServerTransaction, log *slog.Logger) (referTarget, bool) {
 	vals := headerValues(req, "Refer-To", "r")
 	if len(vals) != 1 {
 		log.Info("REFER refused: not exactly one Refer-To", "count", len(vals))
 		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, "Exactly one Refer-To is required"))
-		return
+		return referTarget{}, false
 	}
 	target, err := parseReferTo(vals[0])
 	if err == nil && target.uri.Scheme != "sip" && target.uri.Scheme != "sips" {
@@ -120,29 +155,36 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		log.Info("REFER refused: bad Refer-To", "refer-to", vals[0], "err", err)
 		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
-		return
+		return referTarget{}, false
 	}
+	return target, true
+}
+
+// referActor authenticates the referrer (digest, From equal to the digest
+// user's AOR) and has the core decide whether it may moderate room. In a
+// call, the call's participant lends its standing (a moderator role won by
+// PIN, say) only to its own authenticated identity. It answers (401, 403,
+// the core's refusal) and returns false when the REFER may not act.
+func (f *Focus) referActor(req *sip.Request, tx sip.ServerTransaction, room string, in *call, log *slog.Logger) (conference.Actor, bool) {
 	id, ok := f.authenticate(req, tx)
 	if !ok {
-		return
+		return conference.Actor{}, false
 	}
 	if !id.fromMatches {
 		log.Info("REFER refused: From is not the authenticated user", "from", aor(req.From().Address), "aor", id.aor)
 		f.reply(tx, req, 403, "Forbidden", nil, f.warning(399, "From does not match the authenticated user"))
-		return
+		return conference.Actor{}, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
-	_, err = f.reg.Conference(ctx, room)
+	ctx, cancel := f.coreCtx()
+	_, err := f.reg.Conference(ctx, room)
 	cancel()
 	if err != nil {
 		code, reason := joinStatus(err)
 		f.reply(tx, req, code, reason, nil)
-		return
+		return conference.Actor{}, false
 	}
 	actor := conference.Actor{AOR: id.aor, Authenticated: true, Name: id.aor}
 	if in != nil {
-		// The call's participant lends its standing (a moderator role
-		// won by PIN, say) only to its own authenticated identity.
 		if p, ok := f.reg.Participant(room, in.pid); ok && p.Authenticated && conference.SameAOR(p.AOR, id.aor) {
 			actor.ParticipantID = in.pid
 		}
@@ -150,17 +192,24 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	if !f.reg.CanModerate(room, actor) {
 		log.Info("REFER refused: not a moderator", "aor", id.aor)
 		f.reply(tx, req, 403, "Forbidden", nil, f.warning(399, "Not a moderator of this conference"))
-		return
+		return conference.Actor{}, false
 	}
+	return actor, true
+}
 
+// acceptRefer answers 202 and returns the REFER's implicit subscription:
+// in the call's dialog for a REFER inside a call (event refer;id=CSEQ),
+// else in a dialog the 202 creates, none with Refer-Sub: false.
+func (f *Focus) acceptRefer(req *sip.Request, tx sip.ServerTransaction, room string, in *call) (*referReport, bool) {
 	rep := &referReport{off: referSubFalse(req), event: eventRefer}
 	if in != nil {
 		rep.dlg = in.dlg
 		rep.event = eventRefer + ";id=" + strconv.FormatUint(uint64(req.CSeq().SeqNo), 10)
 	} else if !rep.off {
+		var err error
 		if rep.dlg, err = newDialog(req, sip.GenerateTagN(16)); err != nil {
 			f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
-			return
+			return nil, false
 		}
 		rep.dlg.contact = f.contact(room, req.Transport())
 	}
@@ -172,19 +221,7 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		res.AppendHeader(sip.NewHeader("Refer-Sub", "false"))
 	}
 	f.capabilities(res)
-	if err := f.send(tx, req, res); err != nil {
-		return
-	}
-	f.report(rep, 100, "Trying", false)
-	if target.method == "BYE" {
-		log.Info("REFER: ejecting", "target", target.uri.String(), "by", id.aor)
-		code, reason := f.eject(room, aor(target.uri), actor)
-		f.report(rep, code, reason, true)
-		return
-	}
-	log.Info("REFER: dialing out", "target", target.uri.String(), "by", id.aor)
-	code, reason := f.dialOut(room, target.uri, rep)
-	f.report(rep, code, reason, true)
+	return rep, f.send(tx, req, res) == nil
 }
 
 // eject has the core kick every participant of room whose AOR is target
@@ -202,7 +239,7 @@ func (f *Focus) eject(room, target string, actor conference.Actor) (int, string)
 	kicked := 0
 	for _, p := range ps {
 		c := f.calls.participant(p.ID)
-		ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+		ctx, cancel := f.coreCtx()
 		err := f.reg.Kick(ctx, room, p.ID, actor, conference.OriginSIP, "")
 		cancel()
 		if err != nil {
@@ -237,8 +274,8 @@ func kickStatus(err error) (int, string) {
 		return 404, "Not Found"
 	case errors.Is(err, conference.ErrForbidden), errors.Is(err, conference.ErrNotAllowed), errors.Is(err, conference.ErrConflict):
 		return 403, "Forbidden"
-	case errors.Is(err, conference.ErrClosed):
-		return 503, "Service Unavailable"
+	case errors.Is(err, conference.ErrClosed), errors.Is(err, context.Canceled):
+		return 503, "Service Unavailable" // the core or the focus shutting down
 	}
 	return 500, "Server Internal Error"
 }

@@ -144,7 +144,7 @@ func TestPanicsContained(t *testing.T) {
 		}
 	}
 	done := make(chan struct{})
-	e.f.goBg("test", func() {
+	e.f.goWork("test", func() {
 		defer close(done)
 		panic("boom in the background")
 	})
@@ -212,4 +212,43 @@ func TestShutdownCancelsRingingDialOut(t *testing.T) {
 	if e.eng.PortsInUse() != 0 {
 		t.Errorf("%d ports in use", e.eng.PortsInUse())
 	}
+}
+
+// A callee whose 2xx crossed the focus's ACK (or lost it) retransmits the
+// 2xx: the dial-out INVITE transaction (sipgo's dialog client, in its
+// Accepted state) sends the ACK again, with the same CSeq and dialog.
+func TestDialOutReAcksRetransmitted2xx(t *testing.T) {
+	e := moderated(t, envOptions{dialTimeout: 5 * time.Second})
+	ctx := ctxT(t, 20*time.Second)
+	alice := e.uaAt("udp", "alice", "conf.example.test", false)
+	uas := newRawUAS(t)
+	_, rtpAddr := e.rtp()
+
+	acks := make(chan *sip.Request, 2)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		inv, from := uas.next(sip.INVITE, 10*time.Second)
+		ok := sip.NewResponseFromRequest(inv, 200, "OK", sipua.Offer(rtpAddr, "0"))
+		ok.To().Params.Add("tag", "callee-tag")
+		ok.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "dave", Host: "127.0.0.1", Port: int(uas.addr().Port())}})
+		ok.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		uas.send(ok, from)
+		ack, _ := uas.next(sip.ACK, 5*time.Second)
+		acks <- ack
+		uas.send(ok, from) // as if the first ACK were lost
+		ack, _ = uas.next(sip.ACK, 5*time.Second)
+		acks <- ack
+	})
+	r, err := alice.Refer(ctx, e.target(alice, "udp", "team"), []string{"<sip:dave@" + uas.addr().String() + ">"}, aliceCreds)
+	if err != nil || r.Response.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", r.Response, err)
+	}
+	wg.Wait()
+	first, second := <-acks, <-acks
+	for _, a := range []*sip.Request{first, second} {
+		if a.CSeq().SeqNo != 1 || a.CallID().Value() != first.CallID().Value() || !strings.Contains(a.To().Value(), "callee-tag") {
+			t.Errorf("ACK %s", a)
+		}
+	}
+	eventually(t, 5*time.Second, "dave in the conference", func() bool { return e.f.Calls() == 1 })
 }

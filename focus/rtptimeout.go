@@ -1,7 +1,6 @@
 package focus
 
 import (
-	"context"
 	"time"
 
 	"cusax.dev/bridge/conference"
@@ -98,14 +97,14 @@ func (f *Focus) sweepMedia() {
 	var calls []*call
 	for {
 		select {
-		case <-f.stop:
+		case <-f.life.Done():
 			return
 		case <-tick.C:
 		}
 		calls = f.calls.appendAll(calls[:0])
 		now := time.Now()
 		for _, c := range calls {
-			if f.draining.Load() {
+			if f.stopping() {
 				break // shutdown hangs everybody up as departed
 			}
 			f.safely("RTP sweep", func() { f.checkMedia(c, now) })
@@ -136,7 +135,7 @@ func (f *Focus) checkMedia(c *call, now time.Time) {
 	if f.m != nil {
 		f.m.RTPTimeouts.Inc()
 	}
-	f.goBg("RTP timeout hang-up", func() {
-		f.finishHangup(context.Background(), c, conference.Failed, conference.OriginSystem, true)
+	f.goWork("RTP timeout hang-up", func() {
+		f.finishHangup(f.detached(), c, conference.Failed, conference.OriginSystem, true)
 	})
 }

@@ -133,7 +133,7 @@ func parseSDP(raw []byte) (*sdp.SessionDescription, remoteAudio, error) {
 	}
 	sessDir := mixer.SendRecv
 	for _, a := range sd.Attributes {
-		if d, ok := mixer.ParseDirection(a.Key); ok && a.Value == "" {
+		if d, ok := readDirection(a); ok {
 			sessDir = d
 		}
 	}
@@ -176,7 +176,7 @@ func parseSDP(raw []byte) (*sdp.SessionDescription, remoteAudio, error) {
 		}
 		ra.addr = addr
 		for _, a := range md.Attributes {
-			if d, ok := mixer.ParseDirection(a.Key); ok && a.Value == "" {
+			if d, ok := readDirection(a); ok {
 				ra.dir = d
 			}
 			if a.Key == "rtcp" {
@@ -193,6 +193,42 @@ func parseSDP(raw []byte) (*sdp.SessionDescription, remoteAudio, error) {
 		return nil, remoteAudio{}, errAudioRemoved
 	}
 	return nil, remoteAudio{}, errNoAudio
+}
+
+// readDirection translates an SDP direction attribute (RFC 4566 §6, a
+// property attribute without value) into the mixer's typed direction, as
+// the peer declares it; pion's sdp.NewDirection reads the word (in any
+// case, as the focus always did). ok is false for any other attribute.
+func readDirection(a sdp.Attribute) (mixer.Direction, bool) {
+	if a.Value != "" {
+		return mixer.SendRecv, false
+	}
+	d, err := sdp.NewDirection(strings.ToLower(a.Key))
+	if err != nil {
+		return mixer.SendRecv, false
+	}
+	switch d {
+	case sdp.DirectionSendOnly:
+		return mixer.SendOnly, true
+	case sdp.DirectionRecvOnly:
+		return mixer.RecvOnly, true
+	case sdp.DirectionInactive:
+		return mixer.Inactive, true
+	}
+	return mixer.SendRecv, true
+}
+
+// sdpDirection is the SDP direction attribute for the mixer's d.
+func sdpDirection(d mixer.Direction) sdp.Direction {
+	switch d {
+	case mixer.SendOnly:
+		return sdp.DirectionSendOnly
+	case mixer.RecvOnly:
+		return sdp.DirectionRecvOnly
+	case mixer.Inactive:
+		return sdp.DirectionInactive
+	}
+	return sdp.DirectionSendRecv
 }
 
 // plainRTP reports whether an m-line proto is unencrypted RTP over UDP.
@@ -518,7 +554,7 @@ func audioMedia(port int, codecs []mixer.Codec, dtmf uint8, events uint16, dir m
 	if dtmf != 0 {
 		md.WithCodec(dtmf, mixer.TelephoneEvent, 8000, 0, formatEvents(events))
 	}
-	return md.WithValueAttribute("ptime", strconv.Itoa(ptime)).WithPropertyAttribute(dir.String())
+	return md.WithValueAttribute("ptime", strconv.Itoa(ptime)).WithPropertyAttribute(sdpDirection(dir).String())
 }
 
 // headerSafe makes text fit a quoted Warning header: no quotes, controls or

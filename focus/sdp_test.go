@@ -66,7 +66,7 @@ func attrs(md *sdp.MediaDescription, key string) []string {
 func direction(md *sdp.MediaDescription) string {
 	var d []string
 	for _, a := range md.Attributes {
-		if _, ok := mixer.ParseDirection(a.Key); ok {
+		if _, ok := readDirection(a); ok {
 			d = append(d, a.Key)
 		}
 	}
@@ -392,4 +392,24 @@ func FuzzAnswer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The SDP direction words are read with pion's sdp.NewDirection (in any
+// case) and written back from the mixer's typed direction; attributes with
+// a value and other words are not directions.
+func TestSDPDirectionTranslation(t *testing.T) {
+	for d := mixer.SendRecv; d <= mixer.Inactive; d++ {
+		word := sdpDirection(d).String()
+		for _, w := range []string{word, strings.ToUpper(word)} {
+			got, ok := readDirection(sdp.Attribute{Key: w})
+			if !ok || got != d {
+				t.Errorf("readDirection(%q) = %v, %v; want %v", w, got, ok, d)
+			}
+		}
+	}
+	for _, a := range []sdp.Attribute{{Key: "sideways"}, {Key: "sendonly", Value: "x"}, {Key: "rtpmap", Value: "0 PCMU/8000"}} {
+		if _, ok := readDirection(a); ok {
+			t.Errorf("readDirection(%v) took it for a direction", a)
+		}
+	}
 }

@@ -278,7 +278,7 @@ func (f *Focus) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		f.onSubscribeInDialog(req, tx, ev, expires)
 		return
 	}
-	if f.draining.Load() {
+	if f.stopping() {
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
 		return
 	}
@@ -309,7 +309,7 @@ func (f *Focus) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 // subscribable answers 404/503/500 unless room exists (live, declared or
 // persisted) and returns its state.
 func (f *Focus) subscribable(req *sip.Request, tx sip.ServerTransaction, room string) (conference.Snapshot, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), coreTimeout)
+	ctx, cancel := f.coreCtx()
 	defer cancel()
 	snap, err := f.reg.Snapshot(ctx, room)
 	if err != nil {
@@ -360,7 +360,7 @@ func (f *Focus) onSubscribeInDialog(req *sip.Request, tx sip.ServerTransaction, 
 	if !ok {
 		return
 	}
-	if f.draining.Load() {
+	if f.stopping() {
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
 		return
 	}
@@ -493,14 +493,7 @@ func (f *Focus) endSubscriptions(ctx context.Context) {
 	for _, s := range f.subs.close() {
 		s.terminate(endNoResource)
 	}
-	done := make(chan struct{})
-	go func() {
-		f.subs.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	if !waitCtx(ctx, &f.subs.wg) {
 		f.log.Warn("conference subscriptions still ending at shutdown")
 	}
 }

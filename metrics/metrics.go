@@ -37,12 +37,29 @@ type Metrics struct {
 
 	SubscriptionsActive prometheus.Gauge
 	NotifySent          *prometheus.CounterVec // event: conference|refer
+
+	RTPPortsCapacity prometheus.Gauge       // RTP/RTCP port pairs in rtp.ports
+	StoreErrors      *prometheus.CounterVec // op: read|write|ping
+	Info             *prometheus.GaugeVec   // version, xmpp_mode; always 1
 }
 
-// Known label values, so that series exist (at zero) from the first scrape.
+// Known label values. Every counter and histogram with a bounded label set
+// is created at start for each combination, so that a series exists (at
+// zero) from the first scrape and a dashboard shows 0 rather than nothing.
 var (
 	protocols  = []string{"sip", "xmpp", "both"}
 	directions = []string{"in", "out", "dropped"}
+	// sipMethods are the methods the focus handles (the only ones it counts).
+	sipMethods = []string{"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "SUBSCRIBE", "REFER"}
+	// sipClasses are the status classes of StatusClass; 1xx and 6xx exist
+	// too but are rare, "other" never happens for a valid code.
+	sipClasses      = []string{"1xx", "2xx", "3xx", "4xx", "5xx", "6xx"}
+	stanzaKinds     = []string{"presence", "message", "iq", "other"}
+	stanzaDirs      = []string{"in", "out"}
+	modActions      = []string{"kick", "ban", "mute", "unmute", "role", "affiliation"}
+	modOrigins      = []string{"sip", "xmpp", "api", "dtmf", "system"}
+	notifyEvents    = []string{"conference", "refer"}
+	storeOperations = []string{"read", "write", "ping"}
 )
 
 // New builds a fresh registry with the Go and process collectors and every
@@ -75,21 +92,54 @@ func New() *Metrics {
 		XMPPConnected:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "xmpp_component_connected", Help: "1 while the XEP-0114 component link is up."}),
 		SubscriptionsActive: prometheus.NewGauge(prometheus.GaugeOpts{Name: "subscriptions_active", Help: "Active RFC 6665 conference subscriptions."}),
 		NotifySent:          prometheus.NewCounterVec(prometheus.CounterOpts{Name: "notify_sent_total", Help: "NOTIFY requests sent, by event package."}, []string{"event"}),
+		RTPPortsCapacity:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "rtp_ports_capacity", Help: "RTP/RTCP port pairs in rtp.ports (the most legs rtp_ports_in_use can reach)."}),
+		StoreErrors:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "store_errors_total", Help: "Store operations that failed, by kind of operation."}, []string{"op"}),
+		Info:                prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "build_info", Help: "Always 1; labels say the version and the XMPP mode."}, []string{"version", "xmpp_mode"}),
 	}
 	f.MustRegister(m.ConferencesActive, m.ParticipantsActive, m.SIPRequests, m.SIPResponses,
 		m.RTPPackets, m.RTPPacketsLost, m.RTPJitter, m.MixerTick, m.MixerLateness, m.MixerTicksLate,
 		m.RTPPortsInUse, m.RTPTimeouts, m.DTMFEvents, m.MUCStanzas, m.ModerationActions, m.XMPPConnected,
-		m.SubscriptionsActive, m.NotifySent)
+		m.SubscriptionsActive, m.NotifySent, m.RTPPortsCapacity, m.StoreErrors, m.Info)
+	m.zero()
+	return m
+}
+
+// zero creates every bounded label combination of the vectors.
+func (m *Metrics) zero() {
 	for _, p := range protocols {
 		m.ParticipantsActive.WithLabelValues(p)
 	}
 	for _, d := range directions {
 		m.RTPPackets.WithLabelValues(d)
 	}
-	for _, e := range []string{"conference", "refer"} {
+	for _, meth := range sipMethods {
+		m.SIPRequests.WithLabelValues(meth)
+		for _, c := range sipClasses {
+			m.SIPResponses.WithLabelValues(meth, c)
+		}
+	}
+	for _, k := range stanzaKinds {
+		for _, d := range stanzaDirs {
+			m.MUCStanzas.WithLabelValues(k, d)
+		}
+	}
+	for _, a := range modActions {
+		for _, o := range modOrigins {
+			m.ModerationActions.WithLabelValues(a, o)
+		}
+	}
+	for _, e := range notifyEvents {
 		m.NotifySent.WithLabelValues(e)
 	}
-	return m
+	for _, op := range storeOperations {
+		m.StoreErrors.WithLabelValues(op)
+	}
+}
+
+// SetInfo publishes cusax_build_info{version, xmpp_mode} = 1.
+func (m *Metrics) SetInfo(version, xmppMode string) {
+	m.Info.Reset()
+	m.Info.WithLabelValues(version, xmppMode).Set(1)
 }
 
 // Handler serves the registry in the Prometheus text format and, when asked,

@@ -116,7 +116,8 @@ func (d Direction) Sends() bool { return d == SendRecv || d == SendOnly }
 // Receives reports whether the leg's audio is taken into the mix.
 func (d Direction) Receives() bool { return d == SendRecv || d == RecvOnly }
 
-// String returns the SDP attribute name ("sendrecv", …).
+// String names the direction for logs, with the words SDP uses; reading
+// and writing SDP is the signalling's business (see the focus's sdp.go).
 func (d Direction) String() string {
 	switch d {
 	case SendRecv:
@@ -129,16 +130,6 @@ func (d Direction) String() string {
 		return "inactive"
 	}
 	return "invalid"
-}
-
-// ParseDirection parses an SDP direction attribute name.
-func ParseDirection(s string) (Direction, bool) {
-	for d := SendRecv; d <= Inactive; d++ {
-		if strings.EqualFold(s, d.String()) {
-			return d, true
-		}
-	}
-	return SendRecv, false
 }
 
 // Reverse returns the direction seen from the other end (sendonly ↔ recvonly).

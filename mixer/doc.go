@@ -19,8 +19,9 @@
 // Config.RelatchPackets in-sequence packets of the same SSRC (a NAT mapping
 // that changed mid-call), the latch and the mix move there (see Leg).
 //
-// Directions are the bridge's own (Send: it sends the mix; Recv: the leg's
-// audio enters the mix). Handlers run on a per-leg goroutine, never on the
+// Directions are the bridge's own, typed (Send: it sends the mix; Recv: the
+// leg's audio enters the mix); the signalling translates SDP's words into
+// them. Handlers run on a per-leg goroutine, never on the
 // clock. Metrics: rtp_packets_total{direction="in"} counts accepted packets,
 // "dropped" rejected ones (foreign source, payload type, malformed, late,
 // duplicate), "out" packets sent. Package audiotest has tone, Goertzel and

@@ -66,8 +66,9 @@ func usable(a netip.AddrPort) bool {
 
 // Handlers receive a leg's events. They are called one at a time, in order,
 // from a goroutine of the leg (never from the mixing clock), so a slow
-// handler delays only later events of the same leg; events that find the
-// queue full are dropped. Any field may be nil. Handlers may call the leg's
+// handler delays only later events of the same leg. A DTMF or SSRC event
+// that finds the queue full is dropped; a Speaking change never is (the
+// latest one is kept aside and delivered, see emit). Any field may be nil. Handlers may call the leg's
 // methods, Close included, but not Engine.Close.
 type Handlers struct {
 	// DTMF reports a digit ('0'-'9', '*', '#', 'A'-'D') once per RFC 4733 event.
@@ -545,7 +546,10 @@ func (l *Leg) reportDigit(d rune) {
 }
 
 // ingest handles one datagram from the RTP socket and returns whether a
-// telephone-event is pending (the reader then arms a timeout).
+// telephone-event is pending (the reader then arms a timeout). RTCP that
+// shares the port goes to handleRTCP; an RTP packet is taken in under the
+// leg's lock (ingestLocked), and what it caused outside the mixer (the
+// counter, a re-latch log line, SSRC and DTMF events) follows after.
 func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending bool) {
 	src = unmap(src)
 	if len(b) >= 2 && b[0]>>6 == 2 && b[1] >= 192 && b[1] <= 223 { // RTCP on the RTP port (RFC 5761 §4)
@@ -555,95 +559,117 @@ func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending b
 		l.heard(src, now)
 		return l.dtmf.pending()
 	}
-	p := &l.rxPkt
-	err := p.Unmarshal(b)
+	err := l.rxPkt.Unmarshal(b)
 	l.mu.Lock()
-	l.heard(src, now)
-	if err != nil || p.Version != 2 || len(p.Payload) == 0 {
-		l.dropLocked()
-		pending := l.dtmf.pending()
-		l.mu.Unlock()
-		return pending
+	r := l.ingestLocked(&l.rxPkt, err, src, now)
+	pending := l.dtmf.pending()
+	l.mu.Unlock()
+
+	if r.accepted {
+		add(l.e.m.in, 1)
 	}
-	pt := p.PayloadType
-	audio := pt == l.params.Codec.PayloadType
-	dtmf := l.params.DTMFPayloadType != 0 && pt == l.params.DTMFPayloadType
+	if r.movedFrom.IsValid() {
+		l.logRelatch(r.movedFrom, src, r.ssrc)
+	}
+	if r.newSSRC {
+		l.emit(legEvent{kind: evSSRC, ssrc: r.ssrc})
+	}
+	for i := range r.digits.n {
+		l.reportDigit(r.digits.d[i])
+	}
+	return pending
+}
+
+// ingested is what one RTP packet did under the leg's lock, for the work
+// ingest does once the lock is released.
+type ingested struct {
+	accepted  bool           // counted as received (else dropped)
+	movedFrom netip.AddrPort // the old source when the packet re-latched
+	newSSRC   bool           // the packet started a new SSRC
+	ssrc      uint32
+	digits    dtmfDigits // telephone-events completed by the packet
+}
+
+// ingestLocked takes one parsed RTP packet (perr: its parse error) from
+// src in: the negotiated payload types of a started leg only, from the
+// latched source (or one that re-latches), in sequence; then its DTMF or
+// audio. A packet refused on the way is dropped (drop). l.mu held.
+func (l *Leg) ingestLocked(p *rtp.Packet, perr error, src netip.AddrPort, now time.Time) (r ingested) {
+	l.heard(src, now)
+	if perr != nil || p.Version != 2 || len(p.Payload) == 0 {
+		return l.drop()
+	}
+	audio, dtmf := l.payloadKind(p.PayloadType)
 	if l.closed || !l.started || (!audio && !dtmf) {
 		if src == l.run.src {
 			l.run = relatchRun{} // a run is of negotiated payload types only
 		}
-		l.dropLocked()
-		pending := l.dtmf.pending()
-		l.mu.Unlock()
-		return pending
+		return l.drop()
 	}
-	var movedFrom netip.AddrPort // the old source when this packet re-latched
 	switch {
 	case !l.latched:
 		l.latched, l.latchAddr, l.latchSeen = true, src, now
 	case src != l.latchAddr:
 		var ok bool
-		if movedFrom, ok = l.relatch(&p.Header, src, now); !ok {
-			l.dropLocked()
-			pending := l.dtmf.pending()
-			l.mu.Unlock()
-			return pending
+		if r.movedFrom, ok = l.relatch(&p.Header, src, now); !ok {
+			return l.drop()
 		}
 	}
-	var (
-		newSSRC bool
-		digits  dtmfDigits
-	)
+	r.ssrc = p.SSRC
 	if !l.haveSSRC || p.SSRC != l.remoteSSRC {
-		newSSRC = true
-		l.haveSSRC, l.remoteSSRC = true, p.SSRC
-		l.stats = rxStats{}
-		l.lostSeen = 0
-		l.jb.reset()
-		digits.add(l.dtmf.flush())
-		l.dtmf.reset()
+		r.newSSRC = true
+		l.newSource(p.SSRC, &r.digits)
 	}
 	if !l.stats.update(p.SequenceNumber) {
-		l.dropLocked()
-		pending := l.dtmf.pending()
-		l.mu.Unlock()
-		return pending
+		return l.drop()
 	}
-	accepted := true
 	if dtmf {
-		ds, err := l.dtmf.feed(p.Timestamp, p.Payload)
-		if err != nil {
-			accepted = false
-		}
-		for i := range ds.n {
-			digits.add(ds.d[i])
-		}
+		r.accepted = l.putDTMF(p.Timestamp, p.Payload, &r.digits)
 	} else {
-		digits.add(l.dtmf.flushBefore(p.Timestamp))
-		accepted = l.putAudio(p.Timestamp, p.Payload, now)
+		r.digits.add(l.dtmf.flushBefore(p.Timestamp))
+		r.accepted = l.putAudio(p.Timestamp, p.Payload, now)
 	}
-	if accepted {
+	if r.accepted {
 		l.received++
 	} else {
 		l.dropLocked()
 	}
-	pending := l.dtmf.pending()
-	ssrc := p.SSRC
-	l.mu.Unlock()
+	return r
+}
 
-	if accepted {
-		add(l.e.m.in, 1)
+// drop counts a packet refused before it reached the jitter buffer or the
+// DTMF decoder; it did nothing else. l.mu held.
+func (l *Leg) drop() ingested {
+	l.dropLocked()
+	return ingested{}
+}
+
+// payloadKind reports whether pt is the leg's audio or its telephone-event
+// payload type. l.mu held.
+func (l *Leg) payloadKind(pt uint8) (audio, dtmf bool) {
+	return pt == l.params.Codec.PayloadType, l.params.DTMFPayloadType != 0 && pt == l.params.DTMFPayloadType
+}
+
+// newSource starts over for a new remote SSRC: statistics, jitter buffer
+// and DTMF state (a pending digit is completed into digits). l.mu held.
+func (l *Leg) newSource(ssrc uint32, digits *dtmfDigits) {
+	l.haveSSRC, l.remoteSSRC = true, ssrc
+	l.stats = rxStats{}
+	l.lostSeen = 0
+	l.jb.reset()
+	digits.add(l.dtmf.flush())
+	l.dtmf.reset()
+}
+
+// putDTMF feeds a telephone-event payload to the DTMF decoder; completed
+// digits go into digits. False for a payload the decoder refuses. l.mu
+// held.
+func (l *Leg) putDTMF(ts uint32, payload []byte, digits *dtmfDigits) bool {
+	ds, err := l.dtmf.feed(ts, payload)
+	for i := range ds.n {
+		digits.add(ds.d[i])
 	}
-	if movedFrom.IsValid() {
-		l.logRelatch(movedFrom, src, ssrc)
-	}
-	if newSSRC {
-		l.emit(legEvent{kind: evSSRC, ssrc: ssrc})
-	}
-	for i := range digits.n {
-		l.reportDigit(digits.d[i])
-	}
-	return pending
+	return err == nil
 }
 
 // putAudio decodes a payload into the jitter buffer; l.mu held.

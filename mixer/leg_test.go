@@ -253,16 +253,12 @@ func TestCodecsAndDirections(t *testing.T) {
 		t.Fatal("opus supported?")
 	}
 	for d := SendRecv; d <= Inactive; d++ {
-		p, ok := ParseDirection(d.String())
-		if !ok || p != d || d.Reverse().Reverse() != d {
+		if d.Reverse().Reverse() != d {
 			t.Fatalf("direction %v", d)
 		}
 	}
 	if SendOnly.Reverse() != RecvOnly || !SendOnly.Sends() || SendOnly.Receives() || Inactive.Sends() || Inactive.Receives() {
 		t.Fatal("direction semantics")
-	}
-	if _, ok := ParseDirection("sideways"); ok {
-		t.Fatal("bad direction parsed")
 	}
 }
 

@@ -38,6 +38,9 @@ type embedded struct {
 // newAccounts opens the shared accounts over st, as serve and `bridge
 // user` both see them.
 func newAccounts(cfg config.Config, st store.Store) (*accounts.Accounts, store.AccountStore, error) {
+	if w, ok := st.(interface{ unwrap() store.Store }); ok {
+		st = w.unwrap() // the accounts' store calls are not counted in cusax_store_errors_total
+	}
 	as, ok := st.(store.AccountStore)
 	if !ok {
 		return nil, nil, errors.New("the store keeps no accounts (store.path must be a file)")
@@ -191,3 +194,7 @@ func (e *embedded) start(cfg config.Config, reg *conference.Registry, m *metrics
 	})
 	return nil
 }
+
+// unwrap returns the store countedStore wraps (the account store is
+// reached through it).
+func (s *countedStore) unwrap() store.Store { return s.Store }

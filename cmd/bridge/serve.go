@@ -57,6 +57,8 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 		return fmt.Errorf("open store %s: %w", cfg.Store.Path, err)
 	}
 	defer st.Close()
+	st = countStoreErrors(st, m)
+	m.SetInfo(version, cfg.XMPP.Mode)
 
 	reg := conference.NewRegistry(registryOptions(cfg, st, log))
 	events := reg.Subscribe()

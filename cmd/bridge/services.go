@@ -24,6 +24,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 	if err != nil {
 		return fmt.Errorf("rtp.ports: %w", err)
 	}
+	m.RTPPortsCapacity.Set(float64(portPairs(lo, hi)))
 	eng, err := mixer.New(mixer.Config{
 		BindIP:       netip.MustParseAddr(cfg.RTP.BindIP),
 		PortMin:      lo,
@@ -121,4 +122,14 @@ func sipAccounts(cfg config.Config) digest.Lookup {
 		m[a.User] = a.Password
 	}
 	return digest.Accounts(m)
+}
+
+// portPairs is how many RTP/RTCP pairs (even RTP port, RTCP port+1) the
+// range lo–hi holds, as the mixer allocates them.
+func portPairs(lo, hi int) int {
+	first := lo + lo%2
+	if first+1 > hi {
+		return 0
+	}
+	return (hi - first + 1) / 2
 }
