@@ -49,6 +49,12 @@ func StartEmbedded(t testing.TB, mutate func(*config.Config)) *Embedded {
 			mutate(c)
 		}
 	})
+	t.Cleanup(func() {
+		// A race-built binary reports races in its log (and exits 66).
+		if code := b.Stop(); code != 0 || strings.Contains(b.Logs(), "DATA RACE") {
+			t.Errorf("bridge exit code %d after SIGTERM; data race reported: %v", code, strings.Contains(b.Logs(), "DATA RACE"))
+		}
+	})
 	return &Embedded{Bridge: b, C2SAddr: b.Config.XMPP.C2SListen, ProvURL: fmt.Sprintf("https://127.0.0.1:%d/provision", prov),
 		Host: b.Config.XMPP.Host, MUCDomain: b.Config.XMPP.Domain}
 }
