@@ -59,6 +59,14 @@ type AccountStore interface {
 	SaveRosterItem(ctx context.Context, it RosterItem) error
 	// DeleteRosterItem removes one roster item (no error if absent).
 	DeleteRosterItem(ctx context.Context, owner, jid string) error
+	// PendingSubscriptions returns the bare JIDs whose subscription
+	// requests to owner await an answer (RFC 6121 §3.1.3), oldest first.
+	PendingSubscriptions(ctx context.Context, owner string) ([]string, error)
+	// AddPendingSubscription records a request from jid to owner; it is a
+	// no-op if one is recorded already.
+	AddPendingSubscription(ctx context.Context, owner, jid string) error
+	// DeletePendingSubscription forgets the request (no error if absent).
+	DeletePendingSubscription(ctx context.Context, owner, jid string) error
 }
 
 var _ AccountStore = (*SQLite)(nil)
@@ -91,6 +99,12 @@ func accountsMigration(version int) migration {
 			name TEXT NOT NULL PRIMARY KEY,
 			xml  BLOB NOT NULL
 		) STRICT`,
+		`CREATE TABLE pending_subscriptions (
+			owner TEXT    NOT NULL,
+			jid   TEXT    NOT NULL,
+			at    INTEGER NOT NULL,
+			PRIMARY KEY (owner, jid)
+		) STRICT, WITHOUT ROWID`,
 	}}
 }
 
@@ -172,6 +186,9 @@ func (s *SQLite) DeleteAccount(ctx context.Context, name string) (bool, error) {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM roster WHERE owner = ?`, name); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pending_subscriptions WHERE owner = ?`, name); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM vcards WHERE name = ?`, name)
@@ -258,6 +275,48 @@ func (s *SQLite) SaveRosterItem(ctx context.Context, it RosterItem) error {
 func (s *SQLite) DeleteRosterItem(ctx context.Context, owner, jid string) error {
 	return s.withTx(ctx, "delete roster item", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM roster WHERE owner = ? AND jid = ?`, owner, jid)
+		return err
+	})
+}
+
+// PendingSubscriptions implements AccountStore.
+func (s *SQLite) PendingSubscriptions(ctx context.Context, owner string) ([]string, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT jid FROM pending_subscriptions WHERE owner = ? ORDER BY at, jid`, owner)
+	if err != nil {
+		return nil, s.fail("pending subscriptions", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var j string
+		if err := rows.Scan(&j); err != nil {
+			return nil, s.fail("pending subscriptions", err)
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("pending subscriptions", err)
+	}
+	return out, nil
+}
+
+// AddPendingSubscription implements AccountStore.
+func (s *SQLite) AddPendingSubscription(ctx context.Context, owner, jid string) error {
+	now := s.now().UnixMilli()
+	return s.withTx(ctx, "add pending subscription", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_subscriptions (owner, jid, at) VALUES (?, ?, ?)
+			ON CONFLICT (owner, jid) DO NOTHING`, owner, jid, now)
+		return err
+	})
+}
+
+// DeletePendingSubscription implements AccountStore.
+func (s *SQLite) DeletePendingSubscription(ctx context.Context, owner, jid string) error {
+	return s.withTx(ctx, "delete pending subscription", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM pending_subscriptions WHERE owner = ? AND jid = ?`, owner, jid)
 		return err
 	})
 }

@@ -9,8 +9,10 @@ import (
 	"cusax.dev/bridge/store"
 )
 
-// Bounds of one roster item's strings.
+// Bounds of one roster item's strings, and of the subscription requests
+// kept for one account.
 const (
+	maxPending    = 100
 	maxItemName   = 256
 	maxGroups     = 16
 	maxGroupBytes = 256
@@ -200,15 +202,31 @@ func (s *Server) subscription(c *c2s, e *elem, typ string, contact jid.JID) {
 	out := el("presence").set("type", typ).set("from", me).set("to", other)
 	switch typ {
 	case "subscribe":
+		already := false
 		s.update(ctx, c.user, other, true, func(it *store.RosterItem) bool {
-			if it.Subscription == "to" || it.Subscription == "both" || it.Ask {
+			if it.Subscription == "to" || it.Subscription == "both" {
+				already = true
+				return false
+			}
+			if it.Ask {
 				return false
 			}
 			it.Ask = true
 			return true
 		})
+		if already {
+			return
+		}
+		// Kept until the contact answers, and delivered again at each of
+		// its logins (RFC 6121 §3.1.3), up to maxPending per contact.
+		if pend, err := s.cfg.Store.PendingSubscriptions(ctx, contact.Localpart()); err == nil && len(pend) < maxPending {
+			if err := s.cfg.Store.AddPendingSubscription(ctx, contact.Localpart(), me); err != nil {
+				s.log.Warn("store pending subscription", "err", err)
+			}
+		}
 		s.route(out, contact)
 	case "subscribed":
+		_ = s.cfg.Store.DeletePendingSubscription(ctx, c.user, other)
 		changed := false
 		s.update(ctx, c.user, other, true, func(it *store.RosterItem) bool {
 			switch it.Subscription {
@@ -243,6 +261,7 @@ func (s *Server) subscription(c *c2s, e *elem, typ string, contact jid.JID) {
 			}
 		}
 	case "unsubscribe":
+		_ = s.cfg.Store.DeletePendingSubscription(ctx, contact.Localpart(), me)
 		s.update(ctx, c.user, other, false, func(it *store.RosterItem) bool {
 			it.Ask = false
 			switch it.Subscription {
@@ -266,6 +285,7 @@ func (s *Server) subscription(c *c2s, e *elem, typ string, contact jid.JID) {
 		})
 		s.route(out, contact)
 	case "unsubscribed":
+		_ = s.cfg.Store.DeletePendingSubscription(ctx, c.user, other)
 		s.update(ctx, c.user, other, false, func(it *store.RosterItem) bool {
 			switch it.Subscription {
 			case "from":

@@ -414,6 +414,11 @@ func (s *Server) clientPresence(c *c2s, e *elem, to jid.JID) {
 				}
 			}
 		}
+		// Subscription requests still awaiting an answer.
+		pend, _ := s.cfg.Store.PendingSubscriptions(ctx, c.user)
+		for _, from := range pend {
+			c.deliver(el("presence").set("type", "subscribe").set("from", from).set("to", c.jid.Bare().String()))
+		}
 	}
 }
 

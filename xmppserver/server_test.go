@@ -212,3 +212,45 @@ func TestScramUnknownAccount(t *testing.T) {
 		t.Fatal("unknown account logged in")
 	}
 }
+
+// A subscription request to a contact who is offline is kept and delivered
+// at the contact's next login, until answered (RFC 6121 §3.1.3).
+func TestSubscriptionToOfflineContact(t *testing.T) {
+	r := newRig(t, nil)
+	r.add("alice", "pa")
+	r.add("bob", "pb")
+	alice := r.login("alice", "pa")
+	alice.send(`<iq type='get' id='r0'><query xmlns='jabber:iq:roster'/></iq>`)
+	alice.next("roster", kind("iq"))
+	alice.send(`<presence to='bob@localhost' type='subscribe'/>`)
+	WaitForTest(t, func() bool {
+		p, _ := r.st.PendingSubscriptions(context.Background(), "bob")
+		return len(p) == 1
+	})
+	for i := 0; i < 2; i++ { // delivered at every login until answered
+		bob := r.login("bob", "pb")
+		bob.send(`<presence/>`)
+		if e := bob.next("subscribe", func(e *elem) bool { return e.attr("type") == "subscribe" }); e.attr("from") != "alice@localhost" {
+			t.Fatalf("login %d: %s", i, e)
+		}
+		if i == 1 {
+			bob.send(`<presence to='alice@localhost' type='subscribed'/>`)
+			alice.next("subscription=to push", func(e *elem) bool { return e.has(`subscription="to"`) })
+		}
+		bob.close()
+	}
+	if p, _ := r.st.PendingSubscriptions(context.Background(), "bob"); len(p) != 0 {
+		t.Fatalf("still pending after the answer: %v", p)
+	}
+}
+
+// WaitForTest polls cond for up to 5 s.
+func WaitForTest(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
