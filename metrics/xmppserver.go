@@ -19,7 +19,7 @@ type XMPPServer struct {
 // XMPPServerEvents lists the values of the event label, created at zero.
 var XMPPServerEvents = []string{"conn", "bound", "negotiation_failed", "auth_ok", "auth_failed", "auth_bad_mechanism",
 	"auth_rate_limited", "conn_refused_total", "conn_refused_per_source", "s2s_refused", "stanza_in", "stanza_too_big",
-	"bad_xml", "bad_stanza", "send_queue_full", "roster_full"}
+	"bad_xml", "bad_stanza", "send_queue_full", "roster_full", "host_unknown"}
 
 // NewXMPPServer creates the embedded XMPP service's metrics on m's registry.
 // Call it once.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -149,8 +150,17 @@ func (c *c2s) checkHeader() (io.ReadWriter, bool) {
 		_, _ = c.conn.Write(b.Bytes())
 		return nil, true
 	}
+	if m := streamTo.FindSubmatch(head); m != nil && !strings.EqualFold(string(m[2]), c.srv.host.Domainpart()) {
+		c.srv.count("host_unknown")
+		c.srv.log.Info("xmpp stream for another domain refused", "source", c.src, "to", string(m[2]))
+		refuse(c.conn, "host-unknown", "this server serves "+c.srv.host.Domainpart()+" only")
+		return nil, true
+	}
 	return prefixConn{limitConnRW: c.conn, r: io.MultiReader(bytes.NewReader(head), br)}, false
 }
+
+// streamTo finds the 'to' attribute of a stream header.
+var streamTo = regexp.MustCompile(`\sto\s*=\s*(['"])([^'"]*)['"]`)
 
 // limitConnRW is the part of *limitConn prefixConn forwards.
 type limitConnRW = *limitConn

@@ -254,3 +254,19 @@ func WaitForTest(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A stream for another domain is refused with host-unknown.
+func TestHostUnknown(t *testing.T) {
+	r := newRig(t, nil)
+	conn, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.WriteString(conn, strings.Replace(clientHeaderForTest, "to='localhost'", "to='example.org'", 1))
+	got, _ := io.ReadAll(conn)
+	if !strings.Contains(string(got), "host-unknown") {
+		t.Fatalf("got %q", got)
+	}
+}
