@@ -1,6 +1,7 @@
 package conference
 
-// Addresses names a conference on both protocols (DESIGN.md §2). Both
+// Addresses names a conference on both protocols: sip:ROOM@SIP_DOMAIN and
+// ROOM@MUC_DOMAIN, the chat advertised as xmpp:ROOM@MUC_DOMAIN?join. Both
 // adapters build their URIs here, so the conference URI the focus publishes
 // in conf-uris and the audio-video-uri the room shows in its disco info are
 // byte-identical, as are the grouptextchat URIs of every NOTIFY (RFC 4575

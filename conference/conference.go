@@ -37,6 +37,11 @@ type Conference struct {
 	departed  []Participant          // most recent last, bounded
 	history   []Message              // oldest first, bounded by cfg.HistoryLength
 	dtmf      map[string][]rune      // pending DTMF digits per participant
+
+	creator   string                 // whom the room counts against (limits.go); "" none
+	idleTimer *time.Timer            // ends the empty temporary room after IdleGrace
+	pinByPart map[string]*pinStrikes // wrong moderator PINs per participant
+	pinRoom   pinStrikes             // wrong moderator PINs of the whole room
 }
 
 // Name returns the room name.
@@ -49,7 +54,7 @@ func (c *Conference) load(ctx context.Context) (bool, error) {
 	c.affs = map[string]Affiliation{}
 	c.dtmf = map[string][]rune{}
 	c.createdAt = r.now()
-	c.cfg = Config{Persistent: true, Public: true, Whois: "moderators", HistoryLength: max(r.opts.HistoryLength, 0),
+	c.cfg = Config{Persistent: false, Public: true, Whois: "moderators", HistoryLength: max(r.opts.HistoryLength, 0),
 		AllowPrivateMessages: true, AllowSubjectChange: false}
 	spec, declared := r.spec(c.name)
 	rec, stored, err := r.store.Room(ctx, c.name)
@@ -117,6 +122,8 @@ func (c *Conference) persist(ctx context.Context) error {
 // held. destroy also deletes the persisted room.
 func (c *Conference) end(ctx context.Context, ev Event, destroy bool) {
 	c.ended = true
+	c.stopIdleEnd()
+	c.uncountCreator()
 	others := make([]Participant, 0, len(c.parts))
 	for _, p := range c.parts {
 		others = append(others, p.clone())
@@ -132,10 +139,18 @@ func (c *Conference) end(ctx context.Context, ev Event, destroy bool) {
 	c.reg.emit(ev)
 }
 
-// endIfIdle ends a temporary, undeclared conference once nobody is left.
+// endIfIdle ends a temporary (undeclared, not persistent) conference once
+// nobody is left, after Limits.IdleGrace; a room created over XMPP and
+// still locked (never configured) ends at once (XEP-0045 §10.1.3).
 func (c *Conference) endIfIdle(ctx context.Context) {
-	if len(c.parts) == 0 && !c.cfg.Persistent && !c.declared {
+	if len(c.parts) > 0 || c.ended {
+		return
+	}
+	switch {
+	case c.locked && !c.declared, c.temporary() && c.reg.opts.Limits.IdleGrace < 0:
 		c.end(ctx, Event{Actor: System, Origin: OriginSystem, Cause: CauseIdle}, true)
+	case c.temporary():
+		c.scheduleIdleEnd()
 	}
 }
 
@@ -154,6 +169,9 @@ type JoinRequest struct {
 	Text          bool
 	Password      string
 	Origin        Origin
+	// Source is the IP address the request came from (SIP), the creator
+	// key of an unauthenticated caller for Limits.MaxRoomsPerCreator.
+	Source string
 }
 
 // JoinResult is what a successful join returns.
@@ -178,12 +196,22 @@ func (r *Registry) Join(ctx context.Context, room string, req JoinRequest) (Join
 			return JoinResult{}, ErrCreationRestricted
 		}
 	}
+	if err := r.admitCreation(ctx, room, req); err != nil {
+		return JoinResult{}, err
+	}
 	c, created, err := r.open(ctx, room, true)
 	if err != nil {
 		return JoinResult{}, err
 	}
 	defer c.mu.Unlock()
-	return c.join(ctx, req, created)
+	if created {
+		c.countCreator(req)
+	}
+	res, err := c.join(ctx, req, created)
+	if err == nil {
+		c.stopIdleEnd()
+	}
+	return res, err
 }
 
 func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (JoinResult, error) {
@@ -193,6 +221,7 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 	fail := func(err error) (JoinResult, error) {
 		if created {
 			c.ended = true
+			c.uncountCreator()
 			r.drop(c)
 			r.emit(Event{Kind: ConferenceEnded, Conference: c.name, Origin: OriginSystem, Reason: "join failed"})
 		}
@@ -296,7 +325,7 @@ func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliat
 			return AffiliationOutcast // a ban holds even on an unverified From
 		}
 		if isSIPURI(id) && !sipAuthenticated {
-			continue // rights need a verified identity (DESIGN.md §4)
+			continue // rights need a verified identity (digest), never a claimed From
 		}
 		if a.rank() > best.rank() {
 			best = a

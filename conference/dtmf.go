@@ -47,7 +47,13 @@ func (r *Registry) DTMF(ctx context.Context, room, id string, digit rune) error 
 		case strings.HasPrefix(seq, DTMFModeratorPIN) && digit == '#':
 			buf = buf[:0]
 			pin := strings.TrimSuffix(strings.TrimPrefix(seq, DTMFModeratorPIN), "#")
-			if c.cfg.PIN == "" || pin != c.cfg.PIN {
+			ok, locked := c.checkPIN(id, pin)
+			if locked {
+				r.log.Info("dtmf moderator pin ignored: too many wrong PINs", "room", c.name, "participant", id)
+				r.refused(RefusePINLocked)
+				break
+			}
+			if !ok {
 				r.log.Info("dtmf moderator pin rejected", "room", c.name, "participant", id)
 				break
 			}

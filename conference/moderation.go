@@ -120,7 +120,17 @@ func (c *Conference) mute(target string, mute bool, actor Actor, origin Origin, 
 		return ErrNotFound
 	}
 	au := c.authorityOf(actor)
-	self := au.self == p && !actor.API
+	if err := c.checkMute(p, mute, au); err != nil {
+		return err
+	}
+	c.applyMute(p, mute, au, actor, origin, reason)
+	return nil
+}
+
+// checkMute is the rule of Mute for participant p and an actor of
+// authority au.
+func (c *Conference) checkMute(p *Participant, mute bool, au authority) error {
+	self := au.self == p && !au.api
 	switch {
 	case self && (mute || !p.MutedByModerator):
 	case !au.moderator:
@@ -128,9 +138,15 @@ func (c *Conference) mute(target string, mute bool, actor Actor, origin Origin, 
 	case mute && !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank():
 		return ErrNotAllowed
 	}
+	return nil
+}
+
+// applyMute mutes or unmutes p after checkMute allowed it.
+func (c *Conference) applyMute(p *Participant, mute bool, au authority, actor Actor, origin Origin, reason string) {
 	if p.Muted == mute {
-		return nil
+		return
 	}
+	self := au.self == p && !au.api
 	old := p.Role
 	p.Muted = mute
 	p.MutedByModerator = mute && !self
@@ -144,7 +160,6 @@ func (c *Conference) mute(target string, mute bool, actor Actor, origin Origin, 
 		p.Role = RoleParticipant
 	}
 	c.reg.emit(Event{Kind: kind, Conference: c.name, Participant: p.clone(), Actor: actor, Origin: origin, Reason: reason, Old: string(old)})
-	return nil
 }
 
 // SetRole applies a XEP-0045 role change to participant target: none kicks,
@@ -161,33 +176,60 @@ func (r *Registry) SetRole(ctx context.Context, room, target string, role Role, 
 			return ErrNotFound
 		}
 		au := c.authorityOf(actor)
-		switch {
-		case role == RoleNone:
-			return c.kick(ctx, p, au, actor, origin, reason)
-		case role == RoleVisitor && p.Role == RoleModerator:
-			if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
-				return ErrForbidden
-			}
-			if !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
-				return ErrNotAllowed
-			}
-			c.setRole(p, RoleParticipant, actor, origin, reason)
-			return c.mute(target, true, actor, origin, reason)
-		case role == RoleVisitor:
-			return c.mute(target, true, actor, origin, reason)
-		case role == RoleModerator || (role == RoleParticipant && p.Role == RoleModerator):
-			if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
-				return ErrForbidden
-			}
-			if role == RoleParticipant && !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
-				return ErrNotAllowed
-			}
-			c.setRole(p, role, actor, origin, reason)
-			return nil
-		default: // participant from visitor
-			return c.mute(target, false, actor, origin, reason)
+		if err := c.checkRole(p, role, au); err != nil {
+			return err
 		}
+		c.applyRole(p, role, au, actor, origin, reason)
+		c.endIfIdle(ctx)
+		return nil
 	})
+}
+
+// checkRole is the rule of SetRole for participant p and an actor of
+// authority au.
+func (c *Conference) checkRole(p *Participant, role Role, au authority) error {
+	switch {
+	case role == RoleNone:
+		return c.checkKick(p, au)
+	case role == RoleVisitor && p.Role == RoleModerator:
+		if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
+			return ErrForbidden
+		}
+		if !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
+			return ErrNotAllowed
+		}
+		return c.checkMute(p, true, au)
+	case role == RoleVisitor:
+		return c.checkMute(p, true, au)
+	case role == RoleModerator || (role == RoleParticipant && p.Role == RoleModerator):
+		if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
+			return ErrForbidden
+		}
+		if role == RoleParticipant && !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
+			return ErrNotAllowed
+		}
+		return nil
+	default: // participant from visitor
+		return c.checkMute(p, false, au)
+	}
+}
+
+// applyRole makes the role change checkRole allowed (the caller ends an
+// idle conference afterwards).
+func (c *Conference) applyRole(p *Participant, role Role, au authority, actor Actor, origin Origin, reason string) {
+	switch {
+	case role == RoleNone:
+		c.applyKick(p, au, actor, origin, reason)
+	case role == RoleVisitor && p.Role == RoleModerator:
+		c.setRole(p, RoleParticipant, actor, origin, reason)
+		c.applyMute(p, true, au, actor, origin, reason)
+	case role == RoleVisitor:
+		c.applyMute(p, true, au, actor, origin, reason)
+	case role == RoleModerator || (role == RoleParticipant && p.Role == RoleModerator):
+		c.setRole(p, role, actor, origin, reason)
+	default:
+		c.applyMute(p, false, au, actor, origin, reason)
+	}
 }
 
 func (c *Conference) setRole(p *Participant, role Role, actor Actor, origin Origin, reason string) {
@@ -216,6 +258,17 @@ func (r *Registry) Kick(ctx context.Context, room, target string, actor Actor, o
 }
 
 func (c *Conference) kick(ctx context.Context, p *Participant, au authority, actor Actor, origin Origin, reason string) error {
+	if err := c.checkKick(p, au); err != nil {
+		return err
+	}
+	c.applyKick(p, au, actor, origin, reason)
+	c.endIfIdle(ctx)
+	return nil
+}
+
+// checkKick is the rule of Kick for participant p and an actor of
+// authority au.
+func (c *Conference) checkKick(p *Participant, au authority) error {
 	switch {
 	case !au.moderator:
 		return ErrForbidden
@@ -224,10 +277,14 @@ func (c *Conference) kick(ctx context.Context, p *Participant, au authority, act
 	case !au.api && p.Affiliation.rank() > au.aff.rank():
 		return ErrNotAllowed
 	}
+	return nil
+}
+
+// applyKick removes p after checkKick allowed it (the caller ends an idle
+// conference afterwards).
+func (c *Conference) applyKick(p *Participant, au authority, actor Actor, origin Origin, reason string) {
 	gone := c.remove(p, Booted, au.name(actor), reason)
 	c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: reason, Cause: CauseModerator})
-	c.endIfIdle(ctx)
-	return nil
 }
 
 // SetAffiliation sets identity's affiliation (XEP-0045 §9, §10). Identity is
@@ -246,48 +303,60 @@ func (r *Registry) SetAffiliation(ctx context.Context, room, identity string, af
 	}
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
-		old, ok := c.affs[identity]
-		if !ok {
-			old = AffiliationNone
-		}
-		needOwner := aff.rank() >= AffiliationAdmin.rank() || old.rank() >= AffiliationAdmin.rank()
-		switch {
-		case au.api:
-		case au.aff.rank() < AffiliationAdmin.rank():
-			return ErrForbidden
-		case needOwner && au.aff != AffiliationOwner:
-			return ErrNotAllowed
-		}
-		if au.self != nil && slices.Contains(identities(au.self.JID, au.self.AOR), identity) && aff == AffiliationOutcast {
-			return ErrConflict
-		}
-		if !au.api && aff == AffiliationOutcast && bare(actor.JID) == identity {
-			return ErrConflict
-		}
-		if old == AffiliationOwner && aff != AffiliationOwner && c.owners() == 1 {
-			return ErrConflict
-		}
-		if old == aff {
-			return nil
+		old, err := c.checkAffiliation(identity, aff, au, actor)
+		if err != nil || old == aff {
+			return err
 		}
 		return c.setAffiliation(ctx, identity, aff, old, au, actor, origin, reason)
 	})
 }
 
+// checkAffiliation is the rule of SetAffiliation for a canonical identity
+// and an actor of authority au; it returns the identity's affiliation
+// before the change.
+func (c *Conference) checkAffiliation(identity string, aff Affiliation, au authority, actor Actor) (Affiliation, error) {
+	old, ok := c.affs[identity]
+	if !ok {
+		old = AffiliationNone
+	}
+	needOwner := aff.rank() >= AffiliationAdmin.rank() || old.rank() >= AffiliationAdmin.rank()
+	switch {
+	case au.api:
+	case au.aff.rank() < AffiliationAdmin.rank():
+		return old, ErrForbidden
+	case needOwner && au.aff != AffiliationOwner:
+		return old, ErrNotAllowed
+	}
+	if au.self != nil && slices.Contains(identities(au.self.JID, au.self.AOR), identity) && aff == AffiliationOutcast {
+		return old, ErrConflict
+	}
+	if !au.api && aff == AffiliationOutcast && bare(actor.JID) == identity {
+		return old, ErrConflict
+	}
+	if old == AffiliationOwner && aff != AffiliationOwner && c.owners() == 1 {
+		return old, ErrConflict
+	}
+	return old, nil
+}
+
 // setAffiliation persists identity's new affiliation, then applies it to
 // the present participants. Called with c.mu held, after the checks.
 func (c *Conference) setAffiliation(ctx context.Context, identity string, aff, old Affiliation, au authority, actor Actor, origin Origin, reason string) error {
+	if err := c.persistAffiliation(ctx, identity, aff, au.name(actor), reason); err != nil {
+		return err
+	}
+	c.applyAffiliation(identity, aff, old, au, actor, origin, reason)
+	c.endIfIdle(ctx)
+	return nil
+}
+
+// persistAffiliation writes identity's affiliation to the store.
+func (c *Conference) persistAffiliation(ctx context.Context, identity string, aff Affiliation, by, reason string) error {
 	err := c.reg.store.SetAffiliation(ctx, store.Affiliation{Room: c.name, Identity: identity, Value: string(aff),
-		Reason: reason, Actor: au.name(actor), At: c.reg.now()})
+		Reason: reason, Actor: by, At: c.reg.now()})
 	if err != nil {
 		return fmt.Errorf("%w: set affiliation: %w", ErrStore, err)
 	}
-	if aff == AffiliationNone {
-		delete(c.affs, identity)
-	} else {
-		c.affs[identity] = aff
-	}
-	c.applyAffiliation(ctx, identity, aff, old, au, actor, origin, reason)
 	return nil
 }
 
@@ -301,9 +370,15 @@ func (c *Conference) owners() int {
 	return n
 }
 
-// applyAffiliation updates present participants of identity and emits the
-// events of the change.
-func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff, old Affiliation, au authority, actor Actor, origin Origin, reason string) {
+// applyAffiliation records identity's affiliation in the room, updates its
+// present participants and emits the events of the change (the caller ends
+// an idle conference afterwards).
+func (c *Conference) applyAffiliation(identity string, aff, old Affiliation, au authority, actor Actor, origin Origin, reason string) {
+	if aff == AffiliationNone {
+		delete(c.affs, identity)
+	} else {
+		c.affs[identity] = aff
+	}
 	var hit []*Participant
 	for _, p := range c.parts {
 		if slices.Contains(identities(p.JID, p.AOR), identity) {
@@ -324,7 +399,6 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 			ev.Participant = c.remove(p, Booted, au.name(actor), reason)
 			c.reg.emit(ev)
 		}
-		c.endIfIdle(ctx)
 		return
 	}
 	if len(hit) == 0 {
@@ -353,7 +427,6 @@ func (c *Conference) applyAffiliation(ctx context.Context, identity string, aff,
 		ev.Participant = p.clone()
 		c.reg.emit(ev)
 	}
-	c.endIfIdle(ctx)
 }
 
 func normalizeIdentity(s string) string {

@@ -14,17 +14,30 @@ import (
 // outcast (a ban) may name an unverified From.
 func (r *Registry) SetParticipantAffiliation(ctx context.Context, room, id string, aff Affiliation, actor Actor, origin Origin, reason string) error {
 	p, ok := r.Participant(room, id)
-	switch {
-	case !ok:
+	if !ok {
 		return ErrNotFound
-	case p.JID != "":
-		return r.SetAffiliation(ctx, room, p.BareJID(), aff, actor, origin, reason)
-	case p.AOR != "" && (p.Authenticated || aff == AffiliationOutcast || aff == AffiliationNone):
-		return r.SetAffiliation(ctx, room, p.AOR, aff, actor, origin, reason)
-	case p.AOR != "":
-		return ErrNotAllowed
 	}
-	return ErrNotFound
+	identity, err := participantIdentity(&p, aff)
+	if err != nil {
+		return err
+	}
+	return r.SetAffiliation(ctx, room, identity, aff, actor, origin, reason)
+}
+
+// participantIdentity is the identity an affiliation of participant p is
+// set on: its bare JID, else its SIP AOR when digest-authenticated (a ban
+// or its lifting also takes an unauthenticated AOR; granting one rights
+// is not allowed).
+func participantIdentity(p *Participant, aff Affiliation) (string, error) {
+	switch {
+	case p.JID != "":
+		return p.BareJID(), nil
+	case p.AOR != "" && (p.Authenticated || aff == AffiliationOutcast || aff == AffiliationNone):
+		return p.AOR, nil
+	case p.AOR != "":
+		return "", ErrNotAllowed
+	}
+	return "", ErrNotFound
 }
 
 // CanReplace reports whether actor may take over participant id's call

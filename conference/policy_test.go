@@ -280,7 +280,7 @@ func TestReasonLimitsAndSchemeCase(t *testing.T) {
 	reg, s := newReg(t, Options{})
 	p := sipJoin(t, reg, "r", "sip:a@x", "")
 	ev := expectKinds(t, s, ConferenceCreated, Joined)[0]
-	if ev.Config == nil || !ev.Config.Persistent {
+	if ev.Config == nil || ev.Config.Persistent || !ev.Config.Public {
 		t.Fatalf("ConferenceCreated without the configuration: %+v", ev.Config)
 	}
 	long := strings.Repeat("r", MaxText+1)

@@ -13,7 +13,8 @@ import (
 	"cusax.dev/bridge/store"
 )
 
-// roomNameRE is the room-name rule of DESIGN.md §2. (config keeps a copy for
+// roomNameRE is the room-name rule: 1–64 of a-z 0-9 . _ - (SIP user parts
+// are folded to lower case before they are checked). (config keeps a copy for
 // validating the file, since it may not import this package.)
 var roomNameRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
@@ -59,6 +60,8 @@ type Options struct {
 	// WatchPolicy says who may watch a conference's state (RFC 4575
 	// subscriptions): WatchParticipants (the default) or WatchAnyone.
 	WatchPolicy string
+	// Limits bound rooms and PIN guessing (limits.go).
+	Limits Limits
 }
 
 // Watch policies (Options.WatchPolicy, sip.subscribe_policy).
@@ -74,10 +77,11 @@ type Registry struct {
 	store store.Store
 	now   func() time.Time
 
-	mu     sync.Mutex
-	confs  map[string]*Conference
-	closed bool
-	nextID uint64
+	mu      sync.Mutex
+	confs   map[string]*Conference
+	created map[string]int // live rooms per creator (limits.go)
+	closed  bool
+	nextID  uint64
 
 	emitMu sync.Mutex
 	seq    uint64
@@ -101,16 +105,18 @@ func NewRegistry(opts Options) *Registry {
 	if opts.HistoryLength == 0 {
 		opts.HistoryLength = 50
 	}
+	opts.Limits = opts.Limits.withDefaults()
 	if opts.WatchPolicy != WatchAnyone {
 		opts.WatchPolicy = WatchParticipants
 	}
 	return &Registry{
-		opts:  opts,
-		log:   opts.Logger,
-		store: opts.Store,
-		now:   opts.Now,
-		confs: map[string]*Conference{},
-		subs:  map[*Stream]struct{}{},
+		opts:    opts,
+		log:     opts.Logger,
+		store:   opts.Store,
+		now:     opts.Now,
+		confs:   map[string]*Conference{},
+		created: map[string]int{},
+		subs:    map[*Stream]struct{}{},
 	}
 }
 

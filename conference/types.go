@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"cusax.dev/bridge/store"
 )
 
 // Origin says through which door an action came in.
@@ -202,12 +204,13 @@ type Message struct {
 	At      time.Time
 }
 
-// Size limits the core enforces on what any door hands it (the store's
-// own limits, so nothing valid here fails there).
+// Size limits the core enforces on what any door hands it. They are the
+// store's limits (defined there, once), so nothing valid here fails there;
+// the adapters take them from here.
 const (
-	MaxNick  = 1023      // a JID resourcepart's limit
-	MaxShort = 1024      // titles, passwords, message IDs, JIDs
-	MaxText  = 64 * 1024 // bodies, subjects, descriptions, reasons
+	MaxNick  = store.MaxNickLen  // a JID resourcepart's limit
+	MaxShort = store.MaxShortLen // titles, passwords, message IDs, JIDs
+	MaxText  = store.MaxTextLen  // bodies, subjects, descriptions, reasons
 )
 
 // Errors returned by the core. Adapters map them to protocol errors.

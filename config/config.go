@@ -26,6 +26,8 @@ type Config struct {
 	Store Store  `yaml:"store"`
 	Log   Log    `yaml:"log"`
 	Rooms []Room `yaml:"rooms"`
+	// Conference limits rooms and PIN guessing (security.go).
+	Conference ConferenceLimits `yaml:"conference"`
 
 	Provisioning Provisioning `yaml:"provisioning"`
 	Accounts     Accounts     `yaml:"accounts"`
@@ -49,6 +51,15 @@ type SIP struct {
 	// answers; 0 answers at once.
 	AnswerDelay Duration `yaml:"answer_delay"`
 	Auth        Auth     `yaml:"auth"`
+	// TCP limits the SIP TCP connections (security.go).
+	TCP SIPTCP `yaml:"tcp"`
+	// Subscriptions limits conference subscriptions (security.go).
+	Subscriptions SubscriptionLimits `yaml:"subscriptions"`
+	// TLS holds the certificate of "tls:" listeners (security.go).
+	TLS TLSFiles `yaml:"tls"`
+	// RoomCreation says which rooms a call may create: anyone (any valid
+	// name) or listed (only rooms that exist: declared, persisted or live).
+	RoomCreation string `yaml:"room_creation"`
 }
 
 // Auth configures SIP digest authentication.
@@ -56,6 +67,11 @@ type Auth struct {
 	Realm           string    `yaml:"realm"`
 	RequireForCalls bool      `yaml:"require_for_calls"`
 	Accounts        []Account `yaml:"accounts"`
+	// FreeFailures is how many digest failures in a row a user or a source
+	// address may have before each further one locks it out for a growing
+	// delay (1s, doubled per failure, up to MaxDelay).
+	FreeFailures int      `yaml:"free_failures"`
+	MaxDelay     Duration `yaml:"max_delay"`
 }
 
 // Account is one SIP digest account.
@@ -77,6 +93,9 @@ type RTP struct {
 	// HoldTimeout is Timeout for calls on hold or otherwise not sending
 	// (sendonly, recvonly, inactive); 0 never hangs them up.
 	HoldTimeout Duration `yaml:"hold_timeout"`
+	// StrictSource accepts media only from the IP address in the SDP: no
+	// learning of another source during the first seconds of a call.
+	StrictSource bool `yaml:"strict_source"`
 }
 
 // XMPP configures the MUC component.
@@ -91,6 +110,8 @@ type XMPP struct {
 	Creators     []string `yaml:"creators"`
 	// HistoryLength is the default number of messages a room keeps.
 	HistoryLength int `yaml:"history_length"`
+	// MaxStanzaBytes caps every stanza the component sends (security.go).
+	MaxStanzaBytes int `yaml:"max_stanza_bytes"`
 
 	// Embedded mode (xmppserver): the XMPP domain of the accounts, the
 	// client listener, its certificate, and whether loopback clients may
@@ -160,11 +181,15 @@ func Default() Config {
 			NotifyInterval:      Duration(time.Second),
 			SubscriptionExpires: Duration(time.Hour),
 			AckTimeout:          Duration(32 * time.Second),
-			Auth:                Auth{Realm: "localhost"},
+			Auth:                Auth{Realm: "localhost", FreeFailures: 3, MaxDelay: Duration(time.Minute)},
+			TCP:                 defaultSIPTCP(),
+			Subscriptions:       defaultSubscriptionLimits(),
+			RoomCreation:        "anyone",
 		},
-		RTP: RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		Conference: defaultConferenceLimits(),
+		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
 		XMPP: XMPP{Mode: "embedded", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
-			Host: "localhost", C2SListen: "0.0.0.0:5222"},
+			MaxStanzaBytes: 256 << 10, Host: "localhost", C2SListen: "0.0.0.0:5222"},
 		Provisioning: Provisioning{Listen: "0.0.0.0:8443"},
 		Admin:        Admin{Listen: "127.0.0.1:8080"},
 		Store:        Store{Path: "./data/bridge.db"},
@@ -195,6 +220,9 @@ func Parse(r io.Reader) (Config, error) {
 		return cfg, fmt.Errorf("config: read: %w", err)
 	}
 	if len(bytes.TrimSpace(data)) > 0 {
+		if err := checkKeys(data); err != nil {
+			return cfg, err
+		}
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -220,143 +248,20 @@ var (
 	pinRE      = regexp.MustCompile(`^[0-9]{2,16}$`)
 )
 
-// ValidRoomName reports whether s is a valid room name (DESIGN.md §2).
+// ValidRoomName reports whether s is a valid room name: 1–64 of
+// a-z 0-9 . _ - (the core's rule, conference.ValidName).
 func ValidRoomName(s string) bool { return roomNameRE.MatchString(s) }
 
 // Validate checks every key and returns the first problem as a *FieldError.
+// Each section has its own check (validate.go), run in the order of the
+// file.
 func (c *Config) Validate() error {
-	bad := func(key, val, msg string) error { return &FieldError{Key: key, Value: val, Msg: msg} }
-	if len(c.SIP.Listen) == 0 {
-		return bad("sip.listen", "", "at least one listener is required")
-	}
-	for i, l := range c.SIP.Listen {
-		if _, _, err := ParseListen(l); err != nil {
-			return bad(fmt.Sprintf("sip.listen[%d]", i), l, err.Error())
-		}
-	}
-	if c.SIP.Domain == "" || strings.ContainsAny(c.SIP.Domain, " @;<>") {
-		return bad("sip.domain", c.SIP.Domain, "must be a host name or IP")
-	}
-	if c.SIP.AdvertisedIP != "" {
-		if _, err := netip.ParseAddr(c.SIP.AdvertisedIP); err != nil {
-			return bad("sip.advertised_ip", c.SIP.AdvertisedIP, "must be an IP address")
-		}
-	}
-	switch c.SIP.SubscribePolicy {
-	case "participants", "anyone":
-	default:
-		return bad("sip.subscribe_policy", c.SIP.SubscribePolicy, "must be participants or anyone")
-	}
-	if c.SIP.NotifyInterval < 0 {
-		return bad("sip.notify_interval", time.Duration(c.SIP.NotifyInterval).String(), "must not be negative")
-	}
-	if c.SIP.SubscriptionExpires.D() < time.Minute {
-		return bad("sip.subscription_expires", c.SIP.SubscriptionExpires.D().String(), "must be at least 1m")
-	}
-	if c.SIP.AnswerDelay.D() < 0 || c.SIP.AnswerDelay.D() > 30*time.Second {
-		return bad("sip.answer_delay", c.SIP.AnswerDelay.D().String(), "must be 0..30s")
-	}
-	if c.SIP.AckTimeout.D() <= 0 {
-		return bad("sip.ack_timeout", c.SIP.AckTimeout.D().String(), "must be positive")
-	}
-	if c.SIP.Auth.Realm == "" {
-		return bad("sip.auth.realm", "", "must not be empty")
-	}
-	seen := map[string]bool{}
-	for i, a := range c.SIP.Auth.Accounts {
-		key := fmt.Sprintf("sip.auth.accounts[%d]", i)
-		if a.User == "" || strings.ContainsAny(a.User, " :@\"") {
-			return bad(key+".user", a.User, "must be a non-empty user name without spaces, ':', '@' or quotes")
-		}
-		if a.Password == "" {
-			return bad(key+".password", "", "must not be empty")
-		}
-		if seen[a.User] {
-			return bad(key+".user", a.User, "duplicate account")
-		}
-		seen[a.User] = true
-	}
-	if _, _, err := ParsePortRange(c.RTP.Ports); err != nil {
-		return bad("rtp.ports", c.RTP.Ports, err.Error())
-	}
-	if _, err := netip.ParseAddr(c.RTP.BindIP); err != nil {
-		return bad("rtp.bind_ip", c.RTP.BindIP, "must be an IP address")
-	}
-	if c.RTP.MaxSpeakers < 0 {
-		return bad("rtp.max_speakers", strconv.Itoa(c.RTP.MaxSpeakers), "must be 0 (everyone) or more")
-	}
-	if c.RTP.RTCPInterval.D() < 100*time.Millisecond {
-		return bad("rtp.rtcp_interval", c.RTP.RTCPInterval.D().String(), "must be at least 100ms")
-	}
-	for _, t := range []struct {
-		key string
-		d   time.Duration
-	}{{"rtp.timeout", c.RTP.Timeout.D()}, {"rtp.hold_timeout", c.RTP.HoldTimeout.D()}} {
-		if t.d != 0 && t.d < 5*time.Second {
-			return bad(t.key, t.d.String(), "must be 0 (never) or at least 5s")
-		}
-	}
-	switch c.XMPP.Mode {
-	case "component", "off":
-	case "embedded":
-		if err := c.validateEmbedded(); err != nil {
+	for _, check := range []func() error{
+		c.validateSIP, c.validateAuth, c.validateRTP, c.validateXMPP, c.validateServices, c.validateLog, c.validateRooms,
+		c.validateSecurity,
+	} {
+		if err := check(); err != nil {
 			return err
-		}
-	default:
-		return bad("xmpp.mode", c.XMPP.Mode, "must be embedded, component or off")
-	}
-	if c.XMPP.Mode == "component" {
-		if _, _, err := net.SplitHostPort(c.XMPP.Server); err != nil {
-			return bad("xmpp.server", c.XMPP.Server, "must be host:port")
-		}
-		if c.XMPP.Domain == "" || strings.ContainsAny(c.XMPP.Domain, " @/") {
-			return bad("xmpp.domain", c.XMPP.Domain, "must be a domain JID like conference.example.com")
-		}
-	}
-	switch c.XMPP.RoomCreation {
-	case "anyone", "listed":
-	default:
-		return bad("xmpp.room_creation", c.XMPP.RoomCreation, "must be anyone or listed")
-	}
-	if c.XMPP.HistoryLength < 0 || c.XMPP.HistoryLength > 1000 {
-		return bad("xmpp.history_length", strconv.Itoa(c.XMPP.HistoryLength), "must be 0..1000")
-	}
-	if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
-		return bad("admin.listen", c.Admin.Listen, "must be host:port")
-	}
-	if c.Store.Path == "" {
-		return bad("store.path", "", "must not be empty (use :memory: for no persistence)")
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		return bad("log.level", c.Log.Level, "must be debug, info, warn or error")
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		return bad("log.format", c.Log.Format, "must be text or json")
-	}
-	names := map[string]bool{}
-	for i, r := range c.Rooms {
-		key := fmt.Sprintf("rooms[%d]", i)
-		if !ValidRoomName(r.Name) {
-			return bad(key+".name", r.Name, "must be 1-64 of a-z 0-9 . _ -")
-		}
-		if names[r.Name] {
-			return bad(key+".name", r.Name, "duplicate room")
-		}
-		names[r.Name] = true
-		for j, m := range r.Moderators {
-			if !strings.HasPrefix(m, "sip:") && !strings.HasPrefix(m, "sips:") && !strings.HasPrefix(m, "xmpp:") {
-				return bad(fmt.Sprintf("%s.moderators[%d]", key, j), m, "must be a sip:, sips: or xmpp: URI")
-			}
-		}
-		if r.PIN != "" && !pinRE.MatchString(r.PIN) {
-			return bad(key+".pin", r.PIN, "must be 2-16 digits")
-		}
-		if r.MaxParticipants < 0 {
-			return bad(key+".max_participants", strconv.Itoa(r.MaxParticipants), "must be 0 (no limit) or more")
 		}
 	}
 	return nil
@@ -369,9 +274,9 @@ func ParseListen(s string) (network, addr string, err error) {
 		return "", "", errors.New("must be network:host:port")
 	}
 	switch network {
-	case "udp", "tcp":
+	case "udp", "tcp", "tls":
 	default:
-		return "", "", fmt.Errorf("network %q is not udp or tcp", network)
+		return "", "", fmt.Errorf("network %q is not udp, tcp or tls", network)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

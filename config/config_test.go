@@ -79,7 +79,7 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"xmpp: {mode: embedded, tls: {cert: a.pem}}", "xmpp.tls.cert"},
 		{"{xmpp: {mode: embedded}, provisioning: {listen: x}}", "provisioning.listen"},
 		{"xmpp: {mode: mixed}", "xmpp.mode"},
-		{"xmpp: {mode: component, server: nohost}", "xmpp.server"},
+		{"xmpp: {mode: component, secret: s, server: nohost}", "xmpp.server"},
 		{"xmpp: {domain: localhost}", "xmpp.domain"},
 		{"store: {path: ':memory:'}", "store.path"},
 		{"xmpp: {room_creation: some}", "xmpp.room_creation"},

@@ -36,7 +36,8 @@ func (s ElementState) valid() bool {
 type EndpointStatus string
 
 // Endpoint statuses. The focus renders a participant muted by a moderator as
-// StatusMutedViaFocus (with media recvonly, PROTOCOLS.md §10.5).
+// StatusMutedViaFocus with its media recvonly (RFC 4575 defines the status;
+// how a focus shows a mute is not standardised, this is the bridge's choice).
 const (
 	StatusPending       EndpointStatus = "pending"
 	StatusDialingOut    EndpointStatus = "dialing-out"
@@ -511,7 +512,3 @@ func fields(s string) []string {
 }
 
 func isXMLSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
-
-func trimXMLSpace(s string) string {
-	return strings.TrimFunc(s, isXMLSpace)
-}

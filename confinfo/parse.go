@@ -1002,8 +1002,7 @@ func (d *Document) Validate() error {
 			}
 		})
 	}
-	var body func(desc *ConferenceDescription, host *HostInfo, users *Users)
-	body = func(desc *ConferenceDescription, host *HostInfo, users *Users) {
+	body := func(desc *ConferenceDescription, host *HostInfo, users *Users) {
 		if desc != nil {
 			urisDup("conf-uris", desc.ConfURIs)
 			urisDup("service-uris", desc.ServiceURIs)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // referenceParse is Parse as first written, on encoding/xml's Token, kept
@@ -723,4 +724,8 @@ func (p *refParser) sidebarsByVal(se xml.StartElement) (*SidebarsByVal, error) {
 		return nil, err
 	}
 	return sv, nil
+}
+
+func trimXMLSpace(s string) string {
+	return strings.TrimFunc(s, isXMLSpace)
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -22,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"cusax.dev/bridge/config"
+	"cusax.dev/bridge/internal/testwait"
 )
 
 // bridgeBin is the binary built once by TestMain.
@@ -122,6 +122,10 @@ type Bridge struct {
 	RTPMin     int
 	RTPMax     int
 
+	// NoFile, when set before Start, runs the binary with RLIMIT_NOFILE
+	// (soft and hard) at this value (StartBridgeLimited).
+	NoFile int
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	logs bytes.Buffer
@@ -134,7 +138,14 @@ type Bridge struct {
 // at the end of the test; its log is printed if the test failed.
 func StartBridge(t testing.TB, mutate func(*config.Config)) *Bridge {
 	t.Helper()
-	b := &Bridge{t: t, Dir: t.TempDir()}
+	return StartBridgeLimited(t, 0, mutate)
+}
+
+// StartBridgeLimited is StartBridge with RLIMIT_NOFILE set to nofile (soft
+// and hard, through the shell's ulimit) for the binary; 0 leaves it.
+func StartBridgeLimited(t testing.TB, nofile int, mutate func(*config.Config)) *Bridge {
+	t.Helper()
+	b := &Bridge{t: t, Dir: t.TempDir(), NoFile: nofile}
 	b.SIPPort = FreePort(t)
 	b.SIPAddr = fmt.Sprintf("127.0.0.1:%d", b.SIPPort)
 	adminPort := FreePort(t)
@@ -182,6 +193,10 @@ func (b *Bridge) Start() {
 	b.t.Helper()
 	b.mu.Lock()
 	cmd := exec.Command(bridgeBin, "serve", "--config", b.ConfigPath)
+	if b.NoFile > 0 {
+		cmd = exec.Command("/bin/sh", "-c", `ulimit -n "$1" && exec "$2" serve --config "$3"`,
+			"sh", strconv.Itoa(b.NoFile), bridgeBin, b.ConfigPath)
+	}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -316,18 +331,11 @@ func MetricValue(text, name string, labels ...string) float64 {
 	return sum
 }
 
-// WaitFor polls cond every 20 ms until it is true or timeout passes.
+// WaitFor waits until cond is true, failing the test after timeout (the
+// tests' one wait-until helper, testwait.Until).
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	testwait.Until(t, timeout, what, cond)
 }
 
 // NeedTool returns the path of the program bin, which Debian package pkg

@@ -20,6 +20,7 @@ func withChat(t *testing.T, c *config.Config) {
 	c.XMPP.Mode = "component"
 	c.XMPP.Server = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	c.XMPP.Domain = "conference.localhost"
+	c.XMPP.Secret = "unused-secret"
 }
 
 // runSippArgs runs one call of scenario (a file under testdata) against

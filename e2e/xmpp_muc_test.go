@@ -188,14 +188,17 @@ func mucScenario(t *testing.T, srv xmppServer, br mucBridge) {
 	alice, bob, dave := login(t, p, "alice"), login(t, p, "bob"), login(t, p, "dave")
 	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
 
-	// Alice creates the room (201) and makes it an instant room.
+	// Alice creates the room (201) and configures it persistent (rooms
+	// nobody made persistent are destroyed once empty, issue 12).
 	got := alice.Join(room, "Alice", "")
 	self := got[len(got)-2]
 	if !slices.Equal(self.Codes(), []string{"110", "201"}) || self.Item().Attr("affiliation") != "owner" {
 		t.Fatalf("creator self-presence: %s", self)
 	}
-	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCOwner+`'><x xmlns='`+nsData+`' type='submit'/></query>`); res.Attr("type") != "result" {
-		t.Fatalf("instant room: %s", res)
+	if res := alice.IQ(room, "set", `<query xmlns='`+nsMUCOwner+`'><x xmlns='`+nsData+`' type='submit'>`+
+		`<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>`+
+		`<field var='muc#roomconfig_persistentroom'><value>1</value></field></x></query>`); res.Attr("type") != "result" {
+		t.Fatalf("persistent room: %s", res)
 	}
 	// Bob joins: Alice's presence first, then his own with 110.
 	got = bob.Join(room, "Bob", "")
@@ -344,7 +347,7 @@ func roomInfo(t *testing.T, c *XMPPClient, room string) (*Elem, map[string]strin
 
 // checkRoomInfo asserts the room's disco#info: identity, MUC feature and the
 // muc#roominfo form with audio-video-uri, byte for byte the conference URI
-// "sip:ROOM@" + the bridge's sip.domain (RFC 7081 §4; DESIGN §2).
+// "sip:ROOM@" + the bridge's sip.domain (RFC 7081 §4).
 func checkRoomInfo(t *testing.T, c *XMPPClient, room, name string, br mucBridge) {
 	t.Helper()
 	res, vals := roomInfo(t, c, room)

@@ -74,8 +74,9 @@ func prosodyConfig(dir string, c2s, comp int, mucDomain, secret string) (string,
 	}
 	s := string(data)
 	for _, r := range [][2]string{
-		{`pidfile = "/run/prosody/prosody.pid"`, fmt.Sprintf("run_as_root = true\npidfile = %q\ncertificates = %q", filepath.Join(dir, "prosody.pid"), filepath.Join(dir, "certs"))},
+		{`pidfile = "/run/prosody/prosody.pid"`, fmt.Sprintf("run_as_root = true\npidfile = %q", filepath.Join(dir, "prosody.pid"))},
 		{`data_path = "/var/lib/prosody"`, fmt.Sprintf(`data_path = %q`, filepath.Join(dir, "data"))},
+		{`certificates = "/etc/prosody/certs"`, fmt.Sprintf(`certificates = %q`, filepath.Join(dir, "certs"))},
 		{`log = { info = "*console" }`, fmt.Sprintf(`log = { debug = %q }`, filepath.Join(dir, "prosody.log"))},
 		{`c2s_ports = { 5222 }`, fmt.Sprintf(`c2s_ports = { %d }`, c2s)},
 		{`component_ports = { 5347 }`, fmt.Sprintf(`component_ports = { %d }`, comp)},

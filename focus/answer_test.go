@@ -7,6 +7,7 @@ import (
 
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/internal/testwait"
 )
 
 // A participant kicked while its INVITE is being answered (after the call
@@ -48,7 +49,7 @@ func TestKickedBeforeAnswer(t *testing.T) {
 			if c.Response.StatusCode != 403 {
 				t.Fatalf("INVITE answered %s, want 403", c.Response.StartLine())
 			}
-			eventually(t, 2*time.Second, "nothing left", func() bool {
+			testwait.Until(t, 2*time.Second, "nothing left", func() bool {
 				return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 && len(e.participants("team")) == 0
 			})
 		})
@@ -86,7 +87,7 @@ func TestKickBeforeAckWaitsForAck(t *testing.T) {
 	if bye.CallID().Value() != c.CallID() {
 		t.Errorf("BYE in %s", bye.CallID().Value())
 	}
-	eventually(t, 2*time.Second, "call gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
+	testwait.Until(t, 2*time.Second, "call gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
 
 	// Without any ACK the BYE still goes, once the wait is over.
 	c, err = u.Invite(ctx, e.target(u, "udp", "team"), sipua.Offer(rtpAddr, "0"))

@@ -1,9 +1,14 @@
 package focus
 
 import (
+	"math"
+	"net/netip"
+	"strconv"
+
 	"github.com/emiago/sipgo/sip"
 
 	"cusax.dev/bridge/focus/digest"
+	"cusax.dev/bridge/metrics"
 )
 
 // identity is who a request comes from, as far as the focus can tell.
@@ -30,7 +35,10 @@ func (f *Focus) authenticate(req *sip.Request, tx sip.ServerTransaction) (identi
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
-	user, res := f.auth.VerifyAll(req.Method.String(), auths, lookup)
+	user, res, retry := f.guard.Verify(req.Method.String(), auths, lookup, sourceIP(req))
+	if f.m != nil {
+		f.m.Security.AuthResults.WithLabelValues(res.String()).Inc()
+	}
 	switch res {
 	case digest.OK:
 		id := identity{aor: digest.AOR(user, f.cfg.Domain), authenticated: true}
@@ -43,6 +51,11 @@ func (f *Focus) authenticate(req *sip.Request, tx sip.ServerTransaction) (identi
 	case digest.Bad:
 		f.log.Info("digest authentication failed", "method", req.Method, "user", user, "call-id", callID(req))
 		f.reply(tx, req, 403, "Forbidden", nil, f.warning(399, "Authentication failed"))
+	case digest.Throttled:
+		f.m.Refuse(metrics.RefuseAuthThrottled)
+		f.log.Info("digest authentication throttled", "method", req.Method, "user", user, "source", req.Source(), "retry-after", retry)
+		f.reply(tx, req, 403, "Forbidden", nil, f.warning(399, "Too many failed authentication attempts"),
+			sip.NewHeader("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds())))))
 	default:
 		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, "Malformed Authorization header"))
 	}
@@ -56,4 +69,14 @@ func (f *Focus) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool
 		res.AppendHeader(sip.NewHeader("WWW-Authenticate", c))
 	}
 	f.send(tx, req, res)
+}
+
+// sourceIP is the IP address a request came from (its transport source,
+// without port), the key of per-source limits.
+func sourceIP(req *sip.Request) string {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return req.Source()
+	}
+	return ap.Addr().Unmap().String()
 }

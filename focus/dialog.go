@@ -85,6 +85,9 @@ func newDialog(req *sip.Request, localTag string) (*dialog, error) {
 	if ct == nil || ct.Address.Host == "" {
 		return nil, errors.New("focus: no usable Contact")
 	}
+	if ct.Address.Wildcard || ct.Address.Host == "*" {
+		return nil, errWildcardContact
+	}
 	d := &dialog{
 		key:          dialogKey{callID: cid.Value(), localTag: localTag, remoteTag: rt},
 		local:        *to.Address.Clone(),
@@ -95,8 +98,10 @@ func newDialog(req *sip.Request, localTag string) (*dialog, error) {
 		source:       req.Source(),
 		remoteSeq:    cseq.SeqNo,
 	}
-	for _, rr := range req.GetHeaders("Record-Route") {
-		d.routeSet = append(d.routeSet, rr.Value())
+	if rrs := req.GetHeaders("Record-Route"); len(rrs) > 0 && routeSetTrusted(rrs[0].Value(), req.Source()) {
+		for _, rr := range rrs {
+			d.routeSet = append(d.routeSet, rr.Value())
+		}
 	}
 	return d, nil
 }

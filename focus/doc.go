@@ -17,7 +17,9 @@
 // subscribe.go (SUBSCRIBE, the subscription table and feeds), notify.go (each
 // subscription's sender: throttled NOTIFYs, TCP for big ones, UDP fallback),
 // refer.go (REFER, ejection, refer NOTIFYs), dialout.go (the focus's own
-// INVITEs), headers.go (header parsers), events.go (the core's event
+// INVITEs, on sipgo's dialog client), headers.go (header parsers), events.go (the core's event
 // stream), rtptimeout.go (one sweep hangs up calls without RTP),
-// shutdown.go, sdp.go (offer/answer, pure functions).
+// shutdown.go, sdp.go (offer/answer, pure functions). The focus's lifetime
+// is one context, derived in Run; every goroutine it starts has an owner
+// that waits for it before Run returns.
 package focus

@@ -252,18 +252,6 @@ func (e *env) waitEventWhere(kind conference.Kind, d time.Duration, match func(c
 	}
 }
 
-// eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // participants returns the present participants of room.
 func (e *env) participants(room string) []conference.Participant {
 	return e.reg.Find(room, func(*conference.Participant) bool { return true })

@@ -2,6 +2,7 @@ package focus
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +28,8 @@ import (
 
 // Config configures a Focus.
 type Config struct {
-	// Listen lists the SIP listeners as "udp:HOST:PORT" or "tcp:HOST:PORT";
+	// Listen lists the SIP listeners as "udp:HOST:PORT", "tcp:HOST:PORT"
+	// or "tls:HOST:PORT" (with Config.TLS);
 	// port 0 picks a free port (see Addrs).
 	Listen []string
 	// Domain is SIP_DOMAIN: conferences are sip:ROOM@Domain.
@@ -81,6 +83,33 @@ type Config struct {
 	// room lists that AOR). REFERs (ejection, dial-out) are always
 	// challenged.
 	RequireAuthForCalls bool
+	// AuthFreeFailures is how many digest failures in a row a user or a
+	// source address may have before each further failure locks it out
+	// for a growing delay (1 s, doubled per failure, up to AuthMaxDelay).
+	// Default 3 (digest.DefaultFreeFailures).
+	AuthFreeFailures int
+	// AuthMaxDelay caps that lockout. Default 1 min.
+	AuthMaxDelay time.Duration
+	// TCPMaxConnections bounds the SIP TCP connections accepted and open
+	// at once (over all TCP listeners each); one more is closed at once.
+	// 0: no total limit (cmd/bridge derives one from RLIMIT_NOFILE).
+	TCPMaxConnections int
+	// TCPMaxPerSource bounds the connections from one IP address.
+	// Default DefaultTCPMaxPerSource; negative: no limit.
+	TCPMaxPerSource int
+	// TCPIdleTimeout closes an accepted connection that sent nothing for
+	// this long. Default DefaultTCPIdleTimeout; negative: never.
+	TCPIdleTimeout time.Duration
+	// TLS is the server configuration of "tls:" listeners (sip.tls.cert
+	// and key); required when one is listed.
+	TLS *tls.Config
+	// Subscriptions limits the conference subscriptions.
+	Subscriptions SubscriptionLimits
+	// FDReserve is how many descriptors must stay free for a new call to
+	// get RTP ports: below that the INVITE gets 503 with Retry-After,
+	// before socket(2) or accept(2) can fail. Default 64; negative: no
+	// check.
+	FDReserve int
 	// DialTimeout bounds a dial-out INVITE (REFER without method) waiting
 	// for its final answer; then it is canceled. Default 60 s.
 	DialTimeout time.Duration
@@ -135,6 +164,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 60 * time.Second
 	}
+	if c.TCPMaxPerSource == 0 {
+		c.TCPMaxPerSource = DefaultTCPMaxPerSource
+	}
+	if c.TCPIdleTimeout == 0 {
+		c.TCPIdleTimeout = DefaultTCPIdleTimeout
+	}
+	c.Subscriptions = c.Subscriptions.withDefaults()
+	if c.FDReserve == 0 {
+		c.FDReserve = 64
+	}
 	if c.RTPTimeout < 0 || c.RTPHoldTimeout < 0 {
 		return c, fmt.Errorf("focus: negative RTP timeout (%v, hold %v)", c.RTPTimeout, c.RTPHoldTimeout)
 	}
@@ -153,8 +192,8 @@ type listenSpec struct {
 func parseListen(s string) (listenSpec, error) {
 	network, addr, ok := strings.Cut(s, ":")
 	network = strings.ToLower(network)
-	if !ok || (network != "udp" && network != "tcp") {
-		return listenSpec{}, fmt.Errorf("focus: listener %q: want udp:HOST:PORT or tcp:HOST:PORT", s)
+	if !ok || (network != "udp" && network != "tcp" && network != "tls") {
+		return listenSpec{}, fmt.Errorf("focus: listener %q: want udp:HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT", s)
 	}
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
@@ -188,6 +227,7 @@ type Focus struct {
 	calls *callTable
 	subs  *subTable
 	auth  *digest.Server
+	guard *digest.Guard // auth with failure limits per user and source
 	// render publishes conference state (RFC 4575).
 	render confstate.Renderer
 
@@ -255,6 +295,7 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 		ports:  map[string]int{},
 		hosts:  map[string]bool{},
 	}
+	f.subs.limits = cfg.Subscriptions
 	for _, l := range cfg.Listen {
 		spec, err := parseListen(l)
 		if err != nil {
@@ -268,6 +309,7 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	if f.auth, err = digest.NewServer(digest.Options{Realm: cfg.AuthRealm, Logger: cfg.Logger, HA1: cfg.AccountsHA1}); err != nil {
 		return nil, fmt.Errorf("focus: digest: %w", err)
 	}
+	f.guard = digest.NewGuard(f.auth, digest.ThrottleOptions{FreeFailures: cfg.AuthFreeFailures, MaxDelay: cfg.AuthMaxDelay})
 	sipLog := cfg.Logger.With("layer", "sipgo")
 	f.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent), sipgo.WithUserAgentHostname(f.advertise.String()),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
@@ -358,6 +400,14 @@ func (f *Focus) wrap(h sipgo.RequestHandler) sipgo.RequestHandler {
 				}
 			}
 		}()
+		if !req.IsAck() && req.Method != sip.REGISTER && f.refuseWildcard(req, tx) {
+			return
+		}
+		if !req.IsAck() && strings.EqualFold(req.Recipient.Scheme, "sips") && !strings.EqualFold(req.Transport(), "TLS") {
+			// RFC 3261 §26.2.2: a SIPS Request-URI must arrive over TLS.
+			f.reply(tx, req, 416, "Unsupported URI Scheme", nil, f.warning(399, "sips: needs TLS"))
+			return
+		}
 		h(req, tx)
 	}
 }
@@ -492,8 +542,24 @@ func (f *Focus) listen() error {
 				return fmt.Errorf("focus: listen tcp %s: %w", s.addr, err)
 			}
 			local = ln.Addr().(*net.TCPAddr).AddrPort()
-			f.closers = append(f.closers, ln.Close)
-			serve = func() error { return f.srv.ServeTCP(ln) }
+			g := newTCPGuard(ln, f.cfg.TCPMaxPerSource, f.cfg.TCPMaxConnections, f.cfg.TCPIdleTimeout, f.log, f.m)
+			f.closers = append(f.closers, g.Close)
+			serve = func() error { return f.srv.ServeTCP(g) }
+		case "tls":
+			if f.cfg.TLS == nil {
+				return fmt.Errorf("focus: listen tls %s: no certificate configured", s.addr)
+			}
+			ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s.addr)))
+			if err != nil {
+				return fmt.Errorf("focus: listen tls %s: %w", s.addr, err)
+			}
+			local = ln.Addr().(*net.TCPAddr).AddrPort()
+			// The guard sits under TLS: limits and the idle timeout apply
+			// to the handshake too.
+			g := newTCPGuard(ln, f.cfg.TCPMaxPerSource, f.cfg.TCPMaxConnections, f.cfg.TCPIdleTimeout, f.log, f.m)
+			f.closers = append(f.closers, g.Close)
+			tl := tls.NewListener(g, f.cfg.TLS)
+			serve = func() error { return f.srv.ServeTLS(tl) }
 		}
 		f.mu.Lock()
 		f.addrs = append(f.addrs, s.network+":"+netip.AddrPortFrom(local.Addr().Unmap(), local.Port()).String())
@@ -564,6 +630,9 @@ func (f *Focus) contact(room string, transport string) *sip.ContactHeader {
 	}
 	f.mu.Unlock()
 	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: room, Host: f.advertise.String(), Port: port}}
+	if network == "tls" {
+		h.Address.Scheme = "sips" // RFC 5630 §3.1.2: a request over TLS gets a SIPS Contact
+	}
 	if network == "tcp" {
 		h.Address.UriParams = sip.NewParams()
 		h.Address.UriParams.Add("transport", "tcp")

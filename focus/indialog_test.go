@@ -12,6 +12,7 @@ import (
 
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/internal/testwait"
 )
 
 // forged builds an in-dialog request for call c's dialog as a stranger
@@ -149,6 +150,9 @@ func TestInDialogStrangerSubscription(t *testing.T) {
 	if res, err := mallory.Client().Do(ctx, req); err != nil || res.StatusCode != 481 {
 		t.Fatalf("forged unsubscribe: %v %v, want 481", res, err)
 	}
+	// Nothing happened: an accepted unsubscribe would have sent the
+	// terminating NOTIFY at once and ended the subscription within a
+	// loopback round trip (milliseconds); 200 ms leaves ample room.
 	time.Sleep(200 * time.Millisecond)
 	if e.f.Subscriptions() != 1 {
 		t.Fatalf("subscriptions %d after a forged unsubscribe", e.f.Subscriptions())
@@ -167,7 +171,7 @@ func TestInDialogNATRebinding(t *testing.T) {
 	call := e.dial(e.ua("udp", "alice"), "udp", "team", rtpAddr, "0")
 	joined := e.waitEvent(conference.Joined, 2*time.Second)
 	// The ACK (from the old port) is in before the phone "moves".
-	eventually(t, 2*time.Second, "ACK processed", func() bool {
+	testwait.Until(t, 2*time.Second, "ACK processed", func() bool {
 		c := e.f.calls.participant(joined.Participant.ID)
 		return c != nil && closed(c.ackDone)
 	})
@@ -261,7 +265,7 @@ func TestReferInDialogLendsParticipantOnlyToItself(t *testing.T) {
 					t.Fatalf("INFO %c: %v %v", d, res, err)
 				}
 			}
-			eventually(t, 2*time.Second, "alice moderator by PIN", func() bool {
+			testwait.Until(t, 2*time.Second, "alice moderator by PIN", func() bool {
 				ps := e.reg.Find("team", func(p *conference.Participant) bool { return p.AOR == "sip:alice@conf.example.test" })
 				return len(ps) == 1 && ps[0].Role == conference.RoleModerator
 			})

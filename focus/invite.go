@@ -15,6 +15,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/mixer"
 )
 
@@ -42,10 +43,10 @@ func (f *Focus) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // roomOf maps the Request-URI to a room name, or to the status refusing
-// it: 416 for other schemes than sip: (no TLS yet), 404 for another host
+// it: 416 for other schemes than sip: and sips: (sips: only over TLS, see wrap), 404 for another host
 // or an invalid room name.
 func (f *Focus) roomOf(u sip.Uri) (string, int, string) {
-	if !strings.EqualFold(u.Scheme, "sip") {
+	if !strings.EqualFold(u.Scheme, "sip") && !strings.EqualFold(u.Scheme, "sips") {
 		return "", 416, "Unsupported URI Scheme"
 	}
 	if !f.ours(u.Host) {
@@ -119,7 +120,8 @@ func joinStatus(err error) (int, string) {
 		return 486, "Busy Here"
 	case errors.Is(err, conference.ErrBanned), errors.Is(err, conference.ErrMembersOnly),
 		errors.Is(err, conference.ErrCreationRestricted), errors.Is(err, conference.ErrLocked),
-		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden):
+		errors.Is(err, conference.ErrPasswordRequired), errors.Is(err, conference.ErrForbidden),
+		errors.Is(err, conference.ErrRoomQuota):
 		return 403, "Forbidden"
 	case errors.Is(err, conference.ErrClosed), errors.Is(err, context.Canceled):
 		return 503, "Service Unavailable" // the core or the focus shutting down
@@ -244,6 +246,7 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		return incoming{}, false
 	}
 	dlg.contact = f.contact(room, req.Transport())
+	f.noteRouteSet(req, dlg)
 	in.dlg = dlg
 	return in, true
 }
@@ -251,6 +254,12 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 // allocateLeg takes a mixer leg (an RTP port pair) for a new call, or
 // answers 503 when there is none.
 func (f *Focus) allocateLeg(req *sip.Request, tx sip.ServerTransaction, room string, log *slog.Logger) (*mixer.Leg, bool) {
+	if f.lowOnDescriptors() {
+		log.Warn("INVITE refused: file descriptors near RLIMIT_NOFILE", "room", room, "reserve", f.cfg.FDReserve)
+		f.m.Refuse(metrics.RefuseFDReserve)
+		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter(), f.warning(399, "Out of resources"))
+		return nil, false
+	}
 	leg, err := f.media.Allocate()
 	if err == nil {
 		return leg, true
@@ -274,7 +283,7 @@ func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incomi
 	}
 	ctx, cancel := f.coreCtx()
 	joined, err := f.reg.Join(ctx, in.room, conference.JoinRequest{DisplayName: req.From().DisplayName, AOR: audio.AOR,
-		Authenticated: in.caller.authenticated, Audio: audio, Origin: conference.OriginSIP})
+		Authenticated: in.caller.authenticated, Audio: audio, Origin: conference.OriginSIP, Source: sourceIP(req)})
 	cancel()
 	if err != nil {
 		code, reason := joinStatus(err)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -56,4 +58,61 @@ func TestNotifyOutcomeNilResponse(t *testing.T) {
 	if got := f.notifyOutcome(&subscription{room: "team"}, nil, nil); got != sentGone {
 		t.Errorf("notifyOutcome(nil, nil) = %v, want sentGone", got)
 	}
+}
+
+// waitBounded gives up after its bound on goroutines that do not finish,
+// and returns as soon as they do. In a synctest bubble the bound passes in
+// fake time: the test takes no real second.
+func TestWaitBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var wg sync.WaitGroup
+		release := make(chan struct{})
+		wg.Go(func() { <-release })
+		start := time.Now()
+		if waitBounded(&wg, 5*time.Second) {
+			t.Fatal("waitBounded reported a running goroutine done")
+		}
+		if waited := time.Since(start); waited != 5*time.Second {
+			t.Errorf("waited %v, want the bound (5s)", waited)
+		}
+		close(release)
+		start = time.Now()
+		if !waitBounded(&wg, 5*time.Second) {
+			t.Fatal("waitBounded missed the end")
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("waited %v for a finished group", waited)
+		}
+		synctest.Wait() // the waiting goroutines of both calls have ended
+	})
+}
+
+// A re-INVITE waits at most reinviteWait for the running INVITE
+// transaction of its dialog, and not at all once the call ended.
+func TestBeginInviteBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCall(nil, "team", "p1", nil, localMedia{})
+		if !c.beginInvite() {
+			t.Fatal("first INVITE refused")
+		}
+		start := time.Now()
+		if c.beginInvite() {
+			t.Fatal("second INVITE admitted while the first runs")
+		}
+		if waited := time.Since(start); waited != reinviteWait {
+			t.Errorf("waited %v, want reinviteWait (%v)", waited, reinviteWait)
+		}
+		got := make(chan bool)
+		go func() { got <- c.beginInvite() }()
+		synctest.Wait() // the re-INVITE is waiting for the token
+		c.endInvite()
+		if !<-got {
+			t.Error("re-INVITE refused after the running INVITE ended")
+		}
+		close(c.ended)
+		start = time.Now()
+		if c.beginInvite() || time.Since(start) != 0 {
+			t.Error("re-INVITE of an ended call admitted or kept waiting")
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/confinfo"
 	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/internal/testwait"
 )
 
 // moderated is an env whose room "team" lists alice (digest user of the
@@ -105,7 +106,7 @@ func TestReferEject(t *testing.T) {
 				return ep.Status == confinfo.StatusDisconnected && ep.DisconnectionMethod == confinfo.DisconnectBooted &&
 					ep.DisconnectionInfo != nil && ep.DisconnectionInfo.By == "sip:alice@conf.example.test" && userCount(d) == 0
 			})
-			eventually(t, 2*time.Second, "call gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
+			testwait.Until(t, 2*time.Second, "call gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
 		})
 	}
 }
@@ -307,7 +308,7 @@ func TestReferDialOut(t *testing.T) {
 	if res, err := inc.Bye(ctx); err != nil || res.StatusCode != 200 {
 		t.Fatalf("dave BYE: %v %v", res, err)
 	}
-	eventually(t, 2*time.Second, "dave gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 && len(e.participants("team")) == 0 })
+	testwait.Until(t, 2*time.Second, "dave gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 && len(e.participants("team")) == 0 })
 
 	// Refused and unanswered dial-outs report their outcome and leave
 	// nothing behind.
@@ -335,7 +336,7 @@ func TestReferDialOut(t *testing.T) {
 			t.Errorf("final %q, want %q", last, tc.want)
 		}
 	}
-	eventually(t, 2*time.Second, "ports free", func() bool { return e.eng.PortsInUse() == 0 && e.f.Calls() == 0 })
+	testwait.Until(t, 2*time.Second, "ports free", func() bool { return e.eng.PortsInUse() == 0 && e.f.Calls() == 0 })
 }
 
 func TestInviteDigest(t *testing.T) {
@@ -411,5 +412,5 @@ func TestEjectedSubscriberRejected(t *testing.T) {
 	if ep := endpointStatus(w.st.Document(), "sip:bob@example.test"); ep != confinfo.StatusDisconnected {
 		t.Errorf("bob's last view of himself: %q", ep)
 	}
-	eventually(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
+	testwait.Until(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
 }

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/internal/testwait"
 )
 
 // rawUAS is a hand-written UDP user agent for answers no real UA would
@@ -101,7 +103,7 @@ func TestDialOutAnswerWithoutTo(t *testing.T) {
 		t.Errorf("final refer NOTIFY %q, want 502", last)
 	}
 	wg.Wait()
-	eventually(t, 2*time.Second, "nothing left", func() bool {
+	testwait.Until(t, 2*time.Second, "nothing left", func() bool {
 		return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 && len(e.participants("team")) == 0
 	})
 	if res, err := alice.Options(ctx, e.target(alice, "udp", "team")); err != nil || res.StatusCode != 200 {
@@ -190,7 +192,11 @@ func TestShutdownCancelsRingingDialOut(t *testing.T) {
 	<-gotInvite
 	r.SetNotifyDelay(6 * time.Second) // longer than the focus waits for its handlers
 	close(ring)
-	time.Sleep(300 * time.Millisecond) // the focus waits for the answer to the 180's NOTIFY
+	// The 180's refer NOTIFY (after the 100 Trying) is on the wire: the
+	// focus now waits for its answer, which the referrer holds back.
+	testwait.Until(t, 5*time.Second, "the 180's refer NOTIFY sent", func() bool {
+		return testutil.ToFloat64(e.m.NotifySent.WithLabelValues("refer")) >= 2
+	})
 	e.shutdown()
 	var cancelReq *sip.Request
 	select {
@@ -250,5 +256,5 @@ func TestDialOutReAcksRetransmitted2xx(t *testing.T) {
 			t.Errorf("ACK %s", a)
 		}
 	}
-	eventually(t, 5*time.Second, "dave in the conference", func() bool { return e.f.Calls() == 1 })
+	testwait.Until(t, 5*time.Second, "dave in the conference", func() bool { return e.f.Calls() == 1 })
 }

@@ -120,8 +120,16 @@ func (f *Focus) sweepMedia() {
 func (f *Focus) checkMedia(c *call, now time.Time) {
 	st := c.leg.Stats()
 	c.mu.Lock()
-	quiet, watched := c.clock.observe(st.PacketsReceived+st.RTCPReceived, now)
 	limit, held := f.rtpLimit(c.neg)
+	// A call that sends is alive only while RTP from its latched source
+	// arrives (the mixer counts nothing else as received): RTCP alone, or
+	// a stranger's packets, never keep it up (issue 12). A call on hold
+	// sends no RTP, so its RTCP counts.
+	heard := st.PacketsReceived
+	if held {
+		heard += st.RTCPReceived
+	}
+	quiet, watched := c.clock.observe(heard, now)
 	c.mu.Unlock()
 	if !watched || limit <= 0 || quiet <= limit {
 		return

@@ -8,6 +8,7 @@ import (
 
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/internal/testwait"
 	"cusax.dev/bridge/mixer"
 	"cusax.dev/bridge/mixer/audiotest"
 )
@@ -216,7 +217,7 @@ func TestRTPTimeoutHangsUpSilentCall(t *testing.T) {
 	if quiet := byeAt.Sub(aliceStart); quiet < timeout {
 		t.Errorf("silent call hung up after %v, before the %v timeout", quiet, timeout)
 	}
-	eventually(t, 2*time.Second, "alice's port freed", func() bool { return e.eng.PortsInUse() == 1 })
+	testwait.Until(t, 2*time.Second, "alice's port freed", func() bool { return e.eng.PortsInUse() == 1 })
 
 	// Bob talked all along, longer than the timeout by now, and stays.
 	noRequest(t, bob, 2*timeout, "talking call")
@@ -234,7 +235,7 @@ func TestRTPTimeoutHangsUpSilentCall(t *testing.T) {
 	if quiet := byeAt.Sub(stopped); quiet < timeout-20*time.Millisecond {
 		t.Errorf("call hung up %v after its last packet, before the %v timeout", quiet, timeout)
 	}
-	eventually(t, 2*time.Second, "every port freed", func() bool { return e.eng.PortsInUse() == 0 && e.f.Calls() == 0 })
+	testwait.Until(t, 2*time.Second, "every port freed", func() bool { return e.eng.PortsInUse() == 0 && e.f.Calls() == 0 })
 }
 
 // The clock starts once the caller's answer (late offer: SDP in the ACK)
@@ -252,7 +253,7 @@ func TestRTPTimeoutLateOffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitTimeoutBye(c, e.callOf(c).pid, 10*time.Second)
-	eventually(t, 2*time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 })
+	testwait.Until(t, 2*time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 })
 }
 
 // A held call (the phone's sendonly) sends nothing and is kept while
@@ -272,7 +273,7 @@ func TestRTPTimeoutSparesHeldCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	silence(phone)
-	eventually(t, 2*time.Second, "hold recorded", func() bool {
+	testwait.Until(t, 2*time.Second, "hold recorded", func() bool {
 		p, _ := e.reg.Participant("team", fc.pid)
 		return p.Audio != nil && p.Audio.OnHold
 	})

@@ -467,19 +467,6 @@ func (o offer) answer(local localMedia) ([]byte, error) {
 	return out, nil
 }
 
-// answerOffer negotiates a peer's offer and returns the answer SDP.
-func answerOffer(raw []byte, local localMedia) (negotiated, []byte, error) {
-	o, err := parseOffer(raw, local.Addr)
-	if err != nil {
-		return negotiated{}, nil, err
-	}
-	out, err := o.answer(local)
-	if err != nil {
-		return negotiated{}, nil, err
-	}
-	return o.n, out, nil
-}
-
 // rejectedFormats keeps a rejected m-line's formats (at least one is
 // required by the grammar).
 func rejectedFormats(f []string) []string {

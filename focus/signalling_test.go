@@ -2,6 +2,7 @@ package focus
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
@@ -9,41 +10,54 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/internal/testwait"
 	"cusax.dev/bridge/mixer"
 )
 
+// A caller gives up while the focus rings: its CANCEL (sipgo's dialog
+// client sends it when the wait for the answer is called off) gets 200, the
+// INVITE 487, and nothing of the call is left.
 func TestCancelBeforeAnswer(t *testing.T) {
 	e := newEnv(t, envOptions{answerDelay: 3 * time.Second})
 	u := e.ua("udp", "alice")
 	_, rtpAddr := e.rtp()
 	ctx := ctxT(t, 10*time.Second)
-	c, err := u.Start(ctx, e.target(u, "udp", "team"), sipua.Offer(rtpAddr, "0"))
+	caller := &sipgo.DialogUA{Client: u.Client(), ContactHDR: *u.Contact()}
+	sess, err := caller.Invite(ctx, e.target(u, "udp", "team"), sipua.Offer(rtpAddr, "0"), sip.NewHeader("Content-Type", "application/sdp"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring, err := c.WaitProvisional(ctx, 180)
-	if err != nil {
-		t.Fatal(err)
+	defer sess.Close()
+	giveUp, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var ring *sip.Response
+	ports := -1
+	err = sess.WaitAnswer(giveUp, sipgo.AnswerOptions{OnResponse: func(r *sip.Response) error {
+		if r.StatusCode == 180 && ring == nil {
+			ring, ports = r, e.eng.PortsInUse()
+			cancel()
+		}
+		return nil
+	}})
+	if ring == nil {
+		t.Fatalf("no 180 before the answer: %v", err)
 	}
 	if ct := ring.Contact(); ct == nil || !ct.Params.Has("isfocus") {
 		t.Errorf("180 Contact %v", ring.GetHeader("Contact"))
 	}
-	if e.eng.PortsInUse() != 1 {
-		t.Errorf("ports in use while ringing: %d", e.eng.PortsInUse())
+	if ports != 1 {
+		t.Errorf("ports in use while ringing: %d", ports)
 	}
-	res, err := c.Cancel(ctx)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("CANCEL: %v %v", res, err)
+	// context.Canceled: the CANCEL got its 200.
+	if !errors.Is(err, context.Canceled) || sess.InviteResponse == nil || sess.InviteResponse.StatusCode != 487 {
+		t.Fatalf("CANCEL: %v; INVITE final %v", err, sess.InviteResponse)
 	}
-	final, err := c.Wait(ctx)
-	if err != nil || final.StatusCode != 487 {
-		t.Fatalf("INVITE final: %v %v", final, err)
-	}
-	eventually(t, 2*time.Second, "port released", func() bool { return e.eng.PortsInUse() == 0 })
+	testwait.Until(t, 2*time.Second, "port released", func() bool { return e.eng.PortsInUse() == 0 })
 	if n := len(e.participants("team")); n != 0 || e.f.Calls() != 0 {
 		t.Errorf("participants %d calls %d after CANCEL", n, e.f.Calls())
 	}
@@ -331,7 +345,7 @@ func TestReInvite(t *testing.T) {
 			t.Errorf("%s: answer lacks %s:\n%s", s.name, s.dir, body)
 		}
 		// The core's view follows once the ACK is processed.
-		eventually(t, 2*time.Second, s.name+": core audio", func() bool {
+		testwait.Until(t, 2*time.Second, s.name+": core audio", func() bool {
 			p, _ := e.reg.Participant("team", joined.Participant.ID)
 			return p.Audio.OnHold == s.hold && p.Audio.Codec == s.codec
 		})
@@ -406,7 +420,7 @@ func TestLateOfferCallBadAnswer(t *testing.T) {
 			if left.Participant.Left.Method != conference.Failed {
 				t.Errorf("left %+v", left.Participant.Left)
 			}
-			eventually(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 })
+			testwait.Until(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 })
 		})
 	}
 }
@@ -432,7 +446,7 @@ func TestNoAckHangsUp(t *testing.T) {
 	if left.Participant.Left.Method != conference.Failed {
 		t.Errorf("left %+v", left.Participant.Left)
 	}
-	eventually(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 && e.f.Calls() == 0 })
+	testwait.Until(t, time.Second, "port freed", func() bool { return e.eng.PortsInUse() == 0 && e.f.Calls() == 0 })
 }
 
 func TestKickSendsBye(t *testing.T) {
@@ -461,7 +475,7 @@ func TestKickSendsBye(t *testing.T) {
 			if bye.CSeq().MethodName != sip.BYE {
 				t.Errorf("CSeq %v", bye.CSeq())
 			}
-			eventually(t, 2*time.Second, "call gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
+			testwait.Until(t, 2*time.Second, "call gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
 			if n := len(e.participants("team")); n != 0 {
 				t.Errorf("%d participants", n)
 			}
@@ -485,7 +499,7 @@ func TestConferenceDestroyedByesEveryone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 2*time.Second, "calls gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
+	testwait.Until(t, 2*time.Second, "calls gone", func() bool { return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 })
 }
 
 func TestShutdownByesEveryCall(t *testing.T) {
@@ -520,11 +534,11 @@ func TestMuteFollowsCore(t *testing.T) {
 	if err := e.reg.Mute(ctx, "team", joined.Participant.ID, true, conference.Actor{API: true}, conference.OriginAPI, ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "leg muted", call.leg.Muted)
+	testwait.Until(t, 2*time.Second, "leg muted", call.leg.Muted)
 	if err := e.reg.Mute(ctx, "team", joined.Participant.ID, false, conference.Actor{API: true}, conference.OriginAPI, ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "leg unmuted", func() bool { return !call.leg.Muted() })
+	testwait.Until(t, 2*time.Second, "leg unmuted", func() bool { return !call.leg.Muted() })
 
 	// *6 by SIP INFO toggles the caller's own mute through the core.
 	for _, d := range []string{"*", "6"} {
@@ -534,7 +548,7 @@ func TestMuteFollowsCore(t *testing.T) {
 		}
 	}
 	e.waitEventWhere(conference.Muted, 2*time.Second, func(ev conference.Event) bool { return ev.Origin == conference.OriginDTMF })
-	eventually(t, 2*time.Second, "leg muted by *6", call.leg.Muted)
+	testwait.Until(t, 2*time.Second, "leg muted by *6", call.leg.Muted)
 	if res, err := c.Request(ctx, sip.INFO, "text/plain", []byte("hi")); err != nil || res.StatusCode != 415 {
 		t.Errorf("INFO text/plain: %v %v", res, err)
 	}
@@ -767,7 +781,7 @@ func TestReplacesAuthorised(t *testing.T) {
 		if _, err := alice.WaitBye(ctx); err != nil {
 			t.Fatalf("replaced call: %v", err)
 		}
-		eventually(t, 2*time.Second, "only the moderator left", func() bool {
+		testwait.Until(t, 2*time.Second, "only the moderator left", func() bool {
 			ps := e.participants("team")
 			return len(ps) == 1 && ps[0].AOR == "sip:mod@conf.example.test" && ps[0].Authenticated
 		})
@@ -794,7 +808,7 @@ func TestReplacesAuthorised(t *testing.T) {
 		if _, err := desk.WaitBye(ctx); err != nil {
 			t.Fatalf("replaced call: %v", err)
 		}
-		eventually(t, 2*time.Second, "only the mobile left", func() bool {
+		testwait.Until(t, 2*time.Second, "only the mobile left", func() bool {
 			ps := e.participants("team")
 			return len(ps) == 1 && ps[0].ID != joined.Participant.ID && ps[0].AOR == "sip:alice@conf.example.test" && ps[0].Authenticated
 		})
@@ -926,7 +940,7 @@ func TestReInviteWithoutOffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := e.f.calls.participant(joined.Participant.ID)
-	eventually(t, 2*time.Second, "answer applied", func() bool { return call.codec() == "PCMA" && call.remote() == rtp2.String() })
+	testwait.Until(t, 2*time.Second, "answer applied", func() bool { return call.codec() == "PCMA" && call.remote() == rtp2.String() })
 	c.Bye(ctx)
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/focus/confstate"
+	"cusax.dev/bridge/metrics"
 )
 
 // Event packages the focus serves or uses.
@@ -56,6 +57,8 @@ type subscription struct {
 	dlg    *dialog
 	inCall bool   // dlg is the subscriber's INVITE dialog
 	pid    string // the subscriber's participant ID, when recognised
+	owner  string // whom the per-subscriber limit counts: pid, else the From AOR
+	source string // the subscriber's IP address, for the per-source limit
 	feed   *feed
 	wake   chan struct{} // capacity 1: something changed, look again
 	done   chan struct{} // closed when serve has returned
@@ -104,24 +107,44 @@ type feed struct {
 // subTable holds the conference subscriptions by key and their feeds by
 // room. It is safe for concurrent use.
 type subTable struct {
-	mu     sync.Mutex
-	byKey  map[subKey]*subscription
-	feeds  map[string]*feed
-	closed bool
-	wg     sync.WaitGroup // running serve loops
+	mu       sync.Mutex
+	byKey    map[subKey]*subscription
+	feeds    map[string]*feed
+	limits   SubscriptionLimits
+	byOwner  map[string]int
+	bySource map[string]int
+	closed   bool
+	wg       sync.WaitGroup // running serve loops
 }
 
 func newSubTable() *subTable {
-	return &subTable{byKey: map[subKey]*subscription{}, feeds: map[string]*feed{}}
+	return &subTable{byKey: map[subKey]*subscription{}, feeds: map[string]*feed{},
+		byOwner: map[string]int{}, bySource: map[string]int{}}
 }
 
 // add inserts s, attaches it to its room's feed (created when missing) and
-// counts a serve loop; false once the table is closed or the key is taken.
-func (t *subTable) add(s *subscription) bool {
+// counts a serve loop. It returns "" when added, errSubTaken once the
+// table is closed or the key is taken, or the metrics.RefuseSub* reason of
+// the limit s would exceed.
+func (t *subTable) add(s *subscription) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed || t.byKey[s.key] != nil {
-		return false
+		return errSubTaken
+	}
+	switch l := t.limits; {
+	case l.Total > 0 && len(t.byKey) >= l.Total:
+		return metrics.RefuseSubGlobal
+	case l.PerSource > 0 && s.source != "" && t.bySource[s.source] >= l.PerSource:
+		return metrics.RefuseSubSource
+	case l.PerSubscriber > 0 && s.owner != "" && t.byOwner[s.owner] >= l.PerSubscriber:
+		return metrics.RefuseSubParticipant
+	}
+	if s.owner != "" {
+		t.byOwner[s.owner]++
+	}
+	if s.source != "" {
+		t.bySource[s.source]++
 	}
 	fd := t.feeds[s.room]
 	if fd == nil {
@@ -132,7 +155,24 @@ func (t *subTable) add(s *subscription) bool {
 	s.feed = fd
 	t.byKey[s.key] = s
 	t.wg.Add(1)
-	return true
+	return ""
+}
+
+// errSubTaken is subTable.add's answer for a closed table or a taken key.
+const errSubTaken = "taken"
+
+// uncount gives back s's places in the limits. Called with t.mu held.
+func (t *subTable) uncount(s *subscription) {
+	if s.owner != "" {
+		if t.byOwner[s.owner]--; t.byOwner[s.owner] <= 0 {
+			delete(t.byOwner, s.owner)
+		}
+	}
+	if s.source != "" {
+		if t.bySource[s.source]--; t.bySource[s.source] <= 0 {
+			delete(t.bySource, s.source)
+		}
+	}
 }
 
 // remove takes s out; the feed goes with its last subscription. It does not
@@ -144,6 +184,7 @@ func (t *subTable) remove(s *subscription) bool {
 		return false
 	}
 	delete(t.byKey, s.key)
+	t.uncount(s)
 	if fd := s.feed; fd != nil {
 		delete(fd.subs, s)
 		if len(fd.subs) == 0 && t.feeds[fd.room] == fd {
@@ -303,6 +344,7 @@ func (f *Focus) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	dlg.contact = f.contact(room, req.Transport())
+	f.noteRouteSet(req, dlg)
 	f.startSubscription(req, tx, &subscription{room: room, event: ev, dlg: dlg, pid: pid}, snap, expires)
 }
 
@@ -381,8 +423,16 @@ func (f *Focus) startSubscription(req *sip.Request, tx sip.ServerTransaction, s 
 	s.done = make(chan struct{})
 	s.expires = time.Now().Add(expires)
 	s.fetch = expires == 0
-	if !f.subs.add(s) {
-		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter())
+	if s.owner = s.pid; s.owner == "" {
+		s.owner = aor(req.From().Address)
+	}
+	s.source = sourceIP(req)
+	if why := f.subs.add(s); why != "" {
+		if why != errSubTaken {
+			f.m.Refuse(why)
+			f.log.Info("SUBSCRIBE refused: subscription limit", "limit", why, "room", s.room, "subscriber", s.owner, "source", req.Source())
+		}
+		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter(), f.warning(399, "Too many subscriptions"))
 		return
 	}
 	s.view = confstate.NewView(f.updateFeed(s.feed, &snap), f.cfg.NotifyInterval)
@@ -496,4 +546,33 @@ func (f *Focus) endSubscriptions(ctx context.Context) {
 	if !waitCtx(ctx, &f.subs.wg) {
 		f.log.Warn("conference subscriptions still ending at shutdown")
 	}
+}
+
+// SubscriptionLimits bound the conference subscriptions (sip.subscriptions);
+// a SUBSCRIBE over one gets 503 with Retry-After. Zero fields take the
+// defaults; negative ones mean no limit.
+type SubscriptionLimits struct {
+	// PerSubscriber bounds the subscriptions of one subscriber: one
+	// participant (recognised as in onSubscribe), else one From AOR.
+	// Default 4.
+	PerSubscriber int
+	// PerSource bounds the subscriptions from one IP address. Default 64.
+	PerSource int
+	// Total bounds all subscriptions. Default 10000.
+	Total int
+}
+
+func (l SubscriptionLimits) withDefaults() SubscriptionLimits {
+	def := func(v *int, d int) {
+		switch {
+		case *v == 0:
+			*v = d
+		case *v < 0:
+			*v = 0
+		}
+	}
+	def(&l.PerSubscriber, 4)
+	def(&l.PerSource, 64)
+	def(&l.Total, 10000)
+	return l
 }

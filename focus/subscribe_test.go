@@ -13,6 +13,7 @@ import (
 	"cusax.dev/bridge/conference"
 	"cusax.dev/bridge/confinfo"
 	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/internal/testwait"
 )
 
 // watcher is a subscriber's side of a conference subscription: it reads
@@ -209,7 +210,7 @@ func TestSubscribeLifecycle(t *testing.T) {
 			if st := w.final(5 * time.Second); st.State != "terminated" || st.Reason != "timeout" {
 				t.Errorf("final NOTIFY state %+v", st)
 			}
-			eventually(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
+			testwait.Until(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
 			if v := testutil.ToFloat64(e.m.SubscriptionsActive); v != 0 {
 				t.Errorf("active gauge %v", v)
 			}
@@ -352,7 +353,7 @@ func TestSubscribeParticipantsPolicy(t *testing.T) {
 	if st := inw.final(5 * time.Second); st.State != "terminated" {
 		t.Errorf("in-dialog final %+v", st)
 	}
-	eventually(t, 2*time.Second, "one subscription left", func() bool { return e.f.Subscriptions() == 1 })
+	testwait.Until(t, 2*time.Second, "one subscription left", func() bool { return e.f.Subscriptions() == 1 })
 }
 
 func TestSubscriptionExpires(t *testing.T) {
@@ -376,7 +377,7 @@ func TestSubscriptionExpires(t *testing.T) {
 	if time.Since(start) < time.Second {
 		t.Errorf("expired after %v", time.Since(start))
 	}
-	eventually(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
+	testwait.Until(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
 }
 
 // Expires: 0 on a new subscription is a fetch: 200, then one NOTIFY with
@@ -393,7 +394,7 @@ func TestSubscribeFetch(t *testing.T) {
 	if st.State != "terminated" || doc.State != confinfo.StateFull {
 		t.Errorf("fetch NOTIFY %+v %s", st, doc.State)
 	}
-	eventually(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
+	testwait.Until(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
 }
 
 func TestSubscriptionEndsWithConference(t *testing.T) {
@@ -419,7 +420,7 @@ func TestSubscriptionEndsWithConference(t *testing.T) {
 		}
 		break
 	}
-	eventually(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
+	testwait.Until(t, 2*time.Second, "subscription gone", func() bool { return e.f.Subscriptions() == 0 })
 }
 
 // A NOTIFY answered 481 removes the subscription: no more NOTIFYs.
@@ -436,11 +437,13 @@ func TestNotify481RemovesSubscription(t *testing.T) {
 	if _, err := e.reg.Join(ctx, "team", conference.JoinRequest{Nick: "zed", JID: "zed@example.org/x", Text: true, Origin: conference.OriginXMPP}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "subscription removed", func() bool { return e.f.Subscriptions() == 0 })
+	testwait.Until(t, 5*time.Second, "subscription removed", func() bool { return e.f.Subscriptions() == 0 })
 	sent := testutil.ToFloat64(e.m.NotifySent.WithLabelValues("conference"))
 	if err := e.reg.SetSubject(ctx, "team", "more", conference.Actor{API: true}, conference.OriginAPI); err != nil {
 		t.Fatal(err)
 	}
+	// No NOTIFY to the removed subscriber: one would leave within the
+	// notify interval (50 ms in these tests) of the change; 300 ms is six.
 	time.Sleep(300 * time.Millisecond)
 	if now := testutil.ToFloat64(e.m.NotifySent.WithLabelValues("conference")); now != sent || sent != 2 {
 		t.Errorf("NOTIFYs sent: %v then %v, want 2 and no more", sent, now)

@@ -41,6 +41,9 @@ type Metrics struct {
 	RTPPortsCapacity prometheus.Gauge       // RTP/RTCP port pairs in rtp.ports
 	StoreErrors      *prometheus.CounterVec // op: read|write|ping
 	Info             *prometheus.GaugeVec   // version, xmpp_mode; always 1
+
+	// Security: limits against hostile peers (security.go).
+	Security *Security
 }
 
 // Known label values. Every counter and histogram with a bounded label set
@@ -100,6 +103,7 @@ func New() *Metrics {
 		m.RTPPackets, m.RTPPacketsLost, m.RTPJitter, m.MixerTick, m.MixerLateness, m.MixerTicksLate,
 		m.RTPPortsInUse, m.RTPTimeouts, m.DTMFEvents, m.MUCStanzas, m.ModerationActions, m.XMPPConnected,
 		m.SubscriptionsActive, m.NotifySent, m.RTPPortsCapacity, m.StoreErrors, m.Info)
+	m.Security = newSecurity(f)
 	m.zero()
 	return m
 }

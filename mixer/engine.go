@@ -53,6 +53,16 @@ type Config struct {
 	// n, n+1, …, the same SSRC as the stream, a negotiated payload type)
 	// that new source must send after the quiet interval; default 4, at least 2.
 	RelatchPackets int
+
+	// StrictSource (rtp.strict_source) accepts media only from the SDP
+	// address's IP: no learning of another source (admit.go).
+	StrictSource bool
+	// LearnWindow is how long after Start or an Update a leg may latch to
+	// a source other than the SDP address; default DefaultLearnWindow.
+	LearnWindow time.Duration
+	// UnheardTimeout stops sending to an address the leg never heard from
+	// this long after Start or an Update; default DefaultUnheardTimeout.
+	UnheardTimeout time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -82,6 +92,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RelatchPackets == 0 {
 		c.RelatchPackets = 4
+	}
+	if c.LearnWindow <= 0 {
+		c.LearnWindow = DefaultLearnWindow
+	}
+	if c.UnheardTimeout <= 0 {
+		c.UnheardTimeout = DefaultUnheardTimeout
 	}
 	if c.CNAME == "" {
 		var b [6]byte
@@ -129,6 +145,7 @@ func pairCount(min, max int) int {
 // metrics.
 type meters struct {
 	in, out, dropped, lost, skipped, dtmf prometheus.Counter
+	stranger, unheard                     prometheus.Counter // security refusals
 	jitter, tick, lateness                prometheus.Histogram
 	ports                                 prometheus.Gauge
 }
@@ -148,6 +165,8 @@ func newMeters(m *metrics.Metrics) meters {
 		tick:     m.MixerTick,
 		lateness: m.MixerLateness,
 		ports:    m.RTPPortsInUse,
+		stranger: m.Security.Refusals.WithLabelValues(metrics.RefuseRTPStranger),
+		unheard:  m.Security.Refusals.WithLabelValues(metrics.RefuseRTPUnheard),
 	}
 }
 
@@ -194,7 +213,7 @@ func New(cfg Config) (*Engine, error) {
 	frame := int(int64(cfg.SampleRate) * int64(cfg.Ptime) / int64(time.Second))
 	e := &Engine{
 		cfg:   cfg,
-		log:   cfg.Logger.With("component", "mixer"),
+		log:   cfg.Logger, // the wiring names the component
 		m:     newMeters(cfg.Metrics),
 		frame: frame,
 		used:  make([]bool, pairCount(cfg.PortMin, cfg.PortMax)),

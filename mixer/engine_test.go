@@ -215,6 +215,8 @@ func TestEngineCloseStopsEverything(t *testing.T) {
 	_, _ = e.Allocate() // never started
 	ran := make(chan error, 1)
 	go func() { ran <- e.Run(context.Background()) }()
+	// Close may come before Run starts or while it ticks; both must end
+	// Run with ErrClosed. 50 ms (2.5 ticks) makes the latter the usual case.
 	time.Sleep(50 * time.Millisecond)
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
@@ -251,7 +253,7 @@ func TestRunContextAndTicks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
-	time.Sleep(120 * time.Millisecond)
+	time.Sleep(120 * time.Millisecond) // six ticks of the running clock
 	if err := e.Run(ctx); err == nil {
 		t.Fatal("second Run accepted")
 	}

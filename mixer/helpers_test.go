@@ -120,3 +120,6 @@ func histCount(t testing.TB, e *Engine) uint64 {
 	t.Fatal("no tick histogram")
 	return 0
 }
+
+// lead is how far the newest buffered sample is ahead of play-out.
+func (jb *jitterBuffer) lead() int32 { return int32(jb.highTS - jb.playTS) }

@@ -11,21 +11,10 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"cusax.dev/bridge/internal/testwait"
 	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/mixer/audiotest"
 )
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 type legEvents struct {
 	mu       sync.Mutex
@@ -100,7 +89,7 @@ func TestLoopbackConference(t *testing.T) {
 		for _, p := range parties {
 			p.phone.ResetRecording()
 		}
-		waitFor(t, 10*time.Second, "a second of audio at every phone", func() bool {
+		testwait.Until(t, 10*time.Second, "a second of audio at every phone", func() bool {
 			for _, p := range parties {
 				if len(p.phone.Tail(window)) < window {
 					return false
@@ -166,7 +155,9 @@ func TestLoopbackConference(t *testing.T) {
 	if err := parties[2].phone.SendDTMF('#', 60*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "DTMF digits", func() bool { d, _, _ := parties[2].ev.snapshot(); return len(d) >= 2 })
+	testwait.Until(t, 5*time.Second, "DTMF digits", func() bool { d, _, _ := parties[2].ev.snapshot(); return len(d) >= 2 })
+	// And no third digit: a repeated digit would come from the end packets
+	// (three, 20 ms apart) of the key presses; 200 ms covers them.
 	time.Sleep(200 * time.Millisecond)
 	if d, _, _ := parties[2].ev.snapshot(); d != "7#" {
 		t.Errorf("digits %q, want \"7#\"", d)
@@ -222,7 +213,7 @@ func TestLoopbackConference(t *testing.T) {
 	}
 	// BYE reached the phones
 	for i, p := range parties {
-		waitFor(t, 2*time.Second, fmt.Sprintf("BYE at phone %d", i), func() bool {
+		testwait.Until(t, 2*time.Second, fmt.Sprintf("BYE at phone %d", i), func() bool {
 			for _, c := range p.phone.RTCP() {
 				for _, pkt := range c {
 					if _, ok := pkt.(*rtcp.Goodbye); ok {

@@ -284,6 +284,3 @@ func (jb *jitterBuffer) conceal(out []int16) frameKind {
 	copy(out, jb.last)
 	return frameConcealed
 }
-
-// lead is how far the newest buffered sample is ahead of play-out.
-func (jb *jitterBuffer) lead() int32 { return int32(jb.highTS - jb.playTS) }

@@ -102,6 +102,8 @@ type LegStats struct {
 	Remote           netip.AddrPort // where RTP is sent (latched or from SDP)
 	Latched          bool           // Remote is the latched source of received RTP
 	Relatches        uint64         // times the latch moved to a new source (NAT rebinding)
+	Strangers        uint64         // RTP/RTCP packets refused for their source (admit.go)
+	Unheard          bool           // not sending: nothing heard from the SDP address (admit.go)
 	PacketsReceived  uint64         // RTP packets accepted (audio and telephone-event)
 	PacketsDropped   uint64         // foreign source, payload type, malformed, late or duplicate
 	PacketsLost      int64          // cumulative, RFC 3550 A.3 (negative with duplicates)
@@ -182,9 +184,11 @@ type Leg struct {
 	latchSeen   time.Time  // last datagram from latchAddr
 	run         relatchRun // a new source's progress toward the latch
 	relatches   uint64
+	strangers   uint64
 	rtcpLatched bool
 	rtcpAddr    netip.AddrPort
-	rtcpFollow  netip.Addr // after a re-latch: RTCP latches to this IP only
+	rtcpFollow  netip.Addr  // after a re-latch: RTCP latches to this IP only
+	src         sourceState // who may send, and whether anyone was heard (admit.go)
 	haveSSRC    bool
 	remoteSSRC  uint32
 	stats       rxStats
@@ -287,6 +291,7 @@ func (l *Leg) setParams(p LegParams) {
 	}
 	l.params = p
 	l.kind = p.Codec.kind()
+	l.resetSource(time.Now())
 }
 
 // Update applies a re-negotiation: a new remote address (which also drops
@@ -336,6 +341,8 @@ func (l *Leg) Stats() LegStats {
 		Remote:           l.rtpDst(),
 		Latched:          l.latched,
 		Relatches:        l.relatches,
+		Strangers:        l.strangers,
+		Unheard:          l.src.unheard,
 		PacketsReceived:  l.received,
 		PacketsDropped:   l.dropped,
 		PacketsLost:      l.stats.cumulativeLost(),
@@ -393,6 +400,9 @@ func (l *Leg) Close() error {
 func (l *Leg) rtpDst() netip.AddrPort {
 	if l.latched {
 		return l.latchAddr
+	}
+	if l.src.unheard {
+		return netip.AddrPort{} // never heard from: stop sending (admit.go)
 	}
 	if usable(l.params.Remote) {
 		return l.params.Remote
@@ -608,11 +618,18 @@ func (l *Leg) ingestLocked(p *rtp.Packet, perr error, src netip.AddrPort, now ti
 	}
 	switch {
 	case !l.latched:
+		if !l.mayLatch(src, now) {
+			return l.dropStranger(src)
+		}
 		l.latched, l.latchAddr, l.latchSeen = true, src, now
 	case src != l.latchAddr:
+		if l.preferSDP(src, now) {
+			r.movedFrom = l.moveLatch(src, now)
+			break
+		}
 		var ok bool
 		if r.movedFrom, ok = l.relatch(&p.Header, src, now); !ok {
-			return l.drop()
+			return l.dropStranger(src)
 		}
 	}
 	r.ssrc = p.SSRC
@@ -631,6 +648,7 @@ func (l *Leg) ingestLocked(p *rtp.Packet, perr error, src netip.AddrPort, now ti
 	}
 	if r.accepted {
 		l.received++
+		l.src.heardOnce, l.src.lastRTP, l.src.lastTS = true, now, p.Timestamp
 	} else {
 		l.dropLocked()
 	}
@@ -710,6 +728,9 @@ type relatchRun struct {
 // heard notes a datagram from src on the RTP port: one from the latched
 // source keeps it alive and ends any other source's run; l.mu held.
 func (l *Leg) heard(src netip.AddrPort, now time.Time) {
+	if sdp := l.sdpAddr(); sdp.IsValid() && src.Addr() == sdp && !l.src.sdpHeard {
+		l.sdpSpoke()
+	}
 	if l.latched && src == l.latchAddr {
 		l.latchSeen = now
 		l.run = relatchRun{}
@@ -735,7 +756,7 @@ func (l *Leg) relatch(h *rtp.Header, src netip.AddrPort, now time.Time) (from ne
 	case src == l.run.src && h.SequenceNumber == l.run.seq+1:
 		l.run.seq = h.SequenceNumber
 		l.run.n++
-	case continues(h.SequenceNumber, l.stats.maxSeq):
+	case continuesStream(h.SequenceNumber, h.Timestamp, l.stats.maxSeq, l.src.lastTS, now.Sub(l.src.lastRTP), cfg.SampleRate):
 		l.run = relatchRun{src: src, seq: h.SequenceNumber, n: 1}
 	default: // behind the stream, a duplicate or far ahead
 		if src == l.run.src {
@@ -746,6 +767,12 @@ func (l *Leg) relatch(h *rtp.Header, src netip.AddrPort, now time.Time) (from ne
 	if l.run.n < cfg.RelatchPackets {
 		return netip.AddrPort{}, false
 	}
+	return l.moveLatch(src, now), true
+}
+
+// moveLatch moves the RTP latch (and the RTCP latch with it) to src and
+// returns the old source. l.mu held.
+func (l *Leg) moveLatch(src netip.AddrPort, now time.Time) (from netip.AddrPort) {
 	from = l.latchAddr
 	l.latchAddr, l.latchSeen = src, now
 	l.run = relatchRun{}
@@ -755,7 +782,7 @@ func (l *Leg) relatch(h *rtp.Header, src netip.AddrPort, now time.Time) (from ne
 	} else {
 		l.rtcpLatched, l.rtcpFollow = false, src.Addr()
 	}
-	return from, true
+	return from
 }
 
 // continues reports whether seq is ahead of the highest sequence number

@@ -39,6 +39,9 @@ func nextEvent(t *testing.T, l *Leg, kind eventKind) legEvent {
 	}
 }
 
+// noEvent asserts that no event of kind is queued on l. It does not wait:
+// the tests call it after the packets that would cause such an event were
+// ingested synchronously (ingest queues events before it returns).
 func noEvent(t *testing.T, l *Leg, kind eventKind) {
 	t.Helper()
 	for {
@@ -67,10 +70,10 @@ func TestIngestLatching(t *testing.T) {
 	if st := l.Stats(); st.Remote != nat || !st.Latched || st.PacketsReceived != 1 {
 		t.Fatalf("after RTP: %+v", st)
 	}
-	// another source is dropped and counted
-	l.ingest(rtpBytes(t, 0, 2, 320, 7, silence(160)), remote(30000), now)
+	// another source is dropped and counted (issue 12: a stranger)
+	l.ingest(rtpBytes(t, 0, 2, 320, 7, silence(160)), netip.MustParseAddrPort("127.0.0.3:50000"), now)
 	st := l.Stats()
-	if st.Remote != nat || st.PacketsReceived != 1 || st.PacketsDropped != 1 {
+	if st.Remote != nat || st.PacketsReceived != 1 || st.PacketsDropped != 1 || st.Strangers != 1 {
 		t.Fatalf("foreign packet: %+v", st)
 	}
 	if got := testutil.ToFloat64(e.cfg.Metrics.RTPPackets.WithLabelValues("dropped")); got != 1 {

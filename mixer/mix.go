@@ -29,10 +29,11 @@ type mixSlot struct {
 	tx      []byte  // marshalled packet
 	hdr     rtp.Header
 
-	energy   int64 // sum of squares of in
-	hang     int   // gate hangover ticks left
-	speaking bool  // gate state last reported
-	contrib  bool  // in this tick's mix
+	energy   int64     // sum of squares of in
+	hang     int       // gate hangover ticks left
+	speaking bool      // gate state last reported
+	contrib  bool      // in this tick's mix
+	at       time.Time // this tick's time, set before pull
 
 	// copied from the leg under its lock by pull
 	send bool
@@ -106,6 +107,7 @@ func (m *mixer) mixRoom(r *room, legs []*Leg) {
 	r.sel = r.sel[:0]
 	for _, l := range legs {
 		s := &l.mx
+		s.at = m.now
 		eligible, kind := l.pull(s)
 		m.gate(l, s, eligible, kind == frameAudio)
 		if s.contrib {
@@ -183,6 +185,7 @@ func (l *Leg) pull(s *mixSlot) (bool, frameKind) {
 		return false, frameSilent
 	}
 	kind := l.jb.pop(s.in)
+	l.checkUnheard(s.at)
 	s.send = l.params.Direction.Sends()
 	s.dst = l.rtpDst()
 	s.kind = l.kind

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/rtcp"
 
+	"cusax.dev/bridge/internal/testwait"
 	"cusax.dev/bridge/mixer/audiotest"
 )
 
@@ -362,6 +363,8 @@ func TestRelatchRunResetByA(t *testing.T) {
 			for i := range 49 {
 				if !pause {
 					g.send(s.next(t), natB)
+				} else {
+					s.ts += 160 // the phone's clock runs on while it is silent
 				}
 				g.tick()
 				if st := g.x.Stats(); st.Remote != natA {
@@ -592,7 +595,7 @@ func TestRelatchLoopback(t *testing.T) {
 		rec := p.Tail(1600)
 		return len(rec) == 1600 && audiotest.PowerDB(rec, freq, 8000) > -25
 	}
-	waitFor(t, 10*time.Second, "the phones hearing each other", func() bool {
+	testwait.Until(t, 10*time.Second, "the phones hearing each other", func() bool {
 		return hears(phones[0], 1300) && hears(phones[1], 500)
 	})
 	old := phones[0].Addr()
@@ -603,13 +606,13 @@ func TestRelatchLoopback(t *testing.T) {
 	if moved == old {
 		t.Fatal("Rebind kept the address")
 	}
-	waitFor(t, 10*time.Second, "the leg re-latching to the new address", func() bool {
+	testwait.Until(t, 10*time.Second, "the leg re-latching to the new address", func() bool {
 		st := legs[0].Stats()
 		return st.Remote == moved && st.Relatches == 1
 	})
 	phones[0].ResetRecording() // from here on only what came after the move
 	phones[1].ResetRecording()
-	waitFor(t, 10*time.Second, "the phones hearing each other again", func() bool {
+	testwait.Until(t, 10*time.Second, "the phones hearing each other again", func() bool {
 		return hears(phones[0], 1300) && hears(phones[1], 500)
 	})
 	for _, p := range phones[0].Packets() {
@@ -624,6 +627,6 @@ func TestRelatchLoopback(t *testing.T) {
 	// the phone's RTCP port moved too: reports go to the new RTP port + 1
 	// (the old socket is closed, so new reports arrived at the new one)
 	n := len(phones[0].RTCP())
-	waitFor(t, 5*time.Second, "RTCP at the new address", func() bool { return len(phones[0].RTCP()) > n })
+	testwait.Until(t, 5*time.Second, "RTCP at the new address", func() bool { return len(phones[0].RTCP()) > n })
 	t.Logf("re-latched %v → %v: %d packets dropped, %d lost", old, moved, st.PacketsDropped, st.PacketsLost)
 }

@@ -61,9 +61,24 @@ func (l *Leg) handleRTCP(b []byte, src netip.AddrPort, now time.Time) {
 	if l.closed || !l.started {
 		return
 	}
-	if l.rtcpLatched && src != l.rtcpAddr || !l.rtcpLatched && l.rtcpFollow.IsValid() && src.Addr() != l.rtcpFollow {
+	if l.rtcpLatched && src != l.rtcpAddr || !l.rtcpLatched && l.rtcpFollow.IsValid() && src.Addr() != l.rtcpFollow ||
+		!l.rtcpLatched && !l.rtcpFollow.IsValid() && !l.mayLatchRTCP(src, now) {
 		l.log.Debug("RTCP from a foreign source dropped", "from", src)
+		l.strangers++
+		add(l.e.m.stranger, 1)
 		return
+	}
+	// RTCP proves someone listens only from the SDP IP or the latched RTP
+	// source's: a stranger's RTCP never keeps audio flowing to a third
+	// party's SDP address (admit.go).
+	switch sdp := l.sdpAddr(); {
+	case sdp.IsValid() && src.Addr() == sdp:
+		if !l.src.sdpHeard {
+			l.sdpSpoke()
+		}
+		l.src.heardOnce = true
+	case l.latched && src.Addr() == l.latchAddr.Addr():
+		l.src.heardOnce = true
 	}
 	if !l.rtcpLatched && l.rtcpFollow.IsValid() {
 		l.log.Info("RTCP source moved: re-latched", "to", src)

@@ -18,9 +18,6 @@ type adminItem struct {
 	// (so that a ban of a caller can be listed and lifted from XMPP).
 	jid    string
 	reason string
-	// target is the present participant an item by nick addresses
-	// (resolved by checkAdminItems).
-	target conference.Participant
 }
 
 // onAdmin serves muc#admin: role and affiliation lists (get) and changes
@@ -41,19 +38,14 @@ func (s *Service) onAdmin(ctx context.Context, st *stanza, room string, q *node)
 		s.adminList(ctx, st, room, actor, items[0])
 		return
 	}
-	if err := s.checkAdminItems(room, actor, items); err != nil {
+	changes, err := s.adminChanges(room, items)
+	if err == nil {
+		// The core checks and applies the whole request, all or nothing.
+		err = s.reg.Moderate(ctx, room, actor, conference.OriginXMPP, changes)
+	}
+	if err != nil {
 		s.send(s.errorFor(st, room, err))
 		return
-	}
-	for i, it := range items {
-		if err := s.applyAdminItem(ctx, room, actor, it); err != nil {
-			if i > 0 {
-				s.log.Warn("muc#admin request partly applied", "room", room, "applied", i, "items", len(items), "err", err)
-			}
-			// Items applied before this one have been rendered too.
-			s.sendAfterRendered(ctx, s.errorFor(st, room, err))
-			return
-		}
 	}
 	// XEP-0045 §8.2, §9.1: the occupants (the moderator among them) get the
 	// presences of the change first, then the moderator the result.
@@ -70,6 +62,9 @@ func parseAdminItems(q *node, set bool) ([]adminItem, condition, string) {
 	}
 	if !set && len(raw) != 1 {
 		return nil, condBadRequest, "one item per list request"
+	}
+	if len(raw) > conference.MaxBatch {
+		return nil, condBadRequest, "too many items"
 	}
 	var items []adminItem
 	for _, r := range raw {
@@ -106,60 +101,26 @@ func parseAdminItems(q *node, set bool) ([]adminItem, condition, string) {
 	return items, condition{}, ""
 }
 
-// checkAdminItems resolves the items addressed by nick and, for a request of
-// several items, checks beforehand that the actor may make each change, so
-// that a refusal leaves the room untouched. The core checks every change
-// again when it is applied; this pre-check asks it only what it answers
-// through Authority (who moderates, whose affiliation is admin or owner),
-// which covers the refusals of XEP-0045 §8–§10 that do not depend on the
-// target. (Making a batch fully atomic needs a batch call in the core.)
-func (s *Service) checkAdminItems(room string, actor conference.Actor, items []adminItem) error {
-	for i := range items {
-		it := &items[i]
-		if it.role == "" && it.jid != "" {
-			continue
-		}
-		p, ok := s.reg.ByNick(room, it.nick)
-		if !ok {
-			return conference.ErrNotFound
-		}
-		it.target = p
-	}
-	if len(items) < 2 {
-		return nil
-	}
-	aff, moderator := s.reg.Authority(room, actor)
-	admin := aff == conference.AffiliationAdmin || aff == conference.AffiliationOwner
+// adminChanges translates the items of a muc#admin set into the core's
+// changes: an item by nick names the present participant with that nick
+// (ErrNotFound when there is none), an affiliation by jid names the
+// identity.
+func (s *Service) adminChanges(room string, items []adminItem) ([]conference.Change, error) {
+	changes := make([]conference.Change, 0, len(items))
 	for _, it := range items {
-		switch {
-		case it.role != "" && it.target.ID == actor.ParticipantID:
-			// Oneself: the core decides (self-mute is allowed).
-		case it.role != "" && !moderator:
-			return conference.ErrForbidden
-		case it.role == conference.RoleModerator || (it.role != "" && it.role != conference.RoleNone && it.target.Role == conference.RoleModerator):
-			if !admin {
-				return conference.ErrForbidden
+		ch := conference.Change{Role: it.role, Affiliation: it.affiliation, Reason: it.reason}
+		if it.role == "" && it.jid != "" {
+			ch.Identity = it.jid
+		} else {
+			p, ok := s.reg.ByNick(room, it.nick)
+			if !ok {
+				return nil, conference.ErrNotFound
 			}
-		case it.affiliation != "" && !admin:
-			return conference.ErrForbidden
-		case (it.affiliation == conference.AffiliationAdmin || it.affiliation == conference.AffiliationOwner) && aff != conference.AffiliationOwner:
-			return conference.ErrNotAllowed
+			ch.Participant = p.ID
 		}
+		changes = append(changes, ch)
 	}
-	return nil
-}
-
-// applyAdminItem turns one change into a core call.
-func (s *Service) applyAdminItem(ctx context.Context, room string, actor conference.Actor, it adminItem) error {
-	switch {
-	case it.role != "":
-		return s.reg.SetRole(ctx, room, it.target.ID, it.role, actor, conference.OriginXMPP, it.reason)
-	case it.jid != "":
-		return s.reg.SetAffiliation(ctx, room, it.jid, it.affiliation, actor, conference.OriginXMPP, it.reason)
-	default:
-		// By nick: the core picks the participant's identity.
-		return s.reg.SetParticipantAffiliation(ctx, room, it.target.ID, it.affiliation, actor, conference.OriginXMPP, it.reason)
-	}
+	return changes, nil
 }
 
 // adminList answers a role list (the core decides who may see which,

@@ -2,7 +2,9 @@ package muc
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // AudioVideoURIField is the muc#roominfo field that carries the room's SIP
@@ -36,7 +38,7 @@ func (s *Service) discoInfo(ctx context.Context, st *stanza, room string, q *nod
 		}
 		s.send(iqResult(st, elNS(NSDiscoInfo, "query",
 			el("identity").set("category", "conference").set("type", "text").set("name", s.cfg.Name),
-			feature(NSDiscoInfo), feature(NSDiscoItem), feature(NSMUC), feature(NSPing))))
+			feature(NSDiscoInfo), feature(NSDiscoItem), feature(NSMUC), feature(NSPing), feature(NSRSM))))
 		return
 	}
 	by := s.roomJID(room)
@@ -102,12 +104,21 @@ func (s *Service) discoItems(ctx context.Context, st *stanza, room string, q *no
 		s.send(errorReply(st, condItemNotFound, "", ""))
 		return
 	}
+	req, ok := parseRSM(q)
+	if !ok {
+		s.send(errorReply(st, condBadRequest, "malformed result set request", ""))
+		return
+	}
 	rooms, err := s.reg.Rooms(ctx)
 	if err != nil {
 		s.log.Warn("list rooms", "err", err)
 		s.send(errorReply(st, condInternal, "", ""))
 		return
 	}
+	// Paged by room JID in sorted order (XEP-0059): at most maxItemsPage
+	// items per answer, with a <set/> whenever the list does not fit in
+	// one page or the request asked for one.
+	var keys, names []string
 	for _, r := range rooms {
 		if !r.Public {
 			continue
@@ -116,7 +127,35 @@ func (s *Service) discoItems(ctx context.Context, st *stanza, room string, q *no
 		if name == "" {
 			name = r.Name
 		}
-		res.add(el("item").set("jid", s.roomJID(r.Name)).set("name", name))
+		keys = append(keys, s.roomJID(r.Name))
+		names = append(names, name)
+	}
+	sortTogether(keys, names)
+	from, to, found := req.page(keys)
+	if !found {
+		s.send(errorReply(st, condItemNotFound, "no such item in the result set", ""))
+		return
+	}
+	for i := from; i < to; i++ {
+		res.add(el("item").set("jid", keys[i]).set("name", names[i]))
+	}
+	if q.child(NSRSM, "set") != nil || to-from < len(keys) {
+		res.add(rsmSet(keys, from, to))
 	}
 	s.send(iqResult(st, res))
+}
+
+// sortTogether sorts keys and reorders vals alike.
+func sortTogether(keys, vals []string) {
+	idx := make([]int, len(keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
+	k2, v2 := make([]string, len(keys)), make([]string, len(vals))
+	for i, j := range idx {
+		k2[i], v2[i] = keys[j], vals[j]
+	}
+	copy(keys, k2)
+	copy(vals, v2)
 }

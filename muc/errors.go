@@ -32,6 +32,7 @@ var coreErrors = []errCase{
 	{conference.ErrFull, condFull, "the room is full"},
 	{conference.ErrLocked, condItemNotFound, "the room is being created"},
 	{conference.ErrCreationRestricted, condNotAllowed, "room creation is restricted"},
+	{conference.ErrRoomQuota, condResourceLimit, "too many rooms; none can be created now"},
 	{conference.ErrClosed, condServiceUnavail, "the service is shutting down"},
 }
 

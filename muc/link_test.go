@@ -13,20 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/internal/testwait"
 	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/store"
 )
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // serveChecks answers the component's checks of occupants' clients (pings
 // and disco#info queries) until done holds: answer gives, for the nth check
@@ -87,13 +77,13 @@ func TestReconnectKeepsRoomsAndRemovesGhosts(t *testing.T) {
 	r.srv.manualPings.Store(true)
 	r.srv.refuse.Store(true)
 	r.fc.c.Close()
-	eventually(t, "disconnected", func() bool { return !r.svc.Connected() })
+	testwait.Until(t, wait, "disconnected", func() bool { return !r.svc.Connected() })
 	if testutil.ToFloat64(r.m.XMPPConnected) != 0 {
 		t.Fatal("gauge still 1")
 	}
 	r.srv.refuse.Store(false)
 	fc := r.accept()
-	eventually(t, "connected", func() bool { return r.svc.Connected() })
+	testwait.Until(t, wait, "connected", func() bool { return r.svc.Connected() })
 	// After a reconnect every occupant's client is pinged: Alice answers,
 	// Bob's server says his is unreachable, twice.
 	bobGone := func() bool { _, ok := r.reg.ByNick("team", "Bob"); return !ok }
@@ -190,7 +180,7 @@ func TestPingTimeoutRemovesOccupant(t *testing.T) {
 		t.Fatal("removed before the second check")
 	}
 	fc.next(t, "second ping", func(n *node) bool { return n.child(NSPing, "ping") != nil })
-	eventually(t, "alice removed", func() bool { _, ok := r.reg.ByNick("team", "Alice"); return !ok })
+	testwait.Until(t, wait, "alice removed", func() bool { _, ok := r.reg.ByNick("team", "Alice"); return !ok })
 }
 
 // slowStore blocks look-ups of the room "slow" until released.
@@ -235,7 +225,7 @@ func TestSlowHandlerKeepsReadLoop(t *testing.T) {
 	// Many ping rounds go by, each answered by the server at once: read in
 	// time, so nobody is taken for a ghost.
 	start := r.srv.autoPings.Load()
-	eventually(t, "ping rounds", func() bool { return r.srv.autoPings.Load() >= start+10 })
+	testwait.Until(t, wait, "ping rounds", func() bool { return r.srv.autoPings.Load() >= start+10 })
 	if _, ok := r.reg.ByNick("team", "Alice"); !ok {
 		t.Fatal("a healthy occupant was removed while a handler was blocked")
 	}
@@ -286,7 +276,7 @@ func TestBadSecretRetries(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = svc.Run(ctx); close(done) }()
 	// The server refuses each handshake; the component keeps trying.
-	eventually(t, "three handshakes", func() bool { return srv.handshakes.Load() >= 3 })
+	testwait.Until(t, wait, "three handshakes", func() bool { return srv.handshakes.Load() >= 3 })
 	if svc.Connected() {
 		t.Fatal("connected with a wrong secret")
 	}

@@ -42,7 +42,7 @@ func TestOwnerForm(t *testing.T) {
 
 	n := r.iq(alice, room, "get", `<query xmlns='`+ownerNS+`'/>`)
 	vals := formValues(n.child(NSMUCOwner, "query"))
-	if vals["FORM_TYPE"] != NSRoomCfg || vals[fPersistent] != "1" || vals[fWhois] != "moderators" {
+	if vals["FORM_TYPE"] != NSRoomCfg || vals[fPersistent] != "0" || vals[fWhois] != "moderators" {
 		t.Fatalf("config form: %s", n)
 	}
 	wantError(t, r.iq(bob, room, "get", `<query xmlns='`+ownerNS+`'/>`), "forbidden", "auth")

@@ -117,6 +117,9 @@ func TestInvitationRules(t *testing.T) {
 	}
 	r.fc.send(t, "%s", inviteMsg(alice, room, "late@localhost"))
 	wantError(t, r.fc.next(t, "rate limited", func(n *node) bool { return n.attr("to") == alice && n.attr("type") == "error" }), "policy-violation", "wait")
+	// The refused invitation is never sent: the error above came from the
+	// same in-order handling that would have sent it first; 50 ms covers
+	// any reordering on the loopback socket.
 	r.fc.quiet(t, "late@localhost", 50*time.Millisecond)
 }
 
@@ -191,6 +194,9 @@ func TestAdminItemsCheckedFirst(t *testing.T) {
 			}
 		})
 	}
+	// Carol got no presence from any refused batch: each error above was
+	// sent after the core refused the whole batch, and a change would have
+	// been rendered before it; 50 ms covers the loopback socket.
 	r.fc.quiet(t, carol, 50*time.Millisecond)
 	// Both items valid: both applied.
 	if n := r.iq(alice, room, "set", admin(`<item nick='Carol' role='visitor'/><item jid='dave@localhost' affiliation='member'/>`)); n.attr("type") != "result" {

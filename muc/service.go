@@ -51,9 +51,18 @@ type Config struct {
 	PingInterval time.Duration
 	// PingTimeout is how long an occupant's client has to answer. Default 10 s.
 	PingTimeout time.Duration
+	// MaxStanzaBytes caps every stanza the service sends (an upper bound
+	// of its serialised size): a bigger one is not sent, an IQ result is
+	// replaced by a resource-constraint error, and the refusal is counted.
+	// The XMPP server cuts the component connection for a stanza over its
+	// own limit (Prosody: 512 KiB). Default DefaultMaxStanzaBytes.
+	MaxStanzaBytes int
 }
 
 func (c *Config) defaults() {
+	if c.MaxStanzaBytes <= 0 {
+		c.MaxStanzaBytes = DefaultMaxStanzaBytes
+	}
 	if c.Name == "" {
 		c.Name = "Conferences"
 	}
@@ -213,6 +222,12 @@ func (s *Service) send(n *node) {
 	if n == nil {
 		return
 	}
+	if size := n.sizeBound(); size > s.cfg.MaxStanzaBytes {
+		n = s.tooBig(n, size)
+		if n == nil {
+			return
+		}
+	}
 	s.count(n.Name.Local, "out")
 	if n.attr("type") == "error" {
 		s.log.Debug("stanza error", "kind", n.Name.Local, "to", n.attr("to"), "from", n.attr("from"), "condition", errorCondition(n))
@@ -239,4 +254,18 @@ func (s *Service) count(kind, dir string) {
 		kind = "other"
 	}
 	s.m.MUCStanzas.WithLabelValues(kind, dir).Inc()
+}
+
+// tooBig handles a stanza over MaxStanzaBytes: it is counted and logged,
+// and replaced by a resource-constraint error when it answers an IQ (so
+// that the requester is not left waiting); anything else is dropped (nil).
+func (s *Service) tooBig(n *node, size int) *node {
+	s.m.Refuse(metrics.RefuseStanzaTooBig)
+	s.log.Warn("stanza over the size cap not sent", "kind", n.Name.Local, "type", n.attr("type"), "to", n.attr("to"),
+		"size", size, "cap", s.cfg.MaxStanzaBytes)
+	if n.Name.Local != "iq" || n.attr("type") != "result" {
+		return nil
+	}
+	e := el("error", elNS(NSStanzas, condResourceLimit.name), textNS(NSStanzas, "text", "answer too big")).set("type", condResourceLimit.typ)
+	return el("iq", e).set("type", "error").set("id", n.attr("id")).set("from", n.attr("from")).set("to", n.attr("to"))
 }

@@ -44,7 +44,6 @@ type condition struct {
 var (
 	condBadRequest      = condition{"bad-request", "modify"}
 	condConflict        = condition{"conflict", "cancel"}
-	condFeatureNotImpl  = condition{"feature-not-implemented", "cancel"}
 	condForbidden       = condition{"forbidden", "auth"}
 	condInternal        = condition{"internal-server-error", "wait"}
 	condItemNotFound    = condition{"item-not-found", "cancel"}

@@ -98,20 +98,6 @@ func readNodeDepth(r xml.TokenReader, start xml.StartElement, depth int) (*node,
 	}
 }
 
-// parseNode parses the first element of b (tests, fuzzing).
-func parseNode(b []byte) (*node, error) {
-	d := xml.NewDecoder(bytes.NewReader(b))
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, err
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			return readNode(d, se)
-		}
-	}
-}
-
 // el builds an element in the stanza namespace with the given children.
 func el(local string, kids ...*node) *node {
 	return &node{Name: xml.Name{Local: local}, Kids: compact(kids)}

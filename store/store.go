@@ -50,6 +50,9 @@ type Store interface {
 	// History returns the room's newest limit messages, oldest first.
 	// limit <= 0 returns none.
 	History(ctx context.Context, room string, limit int) ([]Message, error)
+	// Ping reports whether the store is usable (readiness probes); ErrClosed
+	// after Close.
+	Ping(ctx context.Context) error
 	// Close releases the store. Later calls return ErrClosed. Closing twice is
 	// not an error.
 	Close() error

@@ -7,15 +7,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cusax.dev/bridge/fdlimit"
 	"cusax.dev/bridge/metrics"
 )
 
 // readiness tracks what /readyz reports: ready once SIP listens and the
-// store answers. XMPP state is reported, not required (DESIGN.md §7).
+// store answers. XMPP state is reported, not required: SIP serves calls
+// whether or not the XMPP server is there.
 type readiness struct {
 	store  pinger
 	sip    atomic.Bool
 	xmppUp atomic.Pointer[func() bool] // nil: XMPP is off
+	// fdLimit is RLIMIT_NOFILE after raising it (0: unknown).
+	fdLimit atomic.Int64
 }
 
 func adminMux(m *metrics.Metrics, ready *readiness) *http.ServeMux {
@@ -45,6 +49,7 @@ func adminMux(m *metrics.Metrics, ready *readiness) *http.ServeMux {
 		default:
 			fmt.Fprintf(w, "ready\nsip: listening\nstore: ok\nxmpp: %s\n", xmpp)
 		}
+		fmt.Fprintf(w, "fd_limit: %d\nfd_open: %d\n", ready.fdLimit.Load(), fdlimit.Open())
 	})
 	return mux
 }

@@ -139,7 +139,9 @@ func (e *embedded) start(cfg config.Config, reg *conference.Registry, m *metrics
 	if err != nil {
 		return fmt.Errorf("xmpp: %w", err)
 	}
-	svc, err := muc.New(muc.Config{Domain: cfg.XMPP.Domain, SIPDomain: cfg.SIP.Domain, Logger: log, Metrics: m}, reg)
+	// The same room service as component mode, with the same settings.
+	svc, err := muc.New(muc.Config{Domain: cfg.XMPP.Domain, SIPDomain: cfg.SIP.Domain, Logger: log, Metrics: m,
+		MaxStanzaBytes: cfg.XMPP.MaxStanzaBytes}, reg)
 	if err != nil {
 		return fmt.Errorf("muc: %w", err)
 	}

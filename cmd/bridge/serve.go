@@ -51,6 +51,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	}
 	log := newLogger(cfg.Log, logw)
 	m := metrics.New()
+	fdLimit := raiseFDLimit(log, m)
 
 	st, err := openStore(ctx, cfg.Store.Path, log)
 	if err != nil {
@@ -60,7 +61,9 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	st = countStoreErrors(st, m)
 	m.SetInfo(version, cfg.XMPP.Mode)
 
-	reg := conference.NewRegistry(registryOptions(cfg, st, log))
+	ropts := registryOptions(cfg, st, log)
+	ropts.Limits.OnRefusal = m.Refuse
+	reg := conference.NewRegistry(ropts)
 	events := reg.Subscribe()
 	go observe(events, m)
 
@@ -74,7 +77,8 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 		_ = adminLn.Close()
 		return fmt.Errorf("xmpp embedded: %w", err)
 	}
-	ready := &readiness{store: st.(pinger)}
+	ready := &readiness{store: st} // store.Store has Ping
+	ready.fdLimit.Store(int64(fdLimit))
 	admin := &http.Server{Handler: adminMux(m, ready), ReadHeaderTimeout: 5 * time.Second}
 
 	// Services run on their own context: on a signal the conferences end
@@ -134,7 +138,8 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 }
 
 func registryOptions(cfg config.Config, st store.Store, log *slog.Logger) conference.Options {
-	opts := conference.Options{Store: st, Logger: log, HistoryLength: cfg.XMPP.HistoryLength, WatchPolicy: cfg.SIP.SubscribePolicy}
+	opts := conference.Options{Store: st, Logger: log, HistoryLength: cfg.XMPP.HistoryLength, WatchPolicy: cfg.SIP.SubscribePolicy,
+		Limits: conferenceLimits(cfg)}
 	if cfg.XMPP.HistoryLength == 0 {
 		opts.HistoryLength = -1
 	}

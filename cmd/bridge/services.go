@@ -31,11 +31,17 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		PortMax:      hi,
 		MaxSpeakers:  cfg.RTP.MaxSpeakers,
 		RTCPInterval: cfg.RTP.RTCPInterval.D(),
+		StrictSource: cfg.RTP.StrictSource,
 		Metrics:      m,
 		Logger:       log.With("component", "mixer"),
 	})
 	if err != nil {
 		return fmt.Errorf("mixer: %w", err)
+	}
+	tlsConfig, err := sipTLS(cfg)
+	if err != nil {
+		eng.Close()
+		return err
 	}
 	foc, err := focus.New(focus.Config{
 		Listen:       cfg.SIP.Listen,
@@ -55,6 +61,14 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		RequireAuthForCalls: cfg.SIP.Auth.RequireForCalls,
 		RTPTimeout:          cfg.RTP.Timeout.D(),
 		RTPHoldTimeout:      cfg.RTP.HoldTimeout.D(),
+		AuthFreeFailures:    authFreeFailures(cfg),
+		AuthMaxDelay:        cfg.SIP.Auth.MaxDelay.D(),
+		TCPMaxConnections:   tcpMaxConnections(cfg),
+		TCPMaxPerSource:     cfg.SIP.TCP.MaxPerSource,
+		TCPIdleTimeout:      cfg.SIP.TCP.IdleTimeout.D(),
+		TLS:                 tlsConfig,
+		Subscriptions: focus.SubscriptionLimits{PerSubscriber: cfg.SIP.Subscriptions.PerParticipant,
+			PerSource: cfg.SIP.Subscriptions.PerSource, Total: cfg.SIP.Subscriptions.Total},
 	}, reg, eng)
 	if err != nil {
 		eng.Close()
@@ -85,6 +99,8 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 			SIPDomain: cfg.SIP.Domain,
 			Logger:    log,
 			Metrics:   m,
+
+			MaxStanzaBytes: cfg.XMPP.MaxStanzaBytes,
 		}, reg)
 		if err != nil {
 			return fmt.Errorf("muc: %w", err)

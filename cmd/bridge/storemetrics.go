@@ -27,13 +27,9 @@ func (s *countedStore) count(op string, err error) {
 	}
 }
 
-// Ping asks the wrapped store, if it can be pinged (readiness uses it).
+// Ping asks the wrapped store (readiness uses it).
 func (s *countedStore) Ping(ctx context.Context) error {
-	p, ok := s.Store.(pinger)
-	if !ok {
-		return nil
-	}
-	err := p.Ping(ctx)
+	err := s.Store.Ping(ctx)
 	s.count("ping", err)
 	return err
 }

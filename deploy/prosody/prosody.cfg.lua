@@ -2,9 +2,12 @@
 -- it is for trying the bridge on one machine (with deploy/local.yaml), and
 -- says what to change for production (look for "PRODUCTION").
 --
--- Try it:
---   prosodyctl --config deploy/prosody/prosody.cfg.lua register alice localhost alice-pw
---   prosody -F --config deploy/prosody/prosody.cfg.lua
+-- Try it: install it as /etc/prosody/prosody.cfg.lua and restart the Debian
+-- service, or run it in the foreground as the prosody user (Prosody refuses
+-- to run as root):
+--   install -d -o prosody -g prosody /run/prosody
+--   prosodyctl --config $PWD/deploy/prosody/prosody.cfg.lua register alice localhost alice-pw
+--   runuser -u prosody -- prosody -F --config $PWD/deploy/prosody/prosody.cfg.lua
 --   make run CONFIG=deploy/local.yaml
 -- then log in as alice@localhost (any client; plaintext on loopback) and
 -- join demo@conference.localhost.
@@ -23,11 +26,10 @@
 
 ---------- Global settings (before the first VirtualHost) ----------
 
--- Prosody runs in the foreground under a service manager (prosody -F, or
--- the Debian unit). Starting it as root needs run_as_root = true; the
--- Debian package runs it as the prosody user instead.
+-- Paths of the Debian package, which runs Prosody as the prosody user.
 pidfile = "/run/prosody/prosody.pid"
 data_path = "/var/lib/prosody"
+certificates = "/etc/prosody/certs"
 log = { info = "*console" }
 
 -- PRODUCTION: list the administrators' JIDs.

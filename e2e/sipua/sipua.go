@@ -413,25 +413,6 @@ func (c *Call) setFinal(res *sip.Response) {
 	}
 }
 
-// Cancel sends CANCEL for the pending INVITE and returns the CANCEL's
-// response.
-func (c *Call) Cancel(ctx context.Context) (*sip.Response, error) {
-	inv := c.Invite
-	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
-	req.AppendHeader(sip.HeaderClone(inv.Via()))
-	req.AppendHeader(sip.HeaderClone(inv.From()))
-	req.AppendHeader(sip.HeaderClone(inv.To()))
-	req.AppendHeader(sip.HeaderClone(inv.CallID()))
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
-	maxFwd := sip.MaxForwardsHeader(70)
-	req.AppendHeader(&maxFwd)
-	req.SetBody(nil)
-	req.SetTransport(inv.Transport())
-	req.SetDestination(inv.Destination())
-	req.Laddr = inv.Laddr
-	return c.u.cli.Do(ctx, req, func(*sipgo.Client, *sip.Request) error { return nil })
-}
-
 // RemoteTag is the focus's tag from the 2xx.
 func (c *Call) RemoteTag() string {
 	c.mu.Lock()

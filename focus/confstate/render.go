@@ -85,7 +85,7 @@ func (r Renderer) ChatURI(room string) string {
 // RFC 7702 style: participant, moderator or visitor; a muted participant
 // keeps showing its role) and, for an audio leg, one endpoint rendered by
 // the rules documented on Endpoint. Text-only participants (MUC occupants)
-// have no endpoint (DESIGN.md §4).
+// have no endpoint: they take part by text only.
 func (r Renderer) Full(snap conference.Snapshot) *confinfo.Document {
 	conf := r.ConferenceURI(snap.Name)
 	d := &confinfo.Document{Entity: conf, State: confinfo.StateFull}

@@ -7,7 +7,8 @@ import (
 )
 
 // UDPBudget is a conference-info body budget for NOTIFYs sent over UDP.
-// sipgo refuses UDP messages over 1300 bytes (LIBRARIES.md §1.7.2); a focus
+// sipgo refuses UDP messages over 1300 bytes (sip.UDPMTUSize-200,
+// ErrUDPMTUCongestion, no TCP fallback of its own); a focus
 // NOTIFY's start line and headers (Via, From/To with tags, Call-ID, CSeq,
 // Contact;isfocus, Event, Subscription-State, Content-Type, Content-Length,
 // Max-Forwards) take roughly 350–450 bytes, which leaves about 900 for the

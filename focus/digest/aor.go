@@ -9,8 +9,8 @@ import (
 
 // AOR is the SIP address of record a digest user of the bridge stands for:
 // sip:USER@DOMAIN, with DOMAIN (the configured sip.domain) in lower case.
-// This is the form room moderator lists use (DESIGN.md §3: moderators:
-// ["sip:alice@localhost"]), and the value the focus should put in
+// This is the form room moderator lists use (rooms[].moderators in the
+// configuration, e.g. "sip:alice@localhost"), and the value the focus should put in
 // conference.Actor.AOR, with Authenticated set, after a successful Verify.
 func AOR(user, domain string) string {
 	return "sip:" + user + "@" + strings.ToLower(domain)

@@ -59,6 +59,10 @@ const (
 	// knows the password recomputes for a fresh nonce, a replaying attacker
 	// cannot.
 	Replayed
+	// Throttled: too many failures for the claimed user or from the
+	// source lately (Guard); the credentials were not looked at. Answer
+	// 403 with Retry-After.
+	Throttled
 )
 
 func (r Result) String() string {
@@ -75,6 +79,8 @@ func (r Result) String() string {
 		return "stale"
 	case Replayed:
 		return "replayed"
+	case Throttled:
+		return "throttled"
 	}
 	return fmt.Sprintf("Result(%d)", int(r))
 }
@@ -336,6 +342,32 @@ func (s *Server) Verify(method, authorization string, lookup Lookup) (user strin
 		return "", Malformed
 	}
 
+	// The nonce is checked before the password (RFC 7616 §5.5: a server
+	// must not reveal whether a response was right for a nonce it did not
+	// issue): an unknown, expired or replayed nonce gets Stale or Replayed
+	// whatever the response, so that a guesser learns nothing without a
+	// fresh challenge, and every guess then counts as a failure.
+	now := s.now()
+	s.mu.Lock()
+	e := s.nonces[c.nonce]
+	switch {
+	case e == nil || now.Sub(e.issued) > s.ttl:
+		s.mu.Unlock()
+		return c.username, Stale
+	case c.qop == "" && e.uses > 0:
+		s.mu.Unlock()
+		return c.username, Replayed
+	case c.qop != "" && nc <= e.lastNC:
+		s.mu.Unlock()
+		return c.username, Replayed
+	}
+	issuedFor := e.algorithm
+	s.mu.Unlock()
+	if issuedFor != algorithm {
+		s.fail(method, c.username, "algorithm differs from the challenge")
+		return c.username, Bad
+	}
+
 	password, known := lookup(c.username)
 	var a1 string
 	if !known && s.ha1 != nil {
@@ -358,16 +390,14 @@ func (s *Server) Verify(method, authorization string, lookup Lookup) (user strin
 		return c.username, Bad
 	}
 
-	now := s.now()
+	// Accept under the lock, checking again: a concurrent request with the
+	// same nonce may have been accepted (or the nonce evicted) meanwhile.
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.nonces[c.nonce]
+	e = s.nonces[c.nonce]
 	switch {
 	case e == nil || now.Sub(e.issued) > s.ttl:
 		return c.username, Stale
-	case e.algorithm != algorithm:
-		s.fail(method, c.username, "algorithm differs from the challenge")
-		return c.username, Bad
 	case c.qop == "" && e.uses > 0:
 		return c.username, Replayed
 	case c.qop != "" && nc <= e.lastNC:

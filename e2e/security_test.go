@@ -1,0 +1,609 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"cusax.dev/bridge/config"
+	"cusax.dev/bridge/e2e/sipua"
+	"cusax.dev/bridge/mixer/audiotest"
+)
+
+// Attacks on the real binary (issue 12). Each keeps a meeting of two tone
+// callers going on the side and checks, after the attack, that the bridge
+// is up, that the two still hear each other, that the refusal was counted
+// and, where the attack held state, that goroutines come back near their
+// baseline.
+
+// meeting is two callers in room team, each sending a tone.
+type meeting struct {
+	b       *Bridge
+	callers []*caller
+}
+
+var meetingFreqs = []float64{600, 1100}
+
+// startMeeting calls two tone callers into team over UDP from 127.0.0.1,
+// each with creds when non-nil.
+func startMeeting(t *testing.T, b *Bridge, creds []*sipua.Credentials) *meeting {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m := &meeting{b: b}
+	for i, f := range meetingFreqs {
+		phone, err := audiotest.NewPhone(audiotest.PhoneConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { phone.Close() })
+		phone.SetSource(audiotest.Tone(f, 8000, 8000).Fill)
+		ua, err := sipua.New(sipua.Config{User: fmt.Sprintf("member%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ua.Close() })
+		var call *sipua.Call
+		if creds != nil && creds[i] != nil {
+			call, err = ua.InviteAuth(ctx, ua.Target("team", b.SIPAddr), sipua.Offer(phone.Addr(), "0 101"), *creds[i])
+		} else {
+			call, err = ua.Invite(ctx, ua.Target("team", b.SIPAddr), sipua.Offer(phone.Addr(), "0 101"))
+		}
+		if err != nil || call.Response.StatusCode != 200 {
+			t.Fatalf("meeting caller %d: %v %v", i, call.Response, err)
+		}
+		if err := call.Ack(nil); err != nil {
+			t.Fatal(err)
+		}
+		dst, err := sipua.AudioPort(call.Response.Body())
+		if err != nil {
+			t.Fatal(err)
+		}
+		phone.Start(dst)
+		m.callers = append(m.callers, &caller{freq: f, ua: ua, call: call, phone: phone})
+	}
+	WaitFor(t, 5*time.Second, "two participants", func() bool { return b.Metric("cusax_participants_active") >= 2 })
+	m.checkHearing(t, "before the attack")
+	return m
+}
+
+// checkHearing records a second of each caller's audio and checks that it
+// holds the other's tone (≥ -40 dBFS) and not its own (20 dB below).
+func (m *meeting) checkHearing(t *testing.T, when string) {
+	t.Helper()
+	time.Sleep(300 * time.Millisecond) // jitter buffers settle
+	for _, c := range m.callers {
+		c.phone.ResetRecording()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	for i, c := range m.callers {
+		// A loaded machine delivers late; half a second of audio is
+		// plenty for the tone check.
+		rec := c.phone.Tail(8000)
+		if len(rec) < 4000 {
+			t.Errorf("%s: caller %d received only %d samples in 1.5 s", when, i, len(rec))
+			continue
+		}
+		other := m.callers[1-i]
+		heard := audiotest.PowerDB(rec, other.freq, 8000)
+		self := audiotest.PowerDB(rec, c.freq, 8000)
+		if heard < -40 || self > heard-20 {
+			t.Errorf("%s: caller %d hears the other at %.1f dBFS and itself at %.1f dBFS", when, i, heard, self)
+		}
+	}
+}
+
+// goroutines reads go_goroutines from the bridge's metrics.
+func goroutines(b *Bridge) float64 { return b.Metric("go_goroutines") }
+
+// readyz returns the /readyz body.
+func readyz(t *testing.T, b *Bridge) string {
+	t.Helper()
+	res, err := http.Get(b.AdminURL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return string(body)
+}
+
+// sendRaw sends one SIP request over UDP from a fresh socket and returns
+// the first final response's status line (empty when none within 3 s).
+func sendRaw(t *testing.T, addr, msg string) string {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	port := c.LocalAddr().(*net.UDPAddr).Port
+	msg = strings.ReplaceAll(msg, "PORT", strconv.Itoa(port))
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, "\r\n", "\n"), "\n", "\r\n")
+	dst, _ := net.ResolveUDPAddr("udp", addr)
+	if _, err := c.WriteTo([]byte(msg), dst); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65535)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_ = c.SetReadDeadline(deadline)
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			return ""
+		}
+		line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+		if !strings.HasPrefix(line, "SIP/2.0 1") {
+			return string(buf[:n])
+		}
+	}
+}
+
+// 1. File descriptors: a flood of idle TCP connections, first from one
+// source, then from many sources until accept(2) fails with EMFILE
+// (RLIMIT_NOFILE 256), must not stop the bridge: accept errors are retried,
+// new calls get 503 before the RTP sockets would fail, the meeting goes on,
+// and once the attacker lets go the bridge takes calls and TCP again; idle
+// connections are closed after sip.tcp.idle_timeout.
+func TestHostileTCPFlood(t *testing.T) {
+	const nofile = 256
+	b := StartBridgeLimited(t, nofile, func(c *config.Config) {
+		c.SIP.TCP.MaxPerSource = 16
+		c.SIP.TCP.MaxConnections = 1000 // let descriptors run out, as with a large limit
+		c.SIP.TCP.IdleTimeout = config.Duration(3 * time.Second)
+		c.Log.Level = "info"
+	})
+	if got := b.Metric("cusax_fd_limit"); got != nofile {
+		t.Fatalf("cusax_fd_limit = %v, want %d", got, nofile)
+	}
+	if rz := readyz(t, b); !strings.Contains(rz, "fd_limit: 256") {
+		t.Errorf("/readyz does not report the limit:\n%s", rz)
+	}
+	m := startMeeting(t, b, nil)
+	baseG := goroutines(b)
+
+	var conns []net.Conn
+	closeAll := func() {
+		for _, c := range conns {
+			c.Close()
+		}
+		conns = nil
+	}
+	defer closeAll()
+	dial := func(src string, n int) int {
+		ok := 0
+		for range n {
+			d := net.Dialer{Timeout: 300 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+			c, err := d.Dial("tcp", b.SIPAddr)
+			if err != nil {
+				continue
+			}
+			ok++
+			conns = append(conns, c)
+		}
+		return ok
+	}
+
+	// One source: only max_per_source stay open.
+	dial("127.0.0.1", 40)
+	WaitFor(t, 5*time.Second, "16 connections from one source, the rest refused", func() bool {
+		return b.Metric("cusax_sip_tcp_connections") == 16 &&
+			b.Metric("cusax_security_refusals_total", `reason="tcp_per_source"`) >= 24
+	})
+
+	// Many sources until descriptors run out.
+	for i := 2; i < 30; i++ {
+		dial(fmt.Sprintf("127.0.0.%d", i), 16)
+	}
+	// While descriptors are exhausted a new call is refused with 503, over
+	// UDP (which needs no new descriptor for signalling).
+	invite := "INVITE sip:team@" + b.SIPAddr + " SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:PORT;branch=z9hG4bK-fd1\n" +
+		"From: <sip:late@127.0.0.1>;tag=fd1\nTo: <sip:team@127.0.0.1>\nCall-ID: fd-flood-1\nCSeq: 1 INVITE\n" +
+		"Contact: <sip:late@127.0.0.1:PORT>\nMax-Forwards: 70\nContent-Length: 0\n\n"
+	res := sendRaw(t, b.SIPAddr, invite)
+	if !strings.HasPrefix(res, "SIP/2.0 503") || !strings.Contains(res, "Retry-After") {
+		t.Errorf("INVITE while descriptors are exhausted: %q, want 503 with Retry-After", firstLine(res))
+	}
+	m.checkHearing(t, "descriptors exhausted")
+
+	closeAll()
+	// The listener drains its backlog (connections the client closed
+	// already) after its accept backoff; then the descriptors are back.
+	WaitFor(t, 15*time.Second, "every attacker connection released and the descriptors back", func() bool {
+		if b.Metric("cusax_sip_tcp_connections") != 0 {
+			return false
+		}
+		open := -1
+		for _, l := range strings.Split(readyz(t, b), "\n") {
+			if v, ok := strings.CutPrefix(l, "fd_open: "); ok {
+				open, _ = strconv.Atoi(v)
+			}
+		}
+		return open >= 0 && open < nofile-100
+	})
+	if b.Metric("cusax_sip_tcp_accept_errors_total") == 0 {
+		t.Error("no accept error counted: the flood did not reach RLIMIT_NOFILE")
+	}
+	if b.Metric("cusax_security_refusals_total", `reason="fd_reserve"`) == 0 {
+		t.Error("the 503 near RLIMIT_NOFILE was not counted")
+	}
+	// The bridge takes calls again, over TCP too.
+	ua, err := sipua.New(sipua.Config{Transport: "tcp", User: "after"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	phone, _ := audiotest.NewPhone(audiotest.PhoneConfig{})
+	defer phone.Close()
+	call, err := ua.Invite(ctx, ua.Target("team", b.SIPAddr), sipua.Offer(phone.Addr(), "0"))
+	if err != nil || call.Response.StatusCode != 200 {
+		t.Fatalf("TCP call after the flood: %v %v", call.Response, err)
+	}
+	_ = call.Ack(nil)
+	if _, err := call.Bye(ctx); err != nil {
+		t.Error(err)
+	}
+
+	// Idle connections are closed.
+	idleBefore := b.Metric("cusax_security_refusals_total", `reason="tcp_idle"`)
+	dial("127.0.0.40", 5)
+	WaitFor(t, 10*time.Second, "idle connections closed", func() bool {
+		return b.Metric("cusax_security_refusals_total", `reason="tcp_idle"`) >= idleBefore+5
+	})
+	m.checkHearing(t, "after the flood")
+	WaitFor(t, 10*time.Second, "goroutines back near the baseline", func() bool {
+		return goroutines(b) <= baseG+30
+	})
+	if code := b.Stop(); code != 0 {
+		t.Errorf("exit code %d after the flood", code)
+	}
+	if strings.Contains(b.Logs(), "SIP listener failed") {
+		t.Error("a SIP listener failed during the flood")
+	}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\r\n")
+	return l
+}
+
+// 5. Guessing digest passwords: after sip.auth.free_failures wrong answers
+// the guesser's user and source are locked out for a growing delay (403
+// with Retry-After, credentials not looked at: even the right password is
+// refused); a guess on a nonce the bridge never issued gets a new challenge
+// (stale), never a verdict; another user from another address is not
+// affected; the meeting goes on.
+func TestHostileDigestGuessing(t *testing.T) {
+	b := StartBridge(t, func(c *config.Config) {
+		c.SIP.Auth.RequireForCalls = true
+		c.SIP.Auth.Accounts = []config.Account{{User: "member0", Password: "pw0"}, {User: "member1", Password: "pw1"},
+			{User: "alice", Password: "wonderland"}}
+		c.SIP.Auth.FreeFailures = 3
+		c.SIP.Auth.MaxDelay = config.Duration(30 * time.Second)
+	})
+	m := startMeeting(t, b, []*sipua.Credentials{{User: "member0", Password: "pw0"}, {User: "member1", Password: "pw1"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	guesser, err := sipua.New(sipua.Config{Host: "127.0.0.2", User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer guesser.Close()
+	phone, _ := audiotest.NewPhone(audiotest.PhoneConfig{})
+	defer phone.Close()
+	try := func(pass string) *sip.Response {
+		call, err := guesser.InviteAuth(ctx, guesser.Target("team", b.SIPAddr), sipua.Offer(phone.Addr(), "0"),
+			sipua.Credentials{User: "alice", Password: pass})
+		if err != nil {
+			t.Fatalf("INVITE: %v", err)
+		}
+		if call.Response.StatusCode == 200 {
+			_ = call.Ack(nil)
+			_, _ = call.Bye(ctx)
+		}
+		return call.Response
+	}
+	for i := range 3 {
+		if res := try(fmt.Sprintf("guess%d", i)); res.StatusCode != 403 || res.GetHeader("Retry-After") != nil {
+			t.Fatalf("guess %d: %s (Retry-After %v), want a plain 403", i, res.StartLine(), res.GetHeader("Retry-After"))
+		}
+	}
+	res := try("guess3")
+	if res.StatusCode != 403 {
+		t.Fatalf("4th guess: %s", res.StartLine())
+	}
+	res = try("wonderland")
+	if res.StatusCode != 403 || res.GetHeader("Retry-After") == nil {
+		t.Fatalf("right password while locked out: %s, want 403 with Retry-After", res.StartLine())
+	}
+	if got := b.Metric("cusax_security_refusals_total", `reason="auth_throttled"`); got < 1 {
+		t.Errorf("auth_throttled = %v", got)
+	}
+	if got := b.Metric("cusax_sip_auth_total", `result="bad"`); got != 4 {
+		t.Errorf("sip_auth_total{bad} = %v, want 4 (the lockout answers without checking)", got)
+	}
+
+	// A guess on a made-up nonce is answered with a new challenge: the
+	// password is not checked against a nonce the bridge never issued.
+	other, err := sipua.New(sipua.Config{Host: "127.0.0.3", User: "member1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	auth := `Digest username="member1", realm="localhost", nonce="0123456789abcdef0123456789abcdef", uri="sip:team@127.0.0.1", response="00000000000000000000000000000000", algorithm=MD5, qop=auth, nc=00000001, cnonce="x"`
+	call, err := other.Invite(ctx, other.Target("team", b.SIPAddr), sipua.Offer(phone.Addr(), "0"), sipua.WithHeader("Authorization", auth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if call.Response.StatusCode != 401 || !strings.Contains(call.Response.GetHeader("WWW-Authenticate").Value(), "stale=true") {
+		t.Errorf("made-up nonce: %s %v, want 401 stale=true", call.Response.StartLine(), call.Response.GetHeader("WWW-Authenticate"))
+	}
+	// Another user from another address still gets in.
+	call, err = other.InviteAuth(ctx, other.Target("team", b.SIPAddr), sipua.Offer(phone.Addr(), "0"), sipua.Credentials{User: "member1", Password: "pw1"})
+	if err != nil || call.Response.StatusCode != 200 {
+		t.Fatalf("member1 from 127.0.0.3 during the lockout: %v %v", call.Response, err)
+	}
+	_ = call.Ack(nil)
+	_, _ = call.Bye(ctx)
+	m.checkHearing(t, "after the guessing")
+}
+
+// 4. Subscriptions: one subscriber holds at most
+// sip.subscriptions.per_participant (503 + Retry-After for more, counted),
+// and a SUBSCRIBE whose Record-Route names a third party does not make the
+// bridge send there: its NOTIFYs go back to the source.
+func TestHostileSubscriptions(t *testing.T) {
+	b := StartBridge(t, func(c *config.Config) {
+		c.SIP.SubscribePolicy = "anyone"
+		c.SIP.Subscriptions.PerParticipant = 3
+		c.SIP.NotifyInterval = config.Duration(50 * time.Millisecond)
+	})
+	m := startMeeting(t, b, nil)
+	baseG := goroutines(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	ua, err := sipua.New(sipua.Config{User: "watcher"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	var subs []*sipua.Subscription
+	refused := 0
+	for range 12 {
+		s, err := ua.Subscribe(ctx, ua.Target("team", b.SIPAddr), "conference", 600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch s.Response.StatusCode {
+		case 200:
+			subs = append(subs, s)
+		case 503:
+			if s.Response.GetHeader("Retry-After") == nil {
+				t.Error("503 without Retry-After")
+			}
+			refused++
+		default:
+			t.Fatalf("SUBSCRIBE: %s", s.Response.StartLine())
+		}
+	}
+	if len(subs) != 3 || refused != 9 {
+		t.Fatalf("%d subscriptions admitted, %d refused; want 3 and 9", len(subs), refused)
+	}
+	if got := b.Metric("cusax_security_refusals_total", `reason="subscribe_participant"`); got != 9 {
+		t.Errorf("subscribe_participant refusals = %v, want 9", got)
+	}
+
+	// A third party that must receive nothing.
+	victim, err := net.ListenPacket("udp", "127.0.0.9:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close()
+	rr := fmt.Sprintf("<sip:%s;lr>", victim.LocalAddr().String())
+	other, err := sipua.New(sipua.Config{User: "reflector"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	s, err := other.Subscribe(ctx, other.Target("team", b.SIPAddr), "conference", 600, sipua.WithHeader("Record-Route", rr))
+	if err != nil || s.Response.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE with a foreign Record-Route: %v %v", s.Response, err)
+	}
+	if _, err := s.NextNotify(ctx); err != nil {
+		t.Fatalf("the subscriber itself got no NOTIFY: %v", err)
+	}
+	_ = victim.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
+	if n, _, err := victim.ReadFrom(make([]byte, 2048)); err == nil {
+		t.Errorf("the third party named in Record-Route received %d bytes", n)
+	}
+	if got := b.Metric("cusax_security_refusals_total", `reason="route_set_ignored"`); got != 1 {
+		t.Errorf("route_set_ignored = %v", got)
+	}
+
+	for _, s := range append(subs, s) {
+		if _, err := s.Refresh(ctx, 0); err != nil {
+			t.Error(err)
+		}
+	}
+	WaitFor(t, 10*time.Second, "no subscription left", func() bool { return b.Metric("cusax_subscriptions_active") == 0 })
+	// The places are given back: the watcher may subscribe again.
+	s2, err := ua.Subscribe(ctx, ua.Target("team", b.SIPAddr), "conference", 600)
+	if err != nil || s2.Response.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE after unsubscribing: %v %v", s2.Response, err)
+	}
+	_, _ = s2.Refresh(ctx, 0)
+	m.checkHearing(t, "after the subscriptions")
+	WaitFor(t, 10*time.Second, "goroutines back near the baseline", func() bool { return goroutines(b) <= baseG+10 })
+}
+
+// 8. Contact: * in an INVITE or a SUBSCRIBE is refused with 400 and
+// counted; the bridge never forms a dialog towards sip:*.
+func TestHostileContactWildcard(t *testing.T) {
+	b := StartBridge(t, nil)
+	for i, method := range []string{"INVITE", "SUBSCRIBE"} {
+		msg := fmt.Sprintf("%[1]s sip:team@%[2]s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:PORT;branch=z9hG4bK-wc%[3]d\n"+
+			"From: <sip:x@127.0.0.1>;tag=wc%[3]d\nTo: <sip:team@127.0.0.1>\nCall-ID: wildcard-%[3]d\nCSeq: 1 %[1]s\n"+
+			"Contact: *\nEvent: conference\nExpires: 60\nMax-Forwards: 70\nContent-Length: 0\n\n", method, b.SIPAddr, i)
+		if res := sendRaw(t, b.SIPAddr, msg); !strings.HasPrefix(res, "SIP/2.0 400") {
+			t.Errorf("%s with Contact: *: %q, want 400", method, firstLine(res))
+		}
+	}
+	if got := b.Metric("cusax_security_refusals_total", `reason="contact_wildcard"`); got != 2 {
+		t.Errorf("contact_wildcard = %v, want 2", got)
+	}
+	if got := b.Metric("cusax_participants_active"); got != 0 {
+		t.Errorf("%v participants after wildcard INVITEs", got)
+	}
+}
+
+// 7. disco#items of a service with thousands of rooms went out as one
+// stanza over Prosody's 512 KiB limit, and Prosody cut the component on
+// every request. Now it is paged (XEP-0059) and capped: through a real
+// Prosody a client gets a page with a <set/>, pages on, and the component
+// link stays up.
+func TestHostileDiscoItemsManyRooms(t *testing.T) {
+	p := StartProsody(t, map[string]string{"eve": "pw"})
+	b := StartBridge(t, func(c *config.Config) {
+		c.XMPP = config.XMPP{Mode: "component", Server: p.ComponentAddr(), Domain: p.MUCDomain, Secret: p.Secret,
+			RoomCreation: "anyone", HistoryLength: 50}
+		for i := range 4000 {
+			c.Rooms = append(c.Rooms, config.Room{Name: fmt.Sprintf("%s-%04d", strings.Repeat("r", 59), i)})
+		}
+		c.Log.Level = "info"
+	})
+	WaitFor(t, 15*time.Second, "component connected", func() bool { return b.Metric("cusax_xmpp_component_connected") == 1 })
+	c := DialXMPP(t, p.C2SAddr(), "eve", p.Domain, "pw")
+	defer c.Close()
+	const nsItems, nsRSM = "http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/rsm"
+	seen := map[string]bool{}
+	after := ""
+	for page := range 3 {
+		payload := `<query xmlns='` + nsItems + `'/>`
+		if after != "" {
+			payload = `<query xmlns='` + nsItems + `'><set xmlns='` + nsRSM + `'><after>` + after + `</after></set></query>`
+		}
+		res := c.IQ(p.MUCDomain, "get", payload)
+		if res.Attr("type") != "result" {
+			t.Fatalf("page %d: %s", page, res)
+		}
+		q := res.Child(nsItems, "query")
+		items := q.Children(nsItems, "item")
+		set := q.Child(nsRSM, "set")
+		if len(items) == 0 || len(items) > 100 || set == nil {
+			t.Fatalf("page %d: %d items, set %v", page, len(items), set)
+		}
+		if cnt := set.Child(nsRSM, "count"); cnt == nil || cnt.Text != "4000" {
+			t.Errorf("page %d: count %v", page, cnt)
+		}
+		for _, it := range items {
+			if seen[it.Attr("jid")] {
+				t.Fatalf("page %d repeats %s", page, it.Attr("jid"))
+			}
+			seen[it.Attr("jid")] = true
+		}
+		after = set.Child(nsRSM, "last").Text
+	}
+	if b.Metric("cusax_xmpp_component_connected") != 1 {
+		t.Fatal("the component link went down")
+	}
+	if n := strings.Count(b.Logs(), "xmpp component connected"); n > 1 {
+		t.Errorf("the component reconnected (%d connections)", n)
+	}
+}
+
+// 6. Rooms and PINs: calls to new names leave no room behind once they
+// hang up (memory and store); one source cannot hold more than
+// conference.max_rooms_per_creator rooms; sip.room_creation: listed is
+// tested in the core. Wrong moderator PINs by DTMF lock the caller out:
+// even the right PIN is then ignored, and the lockout is counted.
+func TestHostileRoomsAndPIN(t *testing.T) {
+	b := StartBridge(t, func(c *config.Config) {
+		c.Conference.IdleGrace = 0 // destroyed at once
+		c.Conference.MaxRoomsPerCreator = 5
+		c.Conference.PINAttempts = 2
+		c.Rooms = []config.Room{{Name: "team", PIN: "4711"}}
+		c.Log.Level = "info"
+	})
+	m := startMeeting(t, b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	baseG := goroutines(b)
+
+	ua, err := sipua.New(sipua.Config{Host: "127.0.0.5", User: "roomer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	phone, _ := audiotest.NewPhone(audiotest.PhoneConfig{})
+	defer phone.Close()
+	// 60 calls to new names, each hung up: nothing stays.
+	for i := range 60 {
+		call, err := ua.Invite(ctx, ua.Target(fmt.Sprintf("junk-%d", i), b.SIPAddr), sipua.Offer(phone.Addr(), "0"))
+		if err != nil || call.Response.StatusCode != 200 {
+			t.Fatalf("call %d: %v %v", i, call.Response, err)
+		}
+		_ = call.Ack(nil)
+		if _, err := call.Bye(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	WaitFor(t, 10*time.Second, "only the meeting's room left", func() bool { return b.Metric("cusax_conferences_active") == 1 })
+
+	// Holding rooms open: the sixth from one source is refused.
+	var held []*sipua.Call
+	for i := range 6 {
+		call, err := ua.Invite(ctx, ua.Target(fmt.Sprintf("held-%d", i), b.SIPAddr), sipua.Offer(phone.Addr(), "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 5 && call.Response.StatusCode != 200 {
+			t.Fatalf("room %d: %s", i, call.Response.StartLine())
+		}
+		if i == 5 && call.Response.StatusCode != 403 {
+			t.Fatalf("sixth room from one source: %s, want 403", call.Response.StartLine())
+		}
+		if call.Response.StatusCode == 200 {
+			_ = call.Ack(nil)
+			held = append(held, call)
+		}
+	}
+	if got := b.Metric("cusax_security_refusals_total", `reason="room_quota"`); got != 1 {
+		t.Errorf("room_quota = %v", got)
+	}
+	for _, c := range held {
+		_, _ = c.Bye(ctx)
+	}
+	WaitFor(t, 10*time.Second, "held rooms freed", func() bool { return b.Metric("cusax_conferences_active") == 1 })
+
+	// PIN guessing by DTMF from a meeting member.
+	guesser := m.callers[0].phone
+	dial := func(digits string) {
+		for _, d := range digits {
+			if err := guesser.SendDTMF(d, 80*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dial("*10000#*10001#*10002#")
+	dial("*14711#")
+	WaitFor(t, 10*time.Second, "the PIN lockout counted", func() bool {
+		return b.Metric("cusax_security_refusals_total", `reason="pin_locked"`) >= 1
+	})
+	if got := b.Metric("cusax_moderation_actions_total", `action="role"`, `origin="dtmf"`); got != 0 {
+		t.Errorf("the right PIN during the lockout made a moderator (%v role changes)", got)
+	}
+	m.checkHearing(t, "after the room flood and PIN guessing")
+	WaitFor(t, 10*time.Second, "goroutines back near the baseline", func() bool { return goroutines(b) <= baseG+10 })
+}
