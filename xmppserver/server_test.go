@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cusax.dev/bridge/accounts"
 )
 
 // A message is routed between local users, with the sender's 'from'
@@ -268,5 +270,22 @@ func TestHostUnknown(t *testing.T) {
 	got, _ := io.ReadAll(conn)
 	if !strings.Contains(string(got), "host-unknown") {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// With accounts.video the locked TEL carries the video type.
+func TestVCardVideoTEL(t *testing.T) {
+	r := newRig(t, nil)
+	a, err := accounts.New(accounts.Options{Store: r.st, Host: "localhost", SIPDomain: "example.com", Realm: "example.com", Video: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{cfg: Config{Accounts: a, Store: r.st}}
+	v, err := s.vcard(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.String(); !strings.Contains(got, "<VIDEO") || !strings.Contains(got, "<NUMBER>sip:alice@example.com</NUMBER>") {
+		t.Fatalf("vcard %s", got)
 	}
 }
