@@ -285,7 +285,7 @@ func TestVCardVideoTEL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := v.String(); !strings.Contains(got, "<VIDEO") || !strings.Contains(got, "<NUMBER>sip:alice@example.com</NUMBER>") {
+	if got := v.String(); !strings.Contains(got, "<VIDEO") || !strings.Contains(got, ">sip:alice@example.com</NUMBER>") {
 		t.Fatalf("vcard %s", got)
 	}
 }
