@@ -243,3 +243,23 @@ func (a *Accounts) DigestHA1(ctx context.Context, user, realm, algorithm string)
 	}
 	return "", false
 }
+
+// Binding returns the JID bound to a SIP AOR by an account, for the
+// identity rules (DESIGN §6: in embedded mode accounts are JID+AOR pairs, so
+// a binding verifies locally): for aor sip:NAME@sip.domain (canonical form:
+// scheme and host compared case-insensitively, no parameters) of an existing
+// account NAME it returns NAME@xmpp.host.
+func (a *Accounts) Binding(ctx context.Context, aor string) (jid string, ok bool, err error) {
+	if len(aor) < 4 || !strings.EqualFold(aor[:4], "sip:") {
+		return "", false, nil
+	}
+	name, host, found := strings.Cut(aor[4:], "@")
+	if !found || !strings.EqualFold(host, a.o.SIPDomain) || !ValidName(name) {
+		return "", false, nil
+	}
+	exists, err := a.Exists(ctx, name)
+	if err != nil || !exists {
+		return "", false, err
+	}
+	return a.JID(name), true, nil
+}

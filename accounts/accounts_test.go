@@ -147,3 +147,22 @@ func TestProvisionHandler(t *testing.T) {
 		t.Fatalf("after too many failures: %d", w.Code)
 	}
 }
+
+func TestBinding(t *testing.T) {
+	ctx := context.Background()
+	a := newTestAccounts(t)
+	if err := a.Add(ctx, "alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		aor, want string
+	}{
+		{"sip:alice@example.com", "alice@example.com"}, {"SIP:alice@EXAMPLE.com", "alice@example.com"},
+		{"sip:bob@example.com", ""}, {"sip:alice@other.org", ""}, {"sips:alice@example.com", ""}, {"tel:+1555", ""}, {"sip:", ""},
+	} {
+		got, ok, err := a.Binding(ctx, tc.aor)
+		if err != nil || got != tc.want || ok != (tc.want != "") {
+			t.Errorf("Binding(%q) = %q, %v, %v; want %q", tc.aor, got, ok, err, tc.want)
+		}
+	}
+}
