@@ -48,6 +48,25 @@ func (r *Registry) Moderate(ctx context.Context, room string, actor Actor, origi
 			return ErrBadRequest
 		}
 	}
+	if err := r.loadBindings(ctx); err != nil {
+		return err
+	}
+	if r.CanModerateAffiliations(room, actor) {
+		// A ban of a JID follows its bindings, the SIP TELs of its vCard
+		// among them (bounded look-ups, before the conference is locked).
+		for _, ch := range changes {
+			if ch.Affiliation != AffiliationOutcast {
+				continue
+			}
+			who := ch.Identity
+			if p, ok := r.Participant(room, ch.Participant); ok && ch.Participant != "" {
+				who = p.BareJID()
+			}
+			if id := r.Canonical(who); id != "" && identityScheme(id) == "xmpp" {
+				r.recordVCardAORs(ctx, id)
+			}
+		}
+	}
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
 		plan, err := c.planBatch(changes, au, actor)
@@ -118,7 +137,7 @@ func (c *Conference) planBatch(changes []Change, au authority, actor Actor) ([]b
 				return nil, err
 			}
 		}
-		if st.identity = normalizeIdentity(id); st.identity == "" {
+		if st.identity = c.reg.normalizeIdentity(id); st.identity == "" {
 			return nil, ErrBadRequest
 		}
 		for _, done := range plan {
@@ -142,7 +161,7 @@ func (c *Conference) planBatch(changes []Change, au authority, actor Actor) ([]b
 func (c *Conference) holders(identity string) []*Participant {
 	var out []*Participant
 	for _, p := range c.parts {
-		if slices.Contains(identities(p.JID, p.AOR), identity) {
+		if slices.Contains(c.reg.expand(c.identities(p.JID, p.AOR)), identity) {
 			out = append(out, p)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/secure/precis"
+
 	"cusax.dev/bridge/store"
 )
 
@@ -54,7 +56,7 @@ func (c *Conference) load(ctx context.Context) (bool, error) {
 	c.affs = map[string]Affiliation{}
 	c.dtmf = map[string][]rune{}
 	c.createdAt = r.now()
-	c.cfg = Config{Persistent: false, Public: true, Whois: "moderators", HistoryLength: max(r.opts.HistoryLength, 0),
+	c.cfg = Config{Persistent: false, Public: true, Whois: string(WhoisModerators), HistoryLength: max(r.opts.HistoryLength, 0),
 		AllowPrivateMessages: true, AllowSubjectChange: false}
 	spec, declared := r.spec(c.name)
 	rec, stored, err := r.store.Room(ctx, c.name)
@@ -75,7 +77,11 @@ func (c *Conference) load(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("%w: load affiliations of %s: %w", ErrStore, c.name, err)
 	}
 	for _, a := range affs {
-		c.affs[a.Identity] = Affiliation(a.Value)
+		// Rows written before the canonical form changed (a port, sips:,
+		// an alias of the bridge) still count, under their canonical key.
+		if id := r.Canonical(a.Identity); id != "" {
+			c.affs[id] = Affiliation(a.Value)
+		}
 	}
 	if c.cfg.HistoryLength > 0 {
 		msgs, err := r.store.History(ctx, c.name, c.cfg.HistoryLength)
@@ -169,6 +175,12 @@ type JoinRequest struct {
 	Text          bool
 	Password      string
 	Origin        Origin
+	// JIDHint is the JID a caller's INVITE names as its own (Call-Info
+	// purpose=impp, RFC 6993). The core verifies it for a trusted AOR
+	// (Verify); unverified, it is shown as such and grants nothing.
+	JIDHint string
+
+	bound string // the verified bare JID of a SIP join (set by Join)
 	// Source is the IP address the request came from (SIP), the creator
 	// key of an unauthenticated caller for Limits.MaxRoomsPerCreator.
 	Source string
@@ -189,6 +201,15 @@ type JoinResult struct {
 // participant limit and, over XMPP, the creation policy and the lock of a
 // new room.
 func (r *Registry) Join(ctx context.Context, room string, req JoinRequest) (JoinResult, error) {
+	if err := r.loadBindings(ctx); err != nil {
+		return JoinResult{}, err
+	}
+	req.bound = ""
+	if req.Audio != nil && !req.Text && req.AOR != "" && req.Authenticated {
+		// Verified before the conference is locked: a vCard look-up may
+		// take up to the verify timeout.
+		req.bound = r.Verify(ctx, req.AOR, req.JIDHint)
+	}
 	if req.Text && req.JID != "" && r.opts.Creators != nil {
 		if exists, err := r.Exists(ctx, room); err != nil {
 			return JoinResult{}, err
@@ -216,7 +237,11 @@ func (r *Registry) Join(ctx context.Context, room string, req JoinRequest) (Join
 
 func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (JoinResult, error) {
 	r := c.reg
-	ids := identities(req.JID, req.AOR)
+	jid := req.JID
+	if req.bound != "" {
+		jid = req.bound
+	}
+	ids := c.identities(jid, req.AOR)
 	aff := c.affiliationOf(ids, req.AOR != "" && req.Authenticated)
 	fail := func(err error) (JoinResult, error) {
 		if created {
@@ -226,6 +251,11 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 			r.emit(Event{Kind: ConferenceEnded, Conference: c.name, Origin: OriginSystem, Reason: "join failed"})
 		}
 		return JoinResult{}, err
+	}
+	if aff == AffiliationOutcast {
+		// A ban kept for a room that is not live (a temporary room's
+		// affiliations stay in the store) holds against its re-creator.
+		return fail(ErrBanned)
 	}
 	if created && req.Text && req.JID != "" {
 		// XEP-0045 §10.1: the creator owns the room, which stays locked
@@ -256,6 +286,11 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 	case c.cfg.MaxParticipants > 0 && len(c.parts) >= c.cfg.MaxParticipants && aff != AffiliationOwner:
 		return fail(ErrFull)
 	}
+	if aff != AffiliationOutcast {
+		if q := c.otherLeg(req); q != nil {
+			return c.attach(q, req, aff)
+		}
+	}
 	nick := strings.TrimSpace(req.Nick)
 	if req.Text {
 		if nick == "" || len(nick) > MaxNick {
@@ -264,12 +299,18 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 		if c.byNick(nick) != nil {
 			return fail(ErrNickConflict)
 		}
+	} else if req.bound != "" {
+		nick = c.uniqueNick(jidNick(req.bound, req.DisplayName, req.AOR, len(c.parts)+1))
 	} else {
-		nick = c.uniqueNick(derivedNick(req.DisplayName, req.AOR))
+		nick = c.uniqueNick(derivedNick(req.DisplayName, req.AOR, len(c.parts)+1))
 	}
 	p := &Participant{
-		ID: r.newID(), DisplayName: req.DisplayName, Nick: nick, JID: req.JID, AOR: req.AOR,
+		ID: r.newID(), DisplayName: req.DisplayName, Nick: nick, JID: jid, AOR: req.AOR,
 		Authenticated: req.Authenticated, Affiliation: aff, Text: req.Text, JoinedAt: r.now(),
+		Bound: req.bound != "",
+	}
+	if req.bound == "" && req.JIDHint != "" && req.Audio != nil {
+		p.JIDHint = clip(req.JIDHint, MaxShort)
 	}
 	if p.DisplayName == "" {
 		p.DisplayName = nick
@@ -314,26 +355,37 @@ func (c *Conference) defaultRole(aff Affiliation) Role {
 // affiliationOf is the effective affiliation of the given identities: the
 // stored one, raised to admin for identities listed as room moderators (a
 // sip: URI only when digest-authenticated). Outcast wins over everything.
+//
+// Bindings count both ways: a ban of an identity holds on every identity
+// bound to it (even on an unverified From, as a best effort), and the
+// affiliation of a bound identity lends rights to a trusted one.
 func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliation {
 	best := AffiliationNone
+	all := c.reg.expand(ids)
+	for _, id := range all {
+		if c.affs[id] == AffiliationOutcast {
+			return AffiliationOutcast // a ban holds even on an unverified From
+		}
+	}
+	if sipAuthenticated {
+		ids = all
+	}
 	for _, id := range ids {
 		a, ok := c.affs[id]
 		if !ok {
 			continue
 		}
-		if a == AffiliationOutcast {
-			return AffiliationOutcast // a ban holds even on an unverified From
-		}
-		if isSIPURI(id) && !sipAuthenticated {
-			continue // rights need a verified identity (digest), never a claimed From
+		if identityScheme(id) != "xmpp" && !sipAuthenticated {
+			continue // rights need a verified identity (DESIGN.md §4)
 		}
 		if a.rank() > best.rank() {
 			best = a
 		}
 	}
 	for _, id := range ids {
-		listed := slices.Contains(c.cfg.Moderators, "xmpp:"+id) ||
-			(sipAuthenticated && isSIPURI(id) && slices.ContainsFunc(c.cfg.Moderators, func(m string) bool { return SameAOR(m, id) }))
+		listed := slices.ContainsFunc(c.cfg.Moderators, func(m string) bool {
+			return c.reg.Canonical(m) == id && (!isSIPURI(m) || sipAuthenticated)
+		})
 		if listed && best.rank() < AffiliationAdmin.rank() {
 			best = AffiliationAdmin
 		}
@@ -341,15 +393,22 @@ func (c *Conference) affiliationOf(ids []string, sipAuthenticated bool) Affiliat
 	return best
 }
 
-// identities returns the identities affiliations are keyed by: the bare JID
-// and the SIP AOR.
-func identities(jid, aor string) []string {
+// identities returns the identities affiliations are keyed by, in
+// canonical form: the bare JID and the SIP AOR.
+func (c *Conference) identities(jid, aor string) []string {
 	var ids []string
 	if jid != "" {
-		ids = append(ids, bare(jid))
+		if j := c.reg.Canonical(bare(jid)); j != "" {
+			ids = append(ids, j)
+		}
 	}
 	if aor != "" {
-		ids = append(ids, CanonicalAOR(aor))
+		if a := c.reg.Canonical(aor); a != "" {
+			ids = append(ids, a)
+		}
+		if n := c.reg.opts.Identities.Number(aor); n != "" {
+			ids = append(ids, "tel:"+n) // a ban of the number holds too
+		}
 	}
 	return ids
 }
@@ -364,60 +423,52 @@ func isSIPURI(s string) bool {
 	return ok && (strings.EqualFold(scheme, "sip") || strings.EqualFold(scheme, "sips"))
 }
 
-// CanonicalAOR is the form in which the core keys and compares SIP
-// addresses of record: scheme and host lower-cased (RFC 3261 §19.1.4), the
-// user part exact, URI parameters and headers dropped. sip: and sips: stay
-// distinct. A string that is not a sip:/sips: URI is returned unchanged.
-func CanonicalAOR(uri string) string {
-	scheme, rest, ok := strings.Cut(uri, ":")
-	ls := strings.ToLower(scheme)
-	if !ok || (ls != "sip" && ls != "sips") {
-		return uri
-	}
-	if i := strings.IndexAny(rest, ";?"); i >= 0 && !strings.Contains(rest[i:], "@") {
-		rest = rest[:i]
-	}
-	user, host, found := strings.Cut(rest, "@")
-	if !found {
-		return ls + ":" + strings.ToLower(rest)
-	}
-	if i := strings.IndexByte(user, ';'); i >= 0 { // user parameters (RFC 3261 user=phone is on the URI)
-		user = user[:i]
-	}
-	return ls + ":" + user + "@" + strings.ToLower(host)
-}
-
-// SameAOR reports whether two SIP URIs name the same address of record.
-func SameAOR(a, b string) bool { return CanonicalAOR(a) == CanonicalAOR(b) }
-
 // derivedNick names a SIP caller in the MUC: the display name, else the
-// AOR's user part, else "caller"; always a valid XMPP resourcepart (no
-// control characters, at most 64 characters).
-func derivedNick(display, aor string) string {
-	if n := cleanNick(display); n != "" {
-		return n
+// AOR's user part (a number, say), else "caller N" (n is a number unique
+// enough for the room, uniqueNick does the rest). The result is always a
+// valid XMPP resourcepart (PRECIS OpaqueString, RFC 7622 §3.4), at most 64
+// characters, so nobody is in the call without being shown in the room.
+func derivedNick(display, aor string, n int) string {
+	if nick := cleanNick(display); nick != "" {
+		return nick
 	}
-	u := strings.TrimPrefix(strings.TrimPrefix(aor, "sips:"), "sip:")
+	_, u, _ := cutScheme(aor)
 	u, _, _ = strings.Cut(u, "@")
 	u, _, _ = strings.Cut(u, ";")
-	if n := cleanNick(u); n != "" {
-		return n
+	if nick := cleanNick(u); nick != "" {
+		return nick
 	}
-	return "caller"
+	return "caller " + strconv.Itoa(n)
 }
 
-// cleanNick drops control and format characters and invalid UTF-8, folds
-// runs of white space to one space and bounds the length.
+// jidNick names a bound caller whose JID is not in the room: the JID's
+// localpart (the nick it most likely uses), else as derivedNick.
+func jidNick(jid, display, aor string, n int) string {
+	local, _, ok := strings.Cut(jid, "@")
+	if nick := cleanNick(local); ok && nick != "" {
+		return nick
+	}
+	return derivedNick(display, aor, n)
+}
+
+// cleanNick keeps of s what a resourcepart may hold: it drops every
+// character PRECIS OpaqueString refuses (controls, unassigned code points,
+// non-characters, private use, invalid UTF-8…), folds runs of white space
+// to one space, bounds the length, and returns "" when nothing valid is
+// left.
 func cleanNick(s string) string {
 	var b strings.Builder
 	space := false
 	n := 0
 	for _, r := range s {
 		switch {
-		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r):
+		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r), unicode.Is(unicode.Co, r):
 			continue
 		case unicode.IsSpace(r):
 			space = b.Len() > 0
+			continue
+		}
+		if _, err := precis.OpaqueString.String(string(r)); err != nil {
 			continue
 		}
 		if n == 64 {
@@ -430,7 +481,11 @@ func cleanNick(s string) string {
 		b.WriteRune(r)
 		n++
 	}
-	return b.String()
+	out, err := precis.OpaqueString.String(b.String())
+	if err != nil || out == "" {
+		return ""
+	}
+	return out
 }
 
 func (c *Conference) uniqueNick(base string) string {
@@ -442,23 +497,36 @@ func (c *Conference) uniqueNick(base string) string {
 }
 
 // uniqueEntity gives the participant a user URI unique in the conference
-// (RFC 4575 §5.6): the AOR, else xmpp:bare-JID, made unique by a parameter.
+// (RFC 4575 §5.6), by the who-sees-whom rule: xmpp:bare-JID for a chat user
+// or a bound caller when the room shows real JIDs to everyone, else the
+// SIP AOR (SIP identities are not hidden), else an anonymous URI; made
+// unique by a parameter.
 func (c *Conference) uniqueEntity(p *Participant) string {
-	base := p.AOR
-	if base == "" && p.JID != "" && c.cfg.Whois == "anyone" {
-		// Only a non-anonymous room shows a chat user's real JID to SIP
-		// subscribers; otherwise the user is anonymous (RFC 4575 §5.6).
+	base := ""
+	if p.JID != "" && c.cfg.WhoisPolicy().Reveals(Everyone) && (p.Bound || p.AOR == "") {
 		base = "xmpp:" + bare(p.JID)
+	}
+	if base == "" {
+		base = p.AOR
 	}
 	if base == "" {
 		base = "sip:anonymous" + p.ID + "@anonymous.invalid"
 	}
 	for _, o := range c.parts {
-		if o.Entity == base {
+		if o != p && o.Entity == base {
 			return base + ";cusax-id=" + p.ID
 		}
 	}
 	return base
+}
+
+// reEntity recomputes the user entities of the present participants after
+// a change of the rule's inputs (whois, a leg joining), so that
+// conference-info re-renders the people already in the room.
+func (c *Conference) reEntity() {
+	for _, p := range c.parts {
+		p.Entity = c.uniqueEntity(p)
+	}
 }
 
 func (c *Conference) byNick(nick string) *Participant {
@@ -505,12 +573,17 @@ func (r *Registry) withConference(ctx context.Context, room string, fn func(c *C
 }
 
 // Leave removes participant id, which left by itself (how is Departed or
-// Failed).
+// Failed). A participant with two legs loses only the leg of origin (the
+// chat for OriginXMPP, else the call) and stays (LegLeft).
 func (r *Registry) Leave(ctx context.Context, room, id string, how Departure, origin Origin) error {
 	return r.withConference(ctx, room, func(c *Conference) error {
 		p := c.byID(id)
 		if p == nil {
 			return ErrNotFound
+		}
+		if p.Text && p.Audio != nil {
+			c.detach(p, origin == OriginXMPP, how, origin)
+			return nil
 		}
 		gone := c.remove(p, how, "", "")
 		r.emit(Event{Kind: Left, Conference: c.name, Participant: gone, Origin: origin})

@@ -3,6 +3,7 @@ package conference
 import (
 	"context"
 	"errors"
+	"golang.org/x/text/secure/precis"
 	"strings"
 	"testing"
 	"time"
@@ -324,7 +325,7 @@ func TestKickRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := expectKinds(t, s, Kicked)[0]
-	if ev.Participant.Left.Method != Booted || ev.Participant.Left.By != "xmpp:admin@x" || ev.Reason != "bye" {
+	if ev.Participant.Left.Method != Booted || ev.Participant.Left.By != "sip:anonymous"+admin.ID+"@anonymous.invalid" || ev.Reason != "bye" {
 		t.Fatalf("kicked %+v %+v", ev, ev.Participant.Left)
 	}
 	// role none is a kick too.
@@ -584,11 +585,27 @@ func TestDerivedNicksAreResourceparts(t *testing.T) {
 			t.Errorf("cleanNick(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := derivedNick("\x01\x02", "sip:+4930123@x"); got != "+4930123" {
+	if got := derivedNick("\x01\x02", "sip:+4930123@x", 1); got != "+4930123" {
 		t.Errorf("fallback to AOR user: %q", got)
 	}
-	if got := derivedNick("", "sip:@x"); got != "caller" {
+	if got := derivedNick("", "sip:@x", 7); got != "caller 7" {
 		t.Errorf("fallback to caller: %q", got)
+	}
+	// Issue 8 defect 8: display names that are no valid resourcepart
+	// (unassigned, non-character, private use) never leave a caller unseen.
+	for _, tc := range []struct{ display, aor, want string }{
+		{"\u0378", "sip:+4930123@x", "+4930123"},
+		{"\uFFFF", "sip:@x", "caller 3"},
+		{"\uE000", "SIP:bob@x", "bob"},
+		{"Bob\uE000\u0378", "sip:x@y", "Bob"},
+	} {
+		got := derivedNick(tc.display, tc.aor, 3)
+		if got != tc.want {
+			t.Errorf("derivedNick(%q, %q) = %q, want %q", tc.display, tc.aor, got, tc.want)
+		}
+		if _, err := precis.OpaqueString.String(got); err != nil {
+			t.Errorf("derivedNick(%q) = %q: not a resourcepart: %v", tc.display, got, err)
+		}
 	}
 }
 

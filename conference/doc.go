@@ -10,4 +10,11 @@
 // store before it returns, and emits exactly one Event per state change on
 // the stream every adapter follows. Adapters render events and never call
 // each other, which keeps mirroring between SIP and XMPP loop-free.
+//
+// The core also owns identity (DESIGN.md §6): the one canonical form of
+// every SIP address and JID it compares or stores (Identities), who may see
+// whose real identity (Whois.Reveals), and the bindings that make a
+// trusted caller and a JID's occupant one participant with two legs. A
+// binding is verified through a VCards source the MUC adapter provides;
+// the core never speaks XMPP itself.
 package conference

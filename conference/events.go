@@ -51,6 +51,13 @@ const (
 	ConfigChanged
 	// MessagePosted: a groupchat Message was accepted and stored.
 	MessagePosted
+	// LegJoined: a bound participant gained its other leg (its call, or its
+	// chat occupant); Participant shows both. Old is the nick it had
+	// before, when the chat client joined under another nick.
+	LegJoined
+	// LegLeft: a participant with two legs lost one and stays with the
+	// other. Old is "audio" or "text", the leg that left.
+	LegLeft
 )
 
 var kindNames = [...]string{
@@ -58,6 +65,7 @@ var kindNames = [...]string{
 	Kicked: "kicked", Banned: "banned", AffiliationChanged: "affiliation-changed", Muted: "muted", Unmuted: "unmuted",
 	RoleChanged: "role-changed", NickChanged: "nick-changed", MediaChanged: "media-changed", Speaking: "speaking",
 	DTMF: "dtmf", SubjectChanged: "subject-changed", ConfigChanged: "config-changed", MessagePosted: "message-posted",
+	LegJoined: "leg-joined", LegLeft: "leg-left",
 }
 
 func (k Kind) String() string {

@@ -2,6 +2,8 @@ package conference
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,7 +47,7 @@ func (c *Conference) authorityOf(a Actor) authority {
 	if !authenticated {
 		aor = ""
 	}
-	au.aff = c.affiliationOf(identities(jid, aor), authenticated)
+	au.aff = c.affiliationOf(c.identities(jid, aor), authenticated)
 	if au.aff == AffiliationOutcast {
 		au.aff = AffiliationNone
 	}
@@ -144,6 +146,17 @@ func (c *Conference) checkMute(p *Participant, mute bool, au authority) error {
 // applyMute mutes or unmutes p after checkMute allowed it.
 func (c *Conference) applyMute(p *Participant, mute bool, au authority, actor Actor, origin Origin, reason string) {
 	if p.Muted == mute {
+		if mute && !(au.self == p && !au.api) && !p.MutedByModerator {
+			// A moderator mutes someone who muted itself: the core records
+			// who muted (only a moderator may lift it now) and says so,
+			// so the MUC shows the revoked voice (issue 8, defect 1).
+			p.MutedByModerator = true
+			old := p.Role
+			if p.Role != RoleModerator {
+				p.Role = RoleVisitor
+			}
+			c.reg.emit(Event{Kind: Muted, Conference: c.name, Participant: p.clone(), Actor: actor, Origin: origin, Reason: reason, Old: string(old)})
+		}
 		return
 	}
 	self := au.self == p && !au.api
@@ -204,6 +217,9 @@ func (c *Conference) checkRole(p *Participant, role Role, au authority) error {
 	case role == RoleModerator || (role == RoleParticipant && p.Role == RoleModerator):
 		if !au.api && au.aff.rank() < AffiliationAdmin.rank() {
 			return ErrForbidden
+		}
+		if role == RoleModerator && p.JID == "" && !p.Authenticated {
+			return ErrUntrusted // an unverified From gets no rights
 		}
 		if role == RoleParticipant && !au.api && p.Affiliation.rank() >= AffiliationAdmin.rank() {
 			return ErrNotAllowed
@@ -283,7 +299,7 @@ func (c *Conference) checkKick(p *Participant, au authority) error {
 // applyKick removes p after checkKick allowed it (the caller ends an idle
 // conference afterwards).
 func (c *Conference) applyKick(p *Participant, au authority, actor Actor, origin Origin, reason string) {
-	gone := c.remove(p, Booted, au.name(actor), reason)
+	gone := c.remove(p, Booted, c.publicActor(au, actor), reason)
 	c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: reason, Cause: CauseModerator})
 }
 
@@ -297,9 +313,18 @@ func (r *Registry) SetAffiliation(ctx context.Context, room, identity string, af
 	if !aff.Valid() || len(reason) > MaxText || len(identity) > MaxShort {
 		return ErrBadRequest
 	}
-	identity = normalizeIdentity(identity)
+	identity = r.normalizeIdentity(identity)
 	if identity == "" {
 		return ErrBadRequest
+	}
+	if err := r.loadBindings(ctx); err != nil {
+		return err
+	}
+	if aff == AffiliationOutcast && identityScheme(identity) == "xmpp" && r.CanModerateAffiliations(room, actor) {
+		// DESIGN.md §6: the ban follows the JID's bindings, among them the
+		// SIP TELs of its vCard as it reads now (bounded look-up, made
+		// before the conference is locked).
+		r.recordVCardAORs(ctx, identity)
 	}
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
@@ -327,7 +352,7 @@ func (c *Conference) checkAffiliation(identity string, aff Affiliation, au autho
 	case needOwner && au.aff != AffiliationOwner:
 		return old, ErrNotAllowed
 	}
-	if au.self != nil && slices.Contains(identities(au.self.JID, au.self.AOR), identity) && aff == AffiliationOutcast {
+	if au.self != nil && slices.Contains(c.identities(au.self.JID, au.self.AOR), identity) && aff == AffiliationOutcast {
 		return old, ErrConflict
 	}
 	if !au.api && aff == AffiliationOutcast && bare(actor.JID) == identity {
@@ -381,7 +406,11 @@ func (c *Conference) applyAffiliation(identity string, aff, old Affiliation, au 
 	}
 	var hit []*Participant
 	for _, p := range c.parts {
-		if slices.Contains(identities(p.JID, p.AOR), identity) {
+		ids := c.identities(p.JID, p.AOR)
+		if aff == AffiliationOutcast {
+			ids = c.reg.expand(ids)
+		}
+		if slices.Contains(ids, identity) {
 			hit = append(hit, p)
 		}
 	}
@@ -396,7 +425,7 @@ func (c *Conference) applyAffiliation(identity string, aff, old Affiliation, au 
 			p.Affiliation = AffiliationOutcast
 			ev := base
 			ev.Kind = Banned
-			ev.Participant = c.remove(p, Booted, au.name(actor), reason)
+			ev.Participant = c.remove(p, Booted, c.publicActor(au, actor), reason)
 			c.reg.emit(ev)
 		}
 		return
@@ -408,12 +437,12 @@ func (c *Conference) applyAffiliation(identity string, aff, old Affiliation, au 
 		return
 	}
 	for _, p := range hit {
-		p.Affiliation = c.affiliationOf(identities(p.JID, p.AOR), p.Authenticated)
+		p.Affiliation = c.affiliationOf(c.identities(p.JID, p.AOR), p.Authenticated)
 		ev := base
 		if c.cfg.MembersOnly && p.Affiliation.rank() < AffiliationMember.rank() {
 			ev.Kind = Kicked
 			ev.Cause = CauseAffiliation
-			ev.Participant = c.remove(p, Booted, au.name(actor), reason)
+			ev.Participant = c.remove(p, Booted, c.publicActor(au, actor), reason)
 			c.reg.emit(ev)
 			continue
 		}
@@ -429,13 +458,9 @@ func (c *Conference) applyAffiliation(identity string, aff, old Affiliation, au 
 	}
 }
 
-func normalizeIdentity(s string) string {
-	s = strings.TrimSpace(s)
-	if isSIPURI(s) {
-		return CanonicalAOR(s)
-	}
-	return bare(strings.TrimPrefix(s, "xmpp:"))
-}
+// normalizeIdentity is the canonical identity an affiliation is keyed by:
+// a bare JID, or a sip: or tel: URI.
+func (r *Registry) normalizeIdentity(s string) string { return r.Canonical(s) }
 
 // Affiliations lists identities with affiliation aff. Owners see every list;
 // admins see members, outcasts and admins (XEP-0045 §9, §10); others are
@@ -494,9 +519,10 @@ func (r *Registry) SetSubject(ctx context.Context, room, subject string, actor A
 // room's text side and, in a moderated room, have voice (XEP-0045 §7.4). The
 // message is stored before Post returns.
 func (r *Registry) Post(ctx context.Context, room, from string, msg Message, origin Origin) (Message, error) {
-	if msg.Body == "" || len(msg.Body) > MaxText || len(msg.ID) > MaxShort {
+	if msg.Body == "" || len(msg.Body) > MaxText || len(msg.ID) > MaxShort || len(msg.OriginID) > MaxShort {
 		return msg, ErrBadRequest
 	}
+	msg.StanzaID = newStanzaID()
 	err := r.withConference(ctx, room, func(c *Conference) error {
 		p := c.byID(from)
 		if p == nil {
@@ -577,9 +603,7 @@ func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, sub
 		(subject != nil && len(*subject) > MaxText) {
 		return ErrBadRequest
 	}
-	if cfg.Whois != "anyone" {
-		cfg.Whois = "moderators"
-	}
+	cfg.Whois = string(ParseWhois(cfg.Whois))
 	return r.withConference(ctx, room, func(c *Conference) error {
 		au := c.authorityOf(actor)
 		if !au.api && au.aff != AffiliationOwner {
@@ -609,6 +633,9 @@ func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, sub
 			restore()
 			return err
 		}
+		if c.cfg.WhoisPolicy() != prev.WhoisPolicy() {
+			c.reEntity() // issue 8 defect 6: whois re-renders who is in
+		}
 		now, before := c.cfg, prev
 		c.reg.emit(Event{Kind: ConfigChanged, Conference: c.name, Actor: actor, Origin: origin, WasLocked: prevLocked, Config: &now, Previous: &before})
 		if subjectChanged {
@@ -617,7 +644,7 @@ func (r *Registry) Reconfigure(ctx context.Context, room string, cfg Config, sub
 		if cfg.MembersOnly && !prev.MembersOnly {
 			for _, p := range slices.Clone(c.parts) {
 				if p.Affiliation.rank() < AffiliationMember.rank() {
-					gone := c.remove(p, Booted, au.name(actor), "members-only")
+					gone := c.remove(p, Booted, c.publicActor(au, actor), "members-only")
 					c.reg.emit(Event{Kind: Kicked, Conference: c.name, Participant: gone, Actor: actor, Origin: origin, Reason: "members-only", Cause: CauseMembersOnly})
 				}
 			}
@@ -653,4 +680,18 @@ func (r *Registry) Destroy(ctx context.Context, room string, actor Actor, origin
 		c.end(ctx, Event{Reason: reason, Actor: actor, Origin: origin, Cause: CauseDestroyed, Alternate: alternate}, true)
 		return nil
 	})
+}
+
+// CanModerateAffiliations reports whether actor may change affiliations in
+// room at all (admin, owner or the API).
+func (r *Registry) CanModerateAffiliations(room string, actor Actor) bool {
+	aff, _ := r.Authority(room, actor)
+	return actor.API || aff.rank() >= AffiliationAdmin.rank()
+}
+
+// newStanzaID returns a unique, unguessable message id (XEP-0359 §3.1).
+func newStanzaID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

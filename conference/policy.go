@@ -35,7 +35,7 @@ func participantIdentity(p *Participant, aff Affiliation) (string, error) {
 	case p.AOR != "" && (p.Authenticated || aff == AffiliationOutcast || aff == AffiliationNone):
 		return p.AOR, nil
 	case p.AOR != "":
-		return "", ErrNotAllowed
+		return "", ErrUntrusted
 	}
 	return "", ErrNotFound
 }
@@ -54,7 +54,7 @@ func (r *Registry) CanReplace(room, id string, actor Actor) bool {
 	if p == nil {
 		return false
 	}
-	if actor.Authenticated && actor.AOR != "" && p.Authenticated && SameAOR(actor.AOR, p.AOR) {
+	if actor.Authenticated && actor.AOR != "" && p.Authenticated && r.SameIdentity(actor.AOR, p.AOR) {
 		return true
 	}
 	au := c.authorityOf(actor)
@@ -124,8 +124,8 @@ func (r *Registry) CancelCreation(ctx context.Context, room string, actor Actor,
 // admins and owners may invite, and the invitee becomes a member so that
 // it can enter. It returns the room password to pass along, if any.
 func (r *Registry) Invite(ctx context.Context, room, inviter, invitee string, origin Origin) (string, error) {
-	invitee = normalizeIdentity(invitee)
-	if invitee == "" || len(invitee) > MaxShort || isSIPURI(invitee) {
+	invitee = r.normalizeIdentity(invitee)
+	if invitee == "" || len(invitee) > MaxShort || identityScheme(invitee) != "xmpp" {
 		return "", ErrBadRequest
 	}
 	var password string

@@ -5,14 +5,15 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCanonicalAOR(t *testing.T) {
 	for in, want := range map[string]string{
 		"sip:alice@Example.COM":                    "sip:alice@example.com",
 		"SIP:alice@example.com;transport=tcp":      "sip:alice@example.com",
-		"sip:alice@example.com:5070;lr?subject=x":  "sip:alice@example.com:5070",
-		"sips:Alice@example.com":                   "sips:Alice@example.com",
+		"sip:alice@example.com:5070;lr?subject=x":  "sip:alice@example.com",
+		"sips:Alice@example.com":                   "sip:Alice@example.com",
 		"sip:+4930123;phone-context=x@example.com": "sip:+4930123@example.com",
 		"sip:example.com":                          "sip:example.com",
 		"xmpp:alice@example.com":                   "xmpp:alice@example.com",
@@ -21,7 +22,7 @@ func TestCanonicalAOR(t *testing.T) {
 			t.Errorf("CanonicalAOR(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if !SameAOR("sip:bob@X.org", "sip:bob@x.org;transport=udp") || SameAOR("sip:bob@x", "sip:Bob@x") || SameAOR("sip:bob@x", "sips:bob@x") {
+	if !SameAOR("sip:bob@X.org", "sip:bob@x.org;transport=udp") || SameAOR("sip:bob@x", "sip:Bob@x") || !SameAOR("sip:bob@x", "sips:bob@x") {
 		t.Error("SameAOR")
 	}
 }
@@ -55,7 +56,7 @@ func TestSIPAffiliationNeedsAuthentication(t *testing.T) {
 		t.Fatalf("ban on an unverified From: %v", err)
 	}
 	// By participant: rights only for verified identities.
-	if err := reg.SetParticipantAffiliation(ctx, "r", spoof.ID, AffiliationMember, api, OriginAPI, ""); !errors.Is(err, ErrNotAllowed) {
+	if err := reg.SetParticipantAffiliation(ctx, "r", spoof.ID, AffiliationMember, api, OriginAPI, ""); !errors.Is(err, ErrUntrusted) {
 		t.Fatalf("member for an unverified caller: %v", err)
 	}
 	// Banning the spoofed From would ban the room's only owner: refused.
@@ -321,5 +322,86 @@ func TestMayWatch(t *testing.T) {
 		if got := reg.MayWatch("r", Actor{ParticipantID: p.ID}); got != anyone {
 			t.Errorf("policy %q: ejected participant may watch = %v", policy, got)
 		}
+	}
+}
+
+// Issue 8 defect 1: a moderator's mute of a caller who had muted itself is
+// recorded (and emitted), so the caller's next *6 does not lift it.
+func TestModeratorMuteOverSelfMute(t *testing.T) {
+	ctx := context.Background()
+	reg, s := newReg(t, Options{})
+	mod := mucJoin(t, reg, "r", "mod@x/a", "mod").Participant
+	if err := reg.Configure(ctx, "r", Config{Persistent: true}, Actor{ParticipantID: mod.ID}, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	bob := sipJoin(t, reg, "r", "sip:bob@x", "Bob")
+	for _, d := range "*6" {
+		if err := reg.DTMF(ctx, "r", bob.ID, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, _ := reg.Participant("r", bob.ID); !p.Muted || p.MutedByModerator {
+		t.Fatalf("after *6: %+v", p)
+	}
+	drainEvents(s)
+	if err := reg.SetRole(ctx, "r", bob.ID, RoleVisitor, Actor{ParticipantID: mod.ID}, OriginXMPP, "quiet"); err != nil {
+		t.Fatal(err)
+	}
+	ev := next(t, s)
+	if ev.Kind != Muted || ev.Actor.ParticipantID != mod.ID || !ev.Participant.MutedByModerator {
+		t.Fatalf("moderator mute over self-mute: %+v", ev)
+	}
+	for _, d := range "*6" {
+		if err := reg.DTMF(ctx, "r", bob.ID, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, _ := reg.Participant("r", bob.ID); !p.Muted {
+		t.Fatal("*6 lifted a moderator's mute")
+	}
+}
+
+func drainEvents(s *Stream) {
+	for {
+		select {
+		case <-s.C():
+		case <-time.After(50 * time.Millisecond):
+			return
+		}
+	}
+}
+
+// Issue 8 defect 2: in a semi-anonymous room the record everyone reads of a
+// kick (RFC 4575 disconnection-info/by) names a chat moderator by its
+// anonymous entity, never by its real JID; in a non-anonymous room by JID.
+func TestKickByHidesRealJIDInSemiAnonymousRoom(t *testing.T) {
+	ctx := context.Background()
+	reg, _ := newReg(t, Options{})
+	mod := mucJoin(t, reg, "r", "alice@example.org/a", "alice").Participant
+	if err := reg.Configure(ctx, "r", Config{Persistent: true, Whois: "moderators"}, Actor{ParticipantID: mod.ID}, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	bob := sipJoin(t, reg, "r", "sip:bob@x", "Bob")
+	if err := reg.Kick(ctx, "r", bob.ID, Actor{ParticipantID: mod.ID, JID: "alice@example.org/a"}, OriginXMPP, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := reg.Snapshot(ctx, "r")
+	by := snap.Departed[len(snap.Departed)-1].Left.By
+	if strings.Contains(by, "alice@example.org") || by == "" {
+		t.Fatalf("semi-anonymous: by = %q", by)
+	}
+	if err := reg.Configure(ctx, "r", Config{Persistent: true, Whois: "anyone"}, Actor{ParticipantID: mod.ID}, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	carol := sipJoin(t, reg, "r", "sip:carol@x", "Carol")
+	if err := reg.Kick(ctx, "r", carol.ID, Actor{ParticipantID: mod.ID, JID: "alice@example.org/a"}, OriginXMPP, ""); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ = reg.Snapshot(ctx, "r")
+	if by := snap.Departed[len(snap.Departed)-1].Left.By; by != "xmpp:alice@example.org" {
+		t.Fatalf("non-anonymous: by = %q", by)
+	}
+	if !WhoisModerators.Reveals(Viewer{Moderator: true}) || WhoisModerators.Reveals(Everyone) || !WhoisAnyone.Reveals(Everyone) {
+		t.Fatal("Reveals")
 	}
 }

@@ -60,6 +60,13 @@ type Options struct {
 	// WatchPolicy says who may watch a conference's state (RFC 4575
 	// subscriptions): WatchParticipants (the default) or WatchAnyone.
 	WatchPolicy string
+	// Identities canonicalises every identity the core compares or
+	// stores, folding the bridge's own host names to sip.domain.
+	Identities Identities
+	// Bindings are the configured SIP↔XMPP bindings (identity.bindings).
+	Bindings []Binding
+	// VerifyTimeout bounds a vCard look-up; 0 means DefaultVerifyTimeout.
+	VerifyTimeout time.Duration
 	// Limits bound rooms and PIN guessing (limits.go).
 	Limits Limits
 }
@@ -86,6 +93,8 @@ type Registry struct {
 	emitMu sync.Mutex
 	seq    uint64
 	subs   map[*Stream]struct{}
+
+	binds bindings
 }
 
 // NewRegistry returns a registry using opts.
@@ -105,9 +114,15 @@ func NewRegistry(opts Options) *Registry {
 	if opts.HistoryLength == 0 {
 		opts.HistoryLength = 50
 	}
+	if opts.VerifyTimeout <= 0 {
+		opts.VerifyTimeout = DefaultVerifyTimeout
+	}
 	opts.Limits = opts.Limits.withDefaults()
 	if opts.WatchPolicy != WatchAnyone {
 		opts.WatchPolicy = WatchParticipants
+	}
+	if _, ok := opts.Store.(store.Bindings); !ok {
+		opts.Logger.Warn("the store keeps no SIP-XMPP bindings: verified bindings last until the bridge stops")
 	}
 	return &Registry{
 		opts:    opts,
@@ -340,4 +355,36 @@ func (r *Registry) Close(ctx context.Context) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// Counts returns how many conferences are live and how many of their
+// participants take part by SIP only ("sip"), XMPP only ("xmpp") or both
+// ("both"), read from the registry itself (metrics.ConferenceCounter).
+func (r *Registry) Counts() (int, map[string]int) {
+	r.mu.Lock()
+	confs := make([]*Conference, 0, len(r.confs))
+	for _, c := range r.confs {
+		confs = append(confs, c)
+	}
+	r.mu.Unlock()
+	n := 0
+	by := map[string]int{"sip": 0, "xmpp": 0, "both": 0}
+	for _, c := range confs {
+		c.mu.Lock()
+		if c.loaded && !c.ended {
+			n++
+			for _, p := range c.parts {
+				switch {
+				case p.Audio != nil && p.Text:
+					by["both"]++
+				case p.Audio != nil:
+					by["sip"]++
+				default:
+					by["xmpp"]++
+				}
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n, by
 }

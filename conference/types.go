@@ -111,12 +111,22 @@ type Participant struct {
 	Nick        string // MUC nick, unique in the room; assigned for SIP callers
 	JID         string // full real JID of the MUC occupant or the bound JID
 	AOR         string // SIP address of record, if any
-	// Authenticated is true when the SIP AOR was verified by digest.
+	// Authenticated is true when the SIP AOR is a trusted identity:
+	// verified by digest, or asserted by a trusted peer (P-Asserted-Identity).
 	Authenticated bool
-	Role          Role
-	Affiliation   Affiliation
-	Muted         bool
-	// MutedByModerator means only a moderator may unmute (not a DTMF toggle).
+	// Bound is true when the SIP leg is verified to belong to JID (RFC
+	// 7081 §3.4): the caller and the JID's occupant are one participant.
+	Bound bool
+	// JIDHint is a JID the caller named (Call-Info purpose=impp) that the
+	// core could not verify: shown as unverified, it grants nothing.
+	JIDHint     string
+	Role        Role
+	Affiliation Affiliation
+	Muted       bool
+	// MutedByModerator means only a moderator may unmute (not a DTMF
+	// toggle). It is recorded whenever a moderator mutes, whatever the
+	// current state (a caller who muted itself first stays muted by the
+	// moderator).
 	MutedByModerator bool
 	Speaking         bool
 	Audio            *Audio // nil when the participant has no audio leg
@@ -202,6 +212,13 @@ type Message struct {
 	FromJID string
 	Body    string
 	At      time.Time
+	// OriginID is the sender's own id for the message (XEP-0359
+	// origin-id), reflected so that its client recognises its message.
+	OriginID string
+	// StanzaID is the room's unique id for the message (XEP-0359
+	// stanza-id), assigned by Post. Not persisted: history loaded after a
+	// restart has none.
+	StanzaID string
 }
 
 // Size limits the core enforces on what any door hands it. They are the
@@ -232,4 +249,8 @@ var (
 	ErrNoText             = errors.New("conference: the participant takes part by audio only")
 	ErrClosed             = errors.New("conference: registry closed")
 	ErrStore              = errors.New("conference: persistence failed")
+	// ErrUntrusted: rights were to be granted to a SIP caller whose AOR is
+	// not a trusted identity (neither digest nor a trusted peer's
+	// P-Asserted-Identity) and which is bound to no JID.
+	ErrUntrusted = errors.New("conference: the caller's SIP identity is not verified")
 )

@@ -26,6 +26,8 @@ type Config struct {
 	Store Store  `yaml:"store"`
 	Log   Log    `yaml:"log"`
 	Rooms []Room `yaml:"rooms"`
+	// Identity configures SIP↔XMPP identity (DESIGN.md §6).
+	Identity Identity `yaml:"identity"`
 	// Conference limits rooms and PIN guessing (security.go).
 	Conference ConferenceLimits `yaml:"conference"`
 
@@ -51,6 +53,12 @@ type SIP struct {
 	// answers; 0 answers at once.
 	AnswerDelay Duration `yaml:"answer_delay"`
 	Auth        Auth     `yaml:"auth"`
+	// TrustedPeers are the IPs and CIDRs (the proxy or SBC in front of the
+	// bridge) whose P-Asserted-Identity is a caller's trusted identity.
+	TrustedPeers []string `yaml:"trusted_peers"`
+	// DomainAliases are other names of sip.domain, folded to it in every
+	// identity the bridge compares.
+	DomainAliases []string `yaml:"domain_aliases"`
 	// TCP limits the SIP TCP connections (security.go).
 	TCP SIPTCP `yaml:"tcp"`
 	// Subscriptions limits conference subscriptions (security.go).
@@ -96,6 +104,9 @@ type RTP struct {
 	// StrictSource accepts media only from the IP address in the SDP: no
 	// learning of another source during the first seconds of a call.
 	StrictSource bool `yaml:"strict_source"`
+	// SRTP says when calls are encrypted (SDES, RFC 4568): off, offer
+	// (when the caller offers RTP/SAVP) or required.
+	SRTP string `yaml:"srtp"`
 }
 
 // XMPP configures the MUC component.
@@ -185,15 +196,19 @@ func Default() Config {
 			TCP:                 defaultSIPTCP(),
 			Subscriptions:       defaultSubscriptionLimits(),
 			RoomCreation:        "anyone",
+			TrustedPeers:        []string{},
+			DomainAliases:       []string{},
 		},
 		Conference: defaultConferenceLimits(),
-		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second)},
+		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer"},
 		XMPP: XMPP{Mode: "embedded", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
 			MaxStanzaBytes: 256 << 10, Host: "localhost", C2SListen: "0.0.0.0:5222"},
 		Provisioning: Provisioning{Listen: "0.0.0.0:8443"},
 		Admin:        Admin{Listen: "127.0.0.1:8080"},
 		Store:        Store{Path: "./data/bridge.db"},
 		Log:          Log{Level: "info", Format: "text"},
+		// Empty, not nil: the example file writes them as [].
+		Identity: Identity{Bindings: []Binding{}},
 	}
 }
 
@@ -258,7 +273,7 @@ func ValidRoomName(s string) bool { return roomNameRE.MatchString(s) }
 func (c *Config) Validate() error {
 	for _, check := range []func() error{
 		c.validateSIP, c.validateAuth, c.validateRTP, c.validateXMPP, c.validateServices, c.validateLog, c.validateRooms,
-		c.validateSecurity,
+		c.validateSecurity, c.validateIdentity,
 	} {
 		if err := check(); err != nil {
 			return err

@@ -143,3 +143,36 @@ func TestValidRoomName(t *testing.T) {
 		}
 	}
 }
+
+func TestIdentityKeys(t *testing.T) {
+	cfg, err := Parse(strings.NewReader(`
+sip:
+  trusted_peers: ["192.0.2.10", "10.0.0.0/8", "::1"]
+  domain_aliases: ["example.com", "203.0.113.5"]
+identity:
+  bindings:
+    - {jid: alice@example.com, aor: "sip:alice@example.com"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.TrustedPrefixes(); len(p) != 3 || p[0].Bits() != 32 || p[1].String() != "10.0.0.0/8" || p[2].Bits() != 128 {
+		t.Fatalf("prefixes %v", p)
+	}
+	if len(cfg.Identity.Bindings) != 1 || cfg.Identity.Bindings[0].AOR != "sip:alice@example.com" {
+		t.Fatalf("bindings %+v", cfg.Identity.Bindings)
+	}
+	for _, tc := range []struct{ yaml, key string }{
+		{"sip: {trusted_peers: [\"kamailio\"]}", "sip.trusted_peers[0]"},
+		{"sip: {trusted_peers: [\"10.0.0.0/33\"]}", "sip.trusted_peers[0]"},
+		{"sip: {domain_aliases: [\"a b\"]}", "sip.domain_aliases[0]"},
+		{"identity: {bindings: [{jid: alice, aor: \"sip:a@b\"}]}", "identity.bindings[0].jid"},
+		{"identity: {bindings: [{jid: a@b, aor: \"mailto:a@b\"}]}", "identity.bindings[0].aor"},
+	} {
+		_, err := Parse(strings.NewReader(tc.yaml))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Key != tc.key {
+			t.Errorf("%s: %v, want an error on %s", tc.yaml, err, tc.key)
+		}
+	}
+}

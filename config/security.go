@@ -106,6 +106,11 @@ func (c *Config) validateSecurity() error {
 			return bad("sip.tls.cert", c.SIP.TLS.Cert, "cannot load the certificate and key: "+err.Error())
 		}
 	}
+	switch c.RTP.SRTP {
+	case "off", "offer", "required":
+	default:
+		return bad("rtp.srtp", c.RTP.SRTP, "must be off, offer or required")
+	}
 	switch c.SIP.RoomCreation {
 	case "anyone", "listed":
 	default:

@@ -133,7 +133,8 @@ func PortsBusyTCP(addr string) bool {
 
 // Two bridges on 127.0.0.2 and 127.0.0.3 behind Kamailio with the
 // deployed dispatcher configuration (hash of the Request-URI user). Two
-// callers per room dial sip:ROOM@kamailio for six rooms: both callers of a
+// callers per room dial sip:ROOM@kamailio for six rooms (three of them with
+// one caller over TCP): both callers of a
 // room are answered by the same bridge and hear each other (Goertzel), and
 // the rooms are spread over both bridges, whose participant counts agree.
 // When one bridge stops, its room's next caller is answered by the other.
@@ -162,7 +163,15 @@ func TestKamailioDispatchesRoomsToOneBridgeEach(t *testing.T) {
 			if j == 1 {
 				name = strings.ToUpper(room)
 			}
-			c := dialTone(t, ctx, proxy, name, fmt.Sprintf("%s%d", room, j), float64(400+300*j+50*i))
+			// Odd rooms' second caller reaches Kamailio over TCP.
+			transport := "udp"
+			if j == 1 && i%2 == 1 {
+				transport = "tcp"
+			}
+			c := dialToneOver(t, ctx, transport, proxy, name, fmt.Sprintf("%s%d", room, j), float64(400+300*j+50*i))
+			if got := c.call.Invite.Transport(); !strings.EqualFold(got, transport) {
+				t.Fatalf("%s's INVITE went over %s, want %s", name, got, transport)
+			}
 			host := c.call.Response.Contact().Address.Host
 			if j == 0 {
 				p.node = host

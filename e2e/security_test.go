@@ -6,12 +6,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 
 	"cusax.dev/bridge/config"
 	"cusax.dev/bridge/e2e/sipua"
@@ -606,4 +612,245 @@ func TestHostileRoomsAndPIN(t *testing.T) {
 	}
 	m.checkHearing(t, "after the room flood and PIN guessing")
 	WaitFor(t, 10*time.Second, "goroutines back near the baseline", func() bool { return goroutines(b) <= baseG+10 })
+}
+
+// sprayer sends a tone as RTP (and RTCP receiver reports to port+1) from
+// its own address to every even port of a range, every 20 ms, and counts
+// what comes back to it.
+type sprayer struct {
+	rtp, rtcp *net.UDPConn
+	received  atomic.Int64
+	stop      chan struct{}
+	done      sync.WaitGroup
+}
+
+func startSprayer(t *testing.T, ip string, lo, hi int, freq float64) *sprayer {
+	t.Helper()
+	s := &sprayer{stop: make(chan struct{})}
+	var err error
+	if s.rtp, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)}); err != nil {
+		t.Fatal(err)
+	}
+	if s.rtcp, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*net.UDPConn{s.rtp, s.rtcp} {
+		s.done.Add(1)
+		go func() {
+			defer s.done.Done()
+			buf := make([]byte, 2048)
+			for {
+				if _, _, err := c.ReadFromUDP(buf); err != nil {
+					return
+				}
+				s.received.Add(1)
+			}
+		}()
+	}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		gen := audiotest.Tone(freq, 8000, 8000)
+		pcm := make([]int16, 160)
+		payload := make([]byte, 160)
+		rr, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 0xbad}})
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(60 * time.Second) // bounded, whatever the test does
+		for seq := uint16(0); ; seq++ {
+			select {
+			case <-s.stop:
+				return
+			case <-deadline:
+				return
+			case <-tick.C:
+			}
+			gen.Fill(pcm)
+			audiotest.Encode("PCMU", payload, pcm)
+			p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: 0xbad}, Payload: payload}
+			b, _ := p.Marshal()
+			for port := lo + lo%2; port+1 <= hi; port += 2 {
+				_, _ = s.rtp.WriteToUDP(b, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+				if seq%25 == 0 {
+					_, _ = s.rtcp.WriteToUDP(rr, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 1})
+				}
+			}
+		}
+	}()
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *sprayer) close() {
+	select {
+	case <-s.stop:
+		return
+	default:
+	}
+	close(s.stop)
+	s.rtp.Close()
+	s.rtcp.Close()
+	s.done.Wait()
+}
+
+// 2 and 3. RTP hijack and media to a third party. A sprayer sends a tone
+// to every RTP port of the bridge, all the time, from another address:
+// a caller joining meanwhile still gets its own audio and the meeting's,
+// nobody hears the sprayer, and the sprayer gets no audio once the
+// learning window is over; a listen-only (recvonly) caller, whose phone
+// sends only RTCP, is never taken over and keeps hearing the meeting; a
+// caller whose SDP names a third party that never answers, kept "alive"
+// by the sprayer's RTCP, stops being sent audio after a few seconds and is
+// hung up by rtp.timeout. Refusals are counted.
+func TestHostileRTPHijack(t *testing.T) {
+	b := StartBridge(t, func(c *config.Config) {
+		c.RTP.Timeout = config.Duration(5 * time.Second)
+		c.Log.Level = "info"
+	})
+	m := startMeeting(t, b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const sprayFreq = 1700
+	sp := startSprayer(t, "127.0.0.77", b.RTPMin, b.RTPMax, sprayFreq)
+
+	// A new caller joins under the spray.
+	const cFreq = 1400
+	cPhone, _ := audiotest.NewPhone(audiotest.PhoneConfig{})
+	defer cPhone.Close()
+	cPhone.SetSource(audiotest.Tone(cFreq, 8000, 8000).Fill)
+	cUA, _ := sipua.New(sipua.Config{User: "newcomer"})
+	defer cUA.Close()
+	call, err := cUA.Invite(ctx, cUA.Target("team", b.SIPAddr), sipua.Offer(cPhone.Addr(), "0 101"))
+	if err != nil || call.Response.StatusCode != 200 {
+		t.Fatalf("newcomer: %v %v", call.Response, err)
+	}
+	_ = call.Ack(nil)
+	dst, _ := sipua.AudioPort(call.Response.Body())
+	cPhone.Start(dst)
+
+	// A listen-only caller: sends no RTP, only RTCP once a second.
+	dPhone, _ := audiotest.NewPhone(audiotest.PhoneConfig{})
+	defer dPhone.Close()
+	dUA, _ := sipua.New(sipua.Config{User: "listener"})
+	defer dUA.Close()
+	dCall, err := dUA.Invite(ctx, dUA.Target("team", b.SIPAddr), sipua.Offer(dPhone.Addr(), "0", "a=recvonly"))
+	if err != nil || dCall.Response.StatusCode != 200 {
+		t.Fatalf("listener: %v %v", dCall.Response, err)
+	}
+	_ = dCall.Ack(nil)
+	dDst, _ := sipua.AudioPort(dCall.Response.Body())
+	stopRTCP := make(chan struct{})
+	var rtcpWG sync.WaitGroup
+	rtcpWG.Add(1)
+	go func() {
+		defer rtcpWG.Done()
+		for {
+			_ = dPhone.SendRTCP(netip.AddrPortFrom(dDst.Addr(), dDst.Port()+1))
+			select {
+			case <-stopRTCP:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	defer func() { close(stopRTCP); rtcpWG.Wait() }()
+
+	// Past the learning window (3 s).
+	time.Sleep(4 * time.Second)
+	sprayedBack := sp.received.Load()
+
+	// Everybody hears the meeting and the newcomer, nobody the sprayer.
+	for _, c := range m.callers {
+		c.phone.ResetRecording()
+	}
+	cPhone.ResetRecording()
+	dPhone.ResetRecording()
+	time.Sleep(1500 * time.Millisecond)
+	check := func(who string, rec []int16, want []float64) {
+		t.Helper()
+		if len(rec) < 4000 {
+			t.Errorf("%s received only %d samples", who, len(rec))
+			return
+		}
+		spray := audiotest.PowerDB(rec, sprayFreq, 8000)
+		for _, f := range want {
+			db := audiotest.PowerDB(rec, f, 8000)
+			if db < -40 || spray > db-20 {
+				t.Errorf("%s hears %v Hz at %.1f dBFS and the sprayer at %.1f dBFS", who, f, db, spray)
+			}
+		}
+	}
+	check("member 0", m.callers[0].phone.Tail(8000), []float64{meetingFreqs[1], cFreq})
+	check("member 1", m.callers[1].phone.Tail(8000), []float64{meetingFreqs[0], cFreq})
+	check("the newcomer", cPhone.Tail(8000), meetingFreqs)
+	check("the listener", dPhone.Tail(8000), append(slices.Clone(meetingFreqs), cFreq))
+	if now := sp.received.Load(); now != sprayedBack {
+		t.Errorf("the sprayer received %d packets after the learning window", now-sprayedBack)
+	}
+	if got := b.Metric("cusax_security_refusals_total", `reason="rtp_stranger"`); got < 100 {
+		t.Errorf("rtp_stranger = %v", got)
+	}
+	t.Logf("the sprayer got %d packets, all before the learning window closed", sp.received.Load())
+	sp.close()
+
+	// 3. A caller whose SDP names a third party that never sends, kept
+	// "alive" by RTCP from the caller's own address.
+	victim, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.88")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Close()
+	var toVictim atomic.Int64
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := victim.ReadFromUDP(buf); err != nil {
+				return
+			}
+			toVictim.Add(1)
+		}
+	}()
+	eUA, _ := sipua.New(sipua.Config{User: "reflector"})
+	defer eUA.Close()
+	eCall, err := eUA.Invite(ctx, eUA.Target("team", b.SIPAddr), sipua.Offer(victim.LocalAddr().(*net.UDPAddr).AddrPort(), "0"))
+	if err != nil || eCall.Response.StatusCode != 200 {
+		t.Fatalf("reflector: %v %v", eCall.Response, err)
+	}
+	_ = eCall.Ack(nil)
+	eDst, _ := sipua.AudioPort(eCall.Response.Body())
+	keep, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.77")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keep.Close()
+	rr, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 0xbad}})
+	keepDone := make(chan struct{})
+	go func() {
+		defer close(keepDone)
+		for range 20 {
+			if _, err := keep.WriteToUDP(rr, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(eDst.Port()) + 1}); err != nil {
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+	defer func() { keep.Close(); <-keepDone }()
+	WaitFor(t, 15*time.Second, "the bridge stops sending to the third party", func() bool {
+		return b.Metric("cusax_security_refusals_total", `reason="rtp_unheard"`) >= 1
+	})
+	victimCount := toVictim.Load()
+	WaitFor(t, 15*time.Second, "the call with a third party's SDP hung up by rtp.timeout", func() bool {
+		return b.Metric("cusax_rtp_timeouts_total") >= 1
+	})
+	if now := toVictim.Load(); now > victimCount+2 {
+		t.Errorf("the third party received %d more packets after the bridge stopped", now-victimCount)
+	}
+	if victimCount > 6*50 {
+		t.Errorf("the third party received %d packets, more than about 5 s worth", victimCount)
+	}
+	if got := b.Metric("cusax_rtp_timeouts_total"); got != 1 {
+		t.Errorf("%v calls timed out; only the third party's should", got)
+	}
+	m.checkHearing(t, "after the RTP attacks")
+	t.Logf("the third party got %d packets in all", toVictim.Load())
 }

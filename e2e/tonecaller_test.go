@@ -13,13 +13,19 @@ import (
 // RTP address of the answer. The call and the phone end with the test.
 func dialTone(t *testing.T, ctx context.Context, hostport, room, user string, freq float64) *caller {
 	t.Helper()
+	return dialToneOver(t, ctx, "udp", hostport, room, user, freq)
+}
+
+// dialToneOver is dialTone with SIP over transport ("udp" or "tcp").
+func dialToneOver(t *testing.T, ctx context.Context, transport, hostport, room, user string, freq float64) *caller {
+	t.Helper()
 	phone, err := audiotest.NewPhone(audiotest.PhoneConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { phone.Close() })
 	phone.SetSource(audiotest.Tone(freq, 8000, 8000).Fill)
-	ua, err := sipua.New(sipua.Config{User: user, DisplayName: user})
+	ua, err := sipua.New(sipua.Config{User: user, DisplayName: user, Transport: transport})
 	if err != nil {
 		t.Fatal(err)
 	}

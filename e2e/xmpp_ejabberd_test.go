@@ -31,10 +31,11 @@ type Ejabberd struct {
 	XMPPServer
 	APIPort int
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	logs bytes.Buffer
+	cfgPath string
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	logs    bytes.Buffer
 }
 
 // ejabberdLibs is the directory holding ejabberd's Erlang applications
@@ -78,7 +79,7 @@ func ejabberdConfig(c2s, comp, api int, mucDomain, secret string) (string, error
 func StartEjabberd(t testing.TB, users map[string]string) *Ejabberd {
 	t.Helper()
 	NeedTool(t, "ejabberdctl", "ejabberd")
-	erl := NeedTool(t, "erl", "erlang-base")
+	NeedTool(t, "erl", "erlang-base")
 	e := &Ejabberd{t: t, Dir: t.TempDir(), XMPPServer: XMPPServer{Domain: "localhost", MUCDomain: "conference.localhost", Secret: "e2e-component-secret"}}
 	e.C2SPort, e.ComponentPort, e.APIPort = FreePort(t), FreePort(t), FreePort(t)
 	cfg, err := ejabberdConfig(e.C2SPort, e.ComponentPort, e.APIPort, e.MUCDomain, e.Secret)
@@ -89,12 +90,43 @@ func StartEjabberd(t testing.TB, users map[string]string) *Ejabberd {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	e.cfgPath = cfgPath
+	t.Cleanup(func() {
+		e.Stop()
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(e.Dir, "ejabberd.log"))
+			t.Logf("ejabberd output:\n%s\nejabberd log (tail):\n%s", e.output(), lastLines(string(log), 60))
+		}
+	})
+	e.Start()
+	for name, pass := range users {
+		body := fmt.Sprintf(`{"user":%q,"host":%q,"password":%q}`, name, e.Domain, pass)
+		res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/register", e.APIPort), "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("register %s: %v", name, err)
+		}
+		out, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("register %s: HTTP %d %s", name, res.StatusCode, out)
+		}
+	}
+	return e
+}
+
+// Start starts (or restarts) the VM with the same configuration, ports and
+// Mnesia spool (registered users and data persist), and waits until every
+// listener accepts connections.
+func (e *Ejabberd) Start() {
+	t := e.t
+	t.Helper()
+	erl := NeedTool(t, "erl", "erlang-base")
 	spool := filepath.Join(e.Dir, "spool")
 	cmd := exec.Command(erl, "-noinput", "-noshell", "-mnesia", "dir", fmt.Sprintf("%q", spool), "-s", "ejabberd")
 	cmd.Dir = e.Dir
 	cmd.Env = append(os.Environ(),
 		"HOME="+e.Dir,
-		"EJABBERD_CONFIG_PATH="+cfgPath,
+		"EJABBERD_CONFIG_PATH="+e.cfgPath,
 		"EJABBERD_LOG_PATH="+filepath.Join(e.Dir, "ejabberd.log"),
 		"ERL_CRASH_DUMP="+filepath.Join(e.Dir, "erl_crash.dump"),
 		"ERL_LIBS="+ejabberdLibs(t),
@@ -108,14 +140,9 @@ func StartEjabberd(t testing.TB, users map[string]string) *Ejabberd {
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	e.mu.Lock()
 	e.cmd, e.done = cmd, done
-	t.Cleanup(func() {
-		e.Stop()
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(e.Dir, "ejabberd.log"))
-			t.Logf("ejabberd output:\n%s\nejabberd log (tail):\n%s", e.output(), lastLines(string(log), 60))
-		}
-	})
+	e.mu.Unlock()
 	deadline := time.Now().Add(30 * time.Second)
 	for _, addr := range []string{e.C2SAddr(), e.ComponentAddr(), fmt.Sprintf("127.0.0.1:%d", e.APIPort)} {
 		for {
@@ -135,19 +162,6 @@ func StartEjabberd(t testing.TB, users map[string]string) *Ejabberd {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	for name, pass := range users {
-		body := fmt.Sprintf(`{"user":%q,"host":%q,"password":%q}`, name, e.Domain, pass)
-		res, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/register", e.APIPort), "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatalf("register %s: %v", name, err)
-		}
-		out, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			t.Fatalf("register %s: HTTP %d %s", name, res.StatusCode, out)
-		}
-	}
-	return e
 }
 
 // Stop ends the VM (SIGTERM: init:stop, then SIGKILL to the whole process
@@ -176,9 +190,23 @@ func (e *Ejabberd) output() string {
 	return e.logs.String()
 }
 
-// The MUC suite through ejabberd, from deploy/ejabberd/ejabberd.yml: the
-// bridge binary as its component.
+// The MUC suite through ejabberd, from deploy/ejabberd/ejabberd.yml, with
+// the bridge binary as its component.
 func TestXMPPMUCWithEjabberdBinary(t *testing.T) {
 	e := StartEjabberd(t, e2eUsers)
 	mucScenario(t, e, startBinary(t, e))
+}
+
+// The shutdown scenario through ejabberd: on SIGTERM every occupant of every
+// room gets the 332 presence, then ejabberd answers for the gone component.
+func TestXMPPShutdownPresenceEjabberdBinary(t *testing.T) {
+	e := StartEjabberd(t, e2eUsers)
+	shutdownScenario(t, e, startBinary(t, e))
+}
+
+// The reconnect scenario through ejabberd: ejabberd restarts (same spool),
+// the component comes back and the room's state is intact.
+func TestXMPPReconnectAfterEjabberdRestartBinary(t *testing.T) {
+	e := StartEjabberd(t, e2eUsers)
+	reconnectScenario(t, e, startBinary(t, e))
 }

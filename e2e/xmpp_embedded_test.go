@@ -487,3 +487,40 @@ func TestEmbeddedSIPDigest(t *testing.T) {
 		ua.Close()
 	}
 }
+
+// TestEmbeddedVerifiedBinding: in embedded mode an account is a JID+AOR
+// pair, so alice calling in (digest with her account) with Call-Info
+// <xmpp:alice@localhost>;purpose=impp is bound to her occupant from the
+// store, with no vCard stored by hand and no XMPP round trip: one
+// participant with both legs. bob, authenticated as himself with the same
+// hint, stays a separate participant.
+func TestEmbeddedVerifiedBinding(t *testing.T) {
+	e := StartEmbedded(t, func(c *config.Config) {
+		c.XMPP.AllowPlaintextLoopback = true
+		c.SIP.Auth.RequireForCalls = true
+	})
+	e.User(t, "alice-pw", false, "add", "alice")
+	e.User(t, "bob-pw", false, "add", "bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	room := "team@" + e.MUCDomain
+	alice := DialXMPP(t, e.C2SAddr, "alice", e.Host, "alice-pw")
+	createRoom(t, alice, room, "Alice")
+
+	hint := sipua.WithHeader("Call-Info", "<xmpp:alice@"+e.Host+">;purpose=impp")
+	ac := dial(t, ctx, e.Bridge, "alice", "Alice Phone", "alice-pw", "127.0.0.1", 600, hint)
+	if ac.call.Response.StatusCode != 200 {
+		t.Fatalf("alice's call: %s", ac.call.Response.StartLine())
+	}
+	WaitFor(t, 5*time.Second, "one participant with both legs", func() bool {
+		return e.Metric("cusax_participants_active", `protocol="both"`) == 1 && e.Metric("cusax_participants_active") == 1
+	})
+	bc := dial(t, ctx, e.Bridge, "bob", "Bob Phone", "bob-pw", "127.0.0.1", 1100, hint)
+	if bc.call.Response.StatusCode != 200 {
+		t.Fatalf("bob's call: %s", bc.call.Response.StartLine())
+	}
+	alice.NextFrom("presence", room+"/Bob Phone")
+	WaitFor(t, 5*time.Second, "bob separate and unbound", func() bool {
+		return e.Metric("cusax_participants_active", `protocol="sip"`) == 1 && e.Metric("cusax_participants_active", `protocol="both"`) == 1
+	})
+}

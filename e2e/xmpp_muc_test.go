@@ -370,10 +370,19 @@ func TestXMPPReconnectAfterProsodyRestartBinary(t *testing.T) {
 	reconnectScenario(t, p, startBinary(t, p))
 }
 
-// reconnectScenario: Prosody is stopped and started again; the component is
-// back within 5 s, the occupant whose client went with Prosody is removed,
-// and the room, its affiliations and its history are intact.
-func reconnectScenario(t *testing.T, p *Prosody, br mucBridge) {
+// restartableServer is an XMPP server a test can stop and start again.
+type restartableServer interface {
+	xmppServer
+	Stop()
+	Start()
+}
+
+// reconnectScenario: the XMPP server is stopped and started again; the
+// component is back within 5 s, the occupant whose client went with the
+// server is removed, and the room, its affiliations and its history are
+// intact.
+func reconnectScenario(t *testing.T, srv restartableServer, br mucBridge) {
+	p := srv.server()
 	room := "persist@" + p.MUCDomain
 	alice, dave := login(t, p, "alice"), login(t, p, "dave")
 	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
@@ -387,13 +396,13 @@ func reconnectScenario(t *testing.T, p *Prosody, br mucBridge) {
 		t.Fatalf("affiliations: %s", res)
 	}
 
-	p.Stop()
+	srv.Stop()
 	WaitFor(t, 10*time.Second, "link down noticed", func() bool { return !br.Connected() })
-	p.Start()
+	srv.Start()
 	back := time.Now()
-	WaitFor(t, 5*time.Second, "component back within 5 s of Prosody's restart", br.Connected)
-	t.Logf("component back %v after Prosody's restart", time.Since(back).Round(time.Millisecond))
-	// Prosody's restart dropped every client: the bridge finds Alice's
+	WaitFor(t, 5*time.Second, "component back within 5 s of the server's restart", br.Connected)
+	t.Logf("component back %v after the server's restart", time.Since(back).Round(time.Millisecond))
+	// The server's restart dropped every client: the bridge finds Alice's
 	// occupant is a ghost and removes it.
 	alice, dave = login(t, p, "alice"), login(t, p, "dave")
 	waitComponent(t, dave, p.MUCDomain, 5*time.Second)
@@ -432,7 +441,8 @@ func TestXMPPShutdownPresenceBinary(t *testing.T) {
 
 // shutdownScenario: on SIGTERM every occupant of every room gets its
 // unavailable self-presence with 332 before the component goes away.
-func shutdownScenario(t *testing.T, p *Prosody, br mucBridge) {
+func shutdownScenario(t *testing.T, srv xmppServer, br mucBridge) {
+	p := srv.server()
 	alice, bob, dave := login(t, p, "alice"), login(t, p, "bob"), login(t, p, "dave")
 	waitComponent(t, dave, p.MUCDomain, 10*time.Second)
 	team, other := "team@"+p.MUCDomain, "other@"+p.MUCDomain

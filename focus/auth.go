@@ -71,6 +71,34 @@ func (f *Focus) challenge(req *sip.Request, tx sip.ServerTransaction, stale bool
 	f.send(tx, req, res)
 }
 
+// assertedIdentity returns the identity a trusted peer asserts for req
+// (RFC 3325 §9.1): the P-Asserted-Identity of a request whose source is in
+// sip.trusted_peers. From any other source the header is ignored.
+func (f *Focus) assertedIdentity(req *sip.Request) (identity, bool) {
+	if len(f.cfg.TrustedPeers) == 0 {
+		return identity{}, false
+	}
+	pai := parsePAI(headerValues(req, "P-Asserted-Identity", ""))
+	if pai == "" {
+		return identity{}, false
+	}
+	src, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return identity{}, false
+	}
+	a := src.Addr().Unmap()
+	for _, p := range f.cfg.TrustedPeers {
+		if p.Contains(a) {
+			id := identity{aor: pai, authenticated: true}
+			if from := req.From(); from != nil {
+				id.fromMatches = f.reg.SameIdentity(aor(from.Address), pai)
+			}
+			return id, true
+		}
+	}
+	return identity{}, false
+}
+
 // sourceIP is the IP address a request came from (its transport source,
 // without port), the key of per-source limits.
 func sourceIP(req *sip.Request) string {

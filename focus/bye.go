@@ -48,6 +48,7 @@ func (f *Focus) finishHangup(ctx context.Context, c *call, how conference.Depart
 	if tellCore {
 		f.leave(c, how, origin)
 	}
+	c.setReason(defaultReason(how))
 	c.mu.Lock()
 	established := c.established
 	c.mu.Unlock()
@@ -95,6 +96,11 @@ func (f *Focus) bye(ctx context.Context, c *call) {
 	ctx, cancel := context.WithTimeout(ctx, byeTimeout)
 	defer cancel()
 	req := c.dlg.request(sip.BYE)
+	c.mu.Lock()
+	if c.reason != "" {
+		req.AppendHeader(sip.NewHeader("Reason", c.reason))
+	}
+	c.mu.Unlock()
 	res, err := f.do(ctx, req)
 	switch {
 	case err != nil:
@@ -102,4 +108,18 @@ func (f *Focus) bye(ctx context.Context, c *call) {
 	case res.StatusCode >= 300 && res.StatusCode != 481:
 		f.log.Info("BYE refused", "call-id", c.dlg.key.callID, "status", res.StatusCode)
 	}
+}
+
+// defaultReason is the Reason of a BYE when nothing more specific was
+// recorded: a moderator's removal (403), a media or signalling failure
+// (408), the call leaving otherwise (the conference ended, the bridge
+// shutting down, a replaced call: 200).
+func defaultReason(how conference.Departure) (int, string) {
+	switch how {
+	case conference.Booted:
+		return 403, "removed from the conference by a moderator"
+	case conference.Failed:
+		return 408, "no media or no answer from the phone"
+	}
+	return 200, "call ended by the conference"
 }

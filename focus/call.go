@@ -49,6 +49,19 @@ type call struct {
 	established bool       // a 2xx to the initial INVITE went out
 	ack         *ackWait   // the ACK the running INVITE transaction waits for
 	clock       mediaClock // the RTP timeout's view of the call (rtptimeout.go)
+	// reason is the Reason header of the focus's BYE (RFC 3326), set once
+	// by whoever decides the call ends (a kick, a ban, a timeout).
+	reason string
+}
+
+// setReason records why the focus ends the call, unless a reason is
+// recorded already (the first decision wins).
+func (c *call) setReason(cause int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason == "" {
+		c.reason = reasonValue(cause, text)
+	}
 }
 
 // ackWait is an ACK expected for the 2xx to the INVITE with CSeq seq.
@@ -159,6 +172,7 @@ func (f *Focus) applyMedia(c *call, n negotiated) error {
 		DTMFPayloadType: n.DTMF, Direction: n.Mixer()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	p.SRTP = srtpParams(n, c.local.SRTPKey)
 	var err error
 	if !c.started {
 		err = c.leg.Start(c.room, p, f.legHandlers(c.room, c.pid))

@@ -42,7 +42,8 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 		log.Warn("dial-out: no RTP port", "err", err)
 		return 503, "Service Unavailable"
 	}
-	local := localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1}
+	local := localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1,
+		SRTP: f.cfg.SRTP, SRTPKey: newSRTPKey(f.cfg.SRTP)}
 	d := f.dialOutDialog(room, target)
 	res, canceled := f.inviteOut(d, createOffer(local, mixer.SendRecv), rep, log)
 	if res == nil || !res.IsSuccess() {

@@ -29,6 +29,7 @@ func (f *Focus) followEvent(ev conference.Event) {
 	case conference.Kicked, conference.Banned:
 		// Banned without a present participant has an empty ID.
 		if c := f.calls.participant(ev.Participant.ID); c != nil {
+			c.setReason(403, kickText(ev))
 			f.hangupLater(c, conference.Booted)
 		}
 	case conference.Left:
@@ -42,8 +43,19 @@ func (f *Focus) followEvent(ev conference.Event) {
 			f.hangupLater(c, how)
 		}
 	case conference.ConferenceEnded:
+		cause, text := 200, "the conference ended"
+		switch ev.Cause {
+		case conference.CauseShutdown:
+			cause, text = 503, "the bridge is shutting down"
+		case conference.CauseDestroyed:
+			cause, text = 410, "the conference was destroyed"
+			if ev.Reason != "" {
+				text += ": " + ev.Reason
+			}
+		}
 		for _, p := range ev.Others {
 			if c := f.calls.participant(p.ID); c != nil {
+				c.setReason(cause, text)
 				f.hangupLater(c, conference.Departed)
 			}
 		}
@@ -54,4 +66,21 @@ func (f *Focus) followEvent(ev conference.Event) {
 // without holding up the event stream.
 func (f *Focus) hangupLater(c *call, how conference.Departure) {
 	f.goWork("hang-up", func() { f.hangup(f.detached(), c, how, conference.OriginSystem, false) })
+}
+
+// kickText is the text of the Reason of a kick's or ban's BYE: what was
+// done, by whom (as the core recorded it for everyone) and the
+// moderator's reason.
+func kickText(ev conference.Event) string {
+	what := "kicked"
+	if ev.Kind == conference.Banned {
+		what = "banned"
+	}
+	if l := ev.Participant.Left; l != nil && l.By != "" {
+		what += " by " + l.By
+	}
+	if ev.Reason != "" {
+		what += ": " + ev.Reason
+	}
+	return what
 }

@@ -83,6 +83,10 @@ type Config struct {
 	// room lists that AOR). REFERs (ejection, dial-out) are always
 	// challenged.
 	RequireAuthForCalls bool
+	// TrustedPeers are the sources (sip.trusted_peers) whose
+	// P-Asserted-Identity is a caller's trusted identity (RFC 3325); their
+	// INVITEs carrying one are not challenged.
+	TrustedPeers []netip.Prefix
 	// AuthFreeFailures is how many digest failures in a row a user or a
 	// source address may have before each further failure locks it out
 	// for a growing delay (1 s, doubled per failure, up to AuthMaxDelay).
@@ -100,6 +104,8 @@ type Config struct {
 	// TCPIdleTimeout closes an accepted connection that sent nothing for
 	// this long. Default DefaultTCPIdleTimeout; negative: never.
 	TCPIdleTimeout time.Duration
+	// SRTP is the SRTP policy (rtp.srtp); "" is SRTPOff.
+	SRTP SRTPPolicy
 	// TLS is the server configuration of "tls:" listeners (sip.tls.cert
 	// and key); required when one is listed.
 	TLS *tls.Config
@@ -171,6 +177,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.TCPIdleTimeout = DefaultTCPIdleTimeout
 	}
 	c.Subscriptions = c.Subscriptions.withDefaults()
+	switch c.SRTP {
+	case "":
+		c.SRTP = SRTPOff
+	case SRTPOff, SRTPOffer, SRTPRequired:
+	default:
+		return c, fmt.Errorf("focus: SRTP policy %q (want off, offer or required)", c.SRTP)
+	}
 	if c.FDReserve == 0 {
 		c.FDReserve = 64
 	}

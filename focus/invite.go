@@ -216,7 +216,11 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		return incoming{}, false
 	}
 	in := incoming{room: room, caller: identity{aor: aor(req.From().Address)}}
-	if f.cfg.RequireAuthForCalls {
+	if id, ok := f.assertedIdentity(req); ok {
+		// A trusted peer authenticated the user (RFC 3325): no challenge.
+		log.Info("caller asserted by a trusted peer", "from", in.caller.aor, "aor", id.aor)
+		in.caller = id
+	} else if f.cfg.RequireAuthForCalls {
 		id, ok := f.authenticate(req, tx)
 		if !ok {
 			return incoming{}, false
@@ -227,7 +231,7 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		in.caller = id
 	}
 	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), f.advertise)
+		o, err := parseOffer(req.Body(), f.advertise, f.cfg.SRTP)
 		if err != nil {
 			log.Info("offer refused", "room", room, "err", err)
 			f.refuseSDP(req, tx, err)
@@ -282,8 +286,9 @@ func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incomi
 		audio.Codec, audio.OnHold = in.off.n.Codec.Name, in.off.n.OnHold()
 	}
 	ctx, cancel := f.coreCtx()
+	hint := parseCallInfoIMPP(headerValues(req, "Call-Info", ""))
 	joined, err := f.reg.Join(ctx, in.room, conference.JoinRequest{DisplayName: req.From().DisplayName, AOR: audio.AOR,
-		Authenticated: in.caller.authenticated, Audio: audio, Origin: conference.OriginSIP, Source: sourceIP(req)})
+		Authenticated: in.caller.authenticated, Audio: audio, Origin: conference.OriginSIP, Source: sourceIP(req), JIDHint: hint})
 	cancel()
 	if err != nil {
 		code, reason := joinStatus(err)
@@ -293,10 +298,18 @@ func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incomi
 			log.Info("conference join refused", "room", in.room, "status", code, "err", err)
 		}
 		_ = leg.Close()
-		f.reply(tx, req, code, reason, nil)
+		var hdrs []sip.Header
+		if errors.Is(err, conference.ErrBanned) {
+			hdrs = append(hdrs, reasonHeader(403, "banned from this conference"))
+		}
+		f.reply(tx, req, code, reason, nil, hdrs...)
 		return nil, false
 	}
-	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1})
+	if p := joined.Participant; hint != "" {
+		log.Info("caller named a JID (Call-Info purpose=impp)", "jid", hint, "bound", p.Bound, "trusted", in.caller.authenticated)
+	}
+	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1,
+		SRTP: f.cfg.SRTP, SRTPKey: newSRTPKey(f.cfg.SRTP)})
 	leg.SetMuted(joined.Participant.Muted) // before any media flows; syncMute keeps it current
 	return c, true
 }
@@ -601,7 +614,7 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var off *offer
 	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), f.advertise)
+		o, err := parseOffer(req.Body(), f.advertise, f.cfg.SRTP)
 		if err != nil {
 			log.Info("re-INVITE offer refused", "err", err)
 			f.refuseSDP(req, tx, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -108,7 +109,11 @@ func (f *Focus) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	var reason string
 	if target.method == "BYE" {
 		log.Info("REFER: ejecting", "target", target.uri.String(), "by", actor.AOR)
-		code, reason = f.eject(room, aor(target.uri), actor)
+		name := target.uri.String()
+		if target.uri.Scheme != "xmpp" {
+			name = aor(target.uri)
+		}
+		code, reason = f.eject(room, name, actor, referReason(req, actor))
 	} else {
 		log.Info("REFER: dialing out", "target", target.uri.String(), "by", actor.AOR)
 		code, reason = f.dialOut(room, target.uri, rep)
@@ -146,8 +151,15 @@ func (f *Focus) referTarget(req *sip.Request, tx sip.ServerTransaction, log *slo
 		return referTarget{}, false
 	}
 	target, err := parseReferTo(vals[0])
-	if err == nil && target.uri.Scheme != "sip" && target.uri.Scheme != "sips" {
-		err = errors.New("only sip: and sips: URIs are supported")
+	if err == nil && strings.EqualFold(target.uri.Scheme, "xmpp") {
+		// A chat participant's entity (xmpp:JID) as conference-info
+		// shows it; only an ejection can name one.
+		target = xmppReferTarget(target.uri.String())
+		if target.method != "BYE" {
+			err = errors.New("an xmpp: Refer-To needs method=BYE")
+		}
+	} else if err == nil && target.uri.Scheme != "sip" && target.uri.Scheme != "sips" {
+		err = errors.New("only sip:, sips: and (to eject) xmpp: URIs are supported")
 	}
 	if err == nil && target.method != "" && target.method != "BYE" && target.method != "INVITE" {
 		err = errors.New("method " + target.method + " in Refer-To is not supported")
@@ -224,13 +236,18 @@ func (f *Focus) acceptRefer(req *sip.Request, tx sip.ServerTransaction, room str
 	return rep, f.send(tx, req, res) == nil
 }
 
-// eject has the core kick every participant of room whose AOR is target
+// eject has the core kick every participant of room that target names
+// (see names; a chat-only occupant too)
 // and waits (bounded) until their calls are hung up. It returns the status
 // for the final refer NOTIFY: 200 when someone was ejected, 404 when
 // nobody in the conference has that AOR, 403 when the core refuses (a
 // moderator may not eject itself nor an owner).
-func (f *Focus) eject(room, target string, actor conference.Actor) (int, string) {
-	ps := f.reg.Find(room, func(p *conference.Participant) bool { return p.AOR != "" && conference.SameAOR(p.AOR, target) })
+func (f *Focus) eject(room, target string, actor conference.Actor, why string) (int, string) {
+	reveals := false
+	if c := f.reg.Lookup(room); c != nil {
+		reveals = c.Snapshot().Config.WhoisPolicy().Reveals(conference.Everyone)
+	}
+	ps := f.reg.Find(room, func(p *conference.Participant) bool { return f.names(p, target, reveals) })
 	if len(ps) == 0 {
 		return 404, "Not Found"
 	}
@@ -240,7 +257,7 @@ func (f *Focus) eject(room, target string, actor conference.Actor) (int, string)
 	for _, p := range ps {
 		c := f.calls.participant(p.ID)
 		ctx, cancel := f.coreCtx()
-		err := f.reg.Kick(ctx, room, p.ID, actor, conference.OriginSIP, "")
+		err := f.reg.Kick(ctx, room, p.ID, actor, conference.OriginSIP, why)
 		cancel()
 		if err != nil {
 			code, reason = kickStatus(err)
@@ -278,4 +295,49 @@ func kickStatus(err error) (int, string) {
 		return 503, "Service Unavailable" // the core or the focus shutting down
 	}
 	return 500, "Server Internal Error"
+}
+
+// names reports whether a Refer-To target names participant p as the
+// referrer's conference-info shows it: its user entity (an AOR, xmpp:JID,
+// or the anonymous entity of a semi-anonymous room), its SIP AOR, or its
+// xmpp:JID when the room shows real JIDs to everyone (reveals).
+func (f *Focus) names(p *conference.Participant, target string, reveals bool) bool {
+	switch {
+	case p.Entity == target:
+		return true
+	case strings.HasPrefix(strings.ToLower(target), "xmpp:"):
+		return reveals && p.JID != "" && f.reg.SameIdentity(p.JID, target)
+	}
+	return p.AOR != "" && f.reg.SameIdentity(p.AOR, target)
+}
+
+// xmppReferTarget reads an xmpp: Refer-To URI (sipgo keeps such a URI
+// whole): the method parameter (";method=BYE" as RFC 4579 writes it, or
+// "?method=BYE") comes off, the rest is the URI.
+func xmppReferTarget(u string) referTarget {
+	t := referTarget{}
+	uri, method := u, ""
+	if i := strings.IndexAny(u, ";?"); i >= 0 {
+		uri = u[:i]
+		for _, p := range strings.FieldsFunc(u[i+1:], func(r rune) bool { return r == ';' || r == '&' || r == '?' }) {
+			if k, v, _ := strings.Cut(p, "="); strings.EqualFold(k, "method") {
+				method = strings.ToUpper(v)
+			}
+		}
+	}
+	t.uri = sip.Uri{Scheme: "xmpp", Host: strings.TrimPrefix(uri[len("xmpp:"):], "//")}
+	t.method = method
+	return t
+}
+
+// referReason is the reason an ejection records (and the MUC shows with
+// the 307): the text of the REFER's Reason header (RFC 3326), else who
+// ejected.
+func referReason(req *sip.Request, actor conference.Actor) string {
+	for _, v := range headerValues(req, "Reason", "") {
+		if r, ok := parseReason(v); ok && r.text != "" {
+			return r.text
+		}
+	}
+	return "ejected by " + actor.AOR
 }

@@ -61,6 +61,10 @@ var (
 
 // localMedia is what the focus puts into its own SDP for one call.
 type localMedia struct {
+	// SRTP is the call's SRTP policy, and SRTPKey the focus's SDES key
+	// (mixer.SRTPKeyLen bytes) for it, nil with SRTPOff.
+	SRTP      SRTPPolicy
+	SRTPKey   []byte
 	Addr      netip.Addr // advertised address (c= and o=)
 	Port      int        // RTP port of the call's leg
 	SessionID uint64     // o= sess-id, fixed for the call
@@ -83,6 +87,9 @@ type negotiated struct {
 	Events uint16
 	// Peer is the direction the peer declared (after the c=0.0.0.0 rule).
 	Peer mixer.Direction
+	// SRTP is the peer's crypto attribute chosen (RFC 4568), nil for
+	// plain RTP.
+	SRTP *sdesCrypto
 }
 
 // Answer returns the direction attribute the focus answers with.
@@ -111,6 +118,8 @@ type remoteAudio struct {
 	formats []format // in m-line order
 	dir     mixer.Direction
 	rtcp    netip.AddrPort // a=rtcp, invalid when absent
+	secure  bool           // RTP/SAVP(F)
+	crypto  *sdesCrypto    // the first supported a=crypto line
 }
 
 // format is one payload type of an m-line with its rtpmap and fmtp.
@@ -123,7 +132,7 @@ type format struct {
 }
 
 // parseSDP parses a peer's SDP and returns it with its usable audio m-line.
-func parseSDP(raw []byte) (*sdp.SessionDescription, remoteAudio, error) {
+func parseSDP(raw []byte, policy SRTPPolicy) (*sdp.SessionDescription, remoteAudio, error) {
 	var sd sdp.SessionDescription
 	if len(raw) == 0 {
 		return nil, remoteAudio{}, malformed("empty body")
@@ -146,14 +155,15 @@ func parseSDP(raw []byte) (*sdp.SessionDescription, remoteAudio, error) {
 		if md.MediaName.Port.Value == 0 {
 			continue // rejected or removed stream
 		}
-		if !plainRTP(md.MediaName.Protos) {
+		secure, usableProto := rtpProto(md.MediaName.Protos)
+		if !usableProto || (secure && policy == SRTPOff) || (!secure && policy == SRTPRequired) {
 			sawTransport = true
 			continue
 		}
 		if md.MediaName.Port.Value < 1 || md.MediaName.Port.Value > 65535 {
 			return nil, remoteAudio{}, malformed("audio port %d", md.MediaName.Port.Value)
 		}
-		ra := remoteAudio{index: i, port: md.MediaName.Port.Value, dir: sessDir}
+		ra := remoteAudio{index: i, port: md.MediaName.Port.Value, dir: sessDir, secure: secure}
 		ci := md.ConnectionInformation
 		if ci == nil {
 			ci = sd.ConnectionInformation
@@ -182,6 +192,15 @@ func parseSDP(raw []byte) (*sdp.SessionDescription, remoteAudio, error) {
 			if a.Key == "rtcp" {
 				ra.rtcp = parseRTCPAttr(a.Value, addr)
 			}
+			if a.Key == "crypto" && secure && ra.crypto == nil {
+				if c, ok := parseCrypto(a.Value); ok {
+					ra.crypto = &c
+				}
+			}
+		}
+		if secure && ra.crypto == nil {
+			sawTransport = true // SAVP without a key we can use (DTLS-SRTP, MKI, other suites)
+			continue
 		}
 		ra.formats = formats(md)
 		return &sd, ra, nil
@@ -229,12 +248,6 @@ func sdpDirection(d mixer.Direction) sdp.Direction {
 		return sdp.DirectionInactive
 	}
 	return sdp.DirectionSendRecv
-}
-
-// plainRTP reports whether an m-line proto is unencrypted RTP over UDP.
-func plainRTP(protos []string) bool {
-	p := strings.ToUpper(strings.Join(protos, "/"))
-	return p == "RTP/AVP" || p == "RTP/AVPF"
 }
 
 // formats lists an m-line's payload types with their rtpmap/fmtp; static
@@ -315,6 +328,7 @@ func choose(ra remoteAudio) (negotiated, error) {
 		break
 	}
 	n.Peer = ra.dir
+	n.SRTP = ra.crypto
 	if ra.addr.IsUnspecified() {
 		// RFC 3264 §8.4 / RFC 2543 hold: the peer does not receive.
 		switch n.Peer {
@@ -431,8 +445,8 @@ type offer struct {
 // parseOffer parses and negotiates a peer's offer for a focus advertising
 // local (for the address family check). It allocates nothing, so bad
 // offers are refused before any port is taken.
-func parseOffer(raw []byte, local netip.Addr) (offer, error) {
-	sd, ra, err := parseSDP(raw)
+func parseOffer(raw []byte, local netip.Addr, policy SRTPPolicy) (offer, error) {
+	sd, ra, err := parseSDP(raw, policy)
 	if err != nil {
 		return offer{}, err
 	}
@@ -458,7 +472,14 @@ func (o offer) answer(local localMedia) ([]byte, error) {
 			}})
 			continue
 		}
-		ans.MediaDescriptions = append(ans.MediaDescriptions, audioMedia(local.Port, []mixer.Codec{o.n.Codec}, o.n.DTMF, o.n.Events, o.n.Answer()))
+		md := audioMedia(local.Port, []mixer.Codec{o.n.Codec}, o.n.DTMF, o.n.Events, o.n.Answer())
+		if o.n.SRTP != nil {
+			if len(local.SRTPKey) != mixer.SRTPKeyLen {
+				return nil, errors.New("answer: SRTP negotiated without a local key")
+			}
+			withCrypto(md, sdesCrypto{tag: o.n.SRTP.tag, suite: o.n.SRTP.suite, key: local.SRTPKey})
+		}
+		ans.MediaDescriptions = append(ans.MediaDescriptions, md)
 	}
 	out, err := ans.Marshal()
 	if err != nil {
@@ -480,7 +501,11 @@ func rejectedFormats(f []string) []string {
 // re-INVITE without SDP): every supported codec, telephone-event 0-15.
 func createOffer(local localMedia, dir mixer.Direction) []byte {
 	sd := session(local)
-	sd.MediaDescriptions = append(sd.MediaDescriptions, audioMedia(local.Port, mixer.Codecs(), offerDTMFPT, defaultEvents, dir))
+	md := audioMedia(local.Port, mixer.Codecs(), offerDTMFPT, defaultEvents, dir)
+	if local.SRTP == SRTPRequired && len(local.SRTPKey) == mixer.SRTPKeyLen {
+		withCrypto(md, sdesCrypto{tag: 1, suite: mixer.SuiteAES128SHA1_80, key: local.SRTPKey})
+	}
+	sd.MediaDescriptions = append(sd.MediaDescriptions, md)
 	out, err := sd.Marshal()
 	if err != nil {
 		panic(fmt.Sprintf("focus: marshal own offer: %v", err)) // only our own constants go in
@@ -490,7 +515,13 @@ func createOffer(local localMedia, dir mixer.Direction) []byte {
 
 // acceptAnswer reads the peer's answer to createOffer.
 func acceptAnswer(answer []byte, local localMedia) (negotiated, error) {
-	_, ra, err := parseSDP(answer)
+	// The focus offers SAVP only when SRTP is required, and plain RTP
+	// otherwise: the answer must match.
+	policy := SRTPOff
+	if local.SRTP == SRTPRequired {
+		policy = SRTPRequired
+	}
+	_, ra, err := parseSDP(answer, policy)
 	if err != nil {
 		return negotiated{}, err
 	}

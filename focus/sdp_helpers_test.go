@@ -2,7 +2,7 @@ package focus
 
 // answerOffer negotiates a peer's offer and returns the answer SDP.
 func answerOffer(raw []byte, local localMedia) (negotiated, []byte, error) {
-	o, err := parseOffer(raw, local.Addr)
+	o, err := parseOffer(raw, local.Addr, local.SRTP)
 	if err != nil {
 		return negotiated{}, nil, err
 	}

@@ -15,8 +15,10 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	ConferencesActive  prometheus.Gauge
-	ParticipantsActive *prometheus.GaugeVec // protocol: sip|xmpp|both
+	// conferences computes cusax_conferences_active and
+	// cusax_participants_active{protocol} (sip|xmpp|both) at scrape time
+	// (CountConferences).
+	conferences *conferenceCollector
 
 	SIPRequests  *prometheus.CounterVec // method (incoming)
 	SIPResponses *prometheus.CounterVec // method, class (sent by the focus)
@@ -73,13 +75,12 @@ func New() *Metrics {
 	f := prometheus.WrapRegistererWithPrefix("cusax_", reg)
 	tickBuckets := []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 20e-3}
 	m := &Metrics{
-		Registry:           reg,
-		ConferencesActive:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "conferences_active", Help: "Conferences that currently exist."}),
-		ParticipantsActive: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "participants_active", Help: "Participants present, by how they take part."}, []string{"protocol"}),
-		SIPRequests:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_requests_total", Help: "SIP requests received by the focus."}, []string{"method"}),
-		SIPResponses:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_responses_total", Help: "SIP responses sent by the focus, by request method and status class."}, []string{"method", "class"}),
-		RTPPackets:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rtp_packets_total", Help: "RTP packets received (in), sent (out) and dropped on ingest."}, []string{"direction"}),
-		RTPPacketsLost:     prometheus.NewCounter(prometheus.CounterOpts{Name: "rtp_packets_lost_total", Help: "RTP packets lost in transit, from sequence gaps."}),
+		Registry:       reg,
+		conferences:    newConferenceCollector(),
+		SIPRequests:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_requests_total", Help: "SIP requests received by the focus."}, []string{"method"}),
+		SIPResponses:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sip_responses_total", Help: "SIP responses sent by the focus, by request method and status class."}, []string{"method", "class"}),
+		RTPPackets:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rtp_packets_total", Help: "RTP packets received (in), sent (out) and dropped on ingest."}, []string{"direction"}),
+		RTPPacketsLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "rtp_packets_lost_total", Help: "RTP packets lost in transit, from sequence gaps."}),
 		RTPJitter: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rtp_jitter_seconds", Help: "Interarrival jitter per leg (RFC 3550 A.8), sampled each RTCP interval.",
 			Buckets: []float64{.001, .0025, .005, .01, .02, .04, .08, .16, .32}}),
 		MixerTick: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mixer_tick_duration_seconds", Help: "Time spent mixing one 20 ms tick for all conferences.",
@@ -99,7 +100,7 @@ func New() *Metrics {
 		StoreErrors:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "store_errors_total", Help: "Store operations that failed, by kind of operation."}, []string{"op"}),
 		Info:                prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "build_info", Help: "Always 1; labels say the version and the XMPP mode."}, []string{"version", "xmpp_mode"}),
 	}
-	f.MustRegister(m.ConferencesActive, m.ParticipantsActive, m.SIPRequests, m.SIPResponses,
+	f.MustRegister(m.conferences, m.SIPRequests, m.SIPResponses,
 		m.RTPPackets, m.RTPPacketsLost, m.RTPJitter, m.MixerTick, m.MixerLateness, m.MixerTicksLate,
 		m.RTPPortsInUse, m.RTPTimeouts, m.DTMFEvents, m.MUCStanzas, m.ModerationActions, m.XMPPConnected,
 		m.SubscriptionsActive, m.NotifySent, m.RTPPortsCapacity, m.StoreErrors, m.Info)
@@ -108,11 +109,9 @@ func New() *Metrics {
 	return m
 }
 
-// zero creates every bounded label combination of the vectors.
+// zero creates every bounded label combination of the vectors (the
+// participant gauge is zero for every protocol by its collector).
 func (m *Metrics) zero() {
-	for _, p := range protocols {
-		m.ParticipantsActive.WithLabelValues(p)
-	}
 	for _, d := range directions {
 		m.RTPPackets.WithLabelValues(d)
 	}

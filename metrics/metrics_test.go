@@ -9,7 +9,7 @@ import (
 
 func TestHandlerExposesBridgeMetrics(t *testing.T) {
 	m := New()
-	m.ParticipantsActive.WithLabelValues("sip").Set(3)
+	m.CountConferences(fixedCounts{1, map[string]int{"sip": 3}})
 	m.SIPResponses.WithLabelValues("INVITE", StatusClass(486)).Inc()
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
@@ -22,7 +22,8 @@ func TestHandlerExposesBridgeMetrics(t *testing.T) {
 	for _, want := range []string{
 		`cusax_participants_active{protocol="sip"} 3`,
 		`cusax_sip_responses_total{class="4xx",method="INVITE"} 1`,
-		`cusax_conferences_active 0`,
+		`cusax_conferences_active 1`,
+		`cusax_participants_active{protocol="both"} 0`,
 		`cusax_mixer_tick_duration_seconds_bucket`,
 		`cusax_xmpp_component_connected 0`,
 		`go_goroutines`,
@@ -40,6 +41,13 @@ func TestStatusClass(t *testing.T) {
 		}
 	}
 }
+
+type fixedCounts struct {
+	n  int
+	by map[string]int
+}
+
+func (f fixedCounts) Counts() (int, map[string]int) { return f.n, f.by }
 
 // Every bounded label combination of the counters exists from the start, at
 // zero, so that a panel shows 0 rather than nothing.

@@ -119,9 +119,9 @@ func (l *Leg) sdpSpoke() {
 	if l.latched && l.latchAddr.Addr() != l.sdpAddr() {
 		l.latched = false
 		l.run = relatchRun{}
-		if l.rtcpLatched && l.rtcpAddr.Addr() != l.sdpAddr() {
-			l.rtcpLatched = false
-		}
+	}
+	if l.rtcpLatched && l.rtcpAddr.Addr() != l.sdpAddr() && !(l.latched && l.rtcpAddr.Addr() == l.latchAddr.Addr()) {
+		l.rtcpLatched = false
 	}
 }
 

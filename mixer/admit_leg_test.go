@@ -147,3 +147,19 @@ func TestRelatchNeedsTimestamp(t *testing.T) {
 		t.Fatalf("the phone's own continuing stream: %+v", st)
 	}
 }
+
+// A stranger's RTCP that latched while learning gives way once the phone
+// is heard from its SDP IP.
+func TestStrangerRTCPGivesWay(t *testing.T) {
+	e := newTestEngine(t, nil)
+	l := newSocketlessLeg(e, LegParams{Remote: sdpA, Codec: PCMU()})
+	now := time.Now()
+	l.handleRTCP(rtcpRR(t, 5), netip.MustParseAddrPort("127.0.0.66:40001"), now)
+	l.ingest(rtpBytes(t, 0, 1, 160, 7, silence(160)), sdpA, now)
+	l.mu.Lock()
+	dst := l.rtcpDst()
+	l.mu.Unlock()
+	if dst.Addr() != sdpA.Addr() {
+		t.Fatalf("RTCP still goes to %v", dst)
+	}
+}

@@ -31,6 +31,9 @@ type LegParams struct {
 	DTMFPayloadType uint8
 	// Direction is the media direction from the bridge's point of view.
 	Direction Direction
+	// SRTP, when set, encrypts and authenticates the leg's RTP and RTCP
+	// (SDES keys, RFC 4568; srtp.go). nil: plain RTP.
+	SRTP *SRTP
 }
 
 func (p LegParams) validate() error {
@@ -44,7 +47,7 @@ func (p LegParams) validate() error {
 	case p.Direction > Inactive:
 		return fmt.Errorf("mixer: invalid direction %d", p.Direction)
 	}
-	return nil
+	return p.SRTP.validate()
 }
 
 func (p LegParams) normalized() LegParams {
@@ -189,6 +192,7 @@ type Leg struct {
 	rtcpAddr    netip.AddrPort
 	rtcpFollow  netip.Addr  // after a re-latch: RTCP latches to this IP only
 	src         sourceState // who may send, and whether anyone was heard (admit.go)
+	sec         secure      // SRTP contexts (srtp.go)
 	haveSSRC    bool
 	remoteSSRC  uint32
 	stats       rxStats
@@ -288,6 +292,11 @@ func (l *Leg) setParams(p LegParams) {
 	if p.RemoteRTCP != l.params.RemoteRTCP {
 		l.rtcpLatched = false
 		l.rtcpFollow = netip.Addr{}
+	}
+	if !sameSRTP(p.SRTP, l.params.SRTP) {
+		if err := l.setSRTP(p.SRTP); err != nil {
+			l.log.Error("SRTP not set up", "err", err) // validate has checked suite and keys
+		}
 	}
 	l.params = p
 	l.kind = p.Codec.kind()
@@ -568,6 +577,16 @@ func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending b
 		defer l.mu.Unlock()
 		l.heard(src, now)
 		return l.dtmf.pending()
+	}
+	b, ok := l.openRTP(b)
+	if !ok {
+		l.mu.Lock()
+		l.strangers++
+		add(l.e.m.stranger, 1)
+		l.dropLocked()
+		pending := l.dtmf.pending()
+		l.mu.Unlock()
+		return pending
 	}
 	err := l.rxPkt.Unmarshal(b)
 	l.mu.Lock()

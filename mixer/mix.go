@@ -258,8 +258,9 @@ func (m *mixer) send(l *Leg, s *mixSlot, payload []byte) {
 	if err == nil {
 		n += copy(s.tx[n:], payload)
 		l.txMu.Lock()
-		if !l.txClosed {
-			if err := m.write(l, s.tx[:n], s.dst); err == nil {
+		pkt, serr := l.sealRTP(s.tx[:n])
+		if !l.txClosed && serr == nil {
+			if err := m.write(l, pkt, s.dst); err == nil {
 				l.tx.packets++
 				l.tx.octets += uint64(len(payload))
 				l.tx.lastTS = s.hdr.Timestamp

@@ -50,6 +50,14 @@ func (l *Leg) rtcpInterval() time.Duration {
 // dropped. RTCP latches onto its first source like RTP does; after the RTP
 // latch moved, onto the first source with the new RTP source's IP (see Leg).
 func (l *Leg) handleRTCP(b []byte, src netip.AddrPort, now time.Time) {
+	b, ok := l.openRTCP(b)
+	if !ok {
+		l.mu.Lock()
+		l.strangers++
+		l.mu.Unlock()
+		add(l.e.m.stranger, 1)
+		return
+	}
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil {
 		l.log.Debug("malformed RTCP dropped", "from", src, "err", err)
@@ -187,6 +195,10 @@ func (l *Leg) writeRTCP(pkts []rtcp.Packet, dst netip.AddrPort) {
 		return
 	}
 	if l.rtcpConn == nil {
+		return
+	}
+	if raw, err = l.sealRTCP(raw); err != nil {
+		l.log.Warn("SRTCP encryption failed", "err", err)
 		return
 	}
 	if _, err := l.rtcpConn.WriteToUDPAddrPort(raw, dst); err != nil && !errors.Is(err, net.ErrClosed) {

@@ -78,13 +78,13 @@ func (s *Service) discoInfo(ctx context.Context, st *stanza, room string, q *nod
 	}
 	s.send(iqResult(st, elNS(NSDiscoInfo, "query",
 		el("identity").set("category", "conference").set("type", "text").set("name", name),
-		feature(NSMUC), feature(NSDiscoInfo), feature(featSelfPing), feature(NSPing),
+		feature(NSMUC), feature(NSDiscoInfo), feature(featSelfPing), feature(NSPing), feature(NSSID),
 		feature(pick(c.Persistent, "muc_persistent", "muc_temporary")),
 		feature(pick(c.Moderated, "muc_moderated", "muc_unmoderated")),
 		feature(pick(c.MembersOnly, "muc_membersonly", "muc_open")),
 		feature(pick(c.Password != "", "muc_passwordprotected", "muc_unsecured")),
 		feature(pick(c.Public, "muc_public", "muc_hidden")),
-		feature(pick(whoisOf(c) == "anyone", "muc_nonanonymous", "muc_semianonymous")),
+		feature(pick(whoisOf(c).NonAnonymous(), "muc_nonanonymous", "muc_semianonymous")),
 		form)))
 }
 

@@ -10,5 +10,6 @@
 // mirrored. What is purely XMPP presentation stays here: nick and JID
 // routing, presence fan-out, history filtering, the relaying of private
 // messages, invitations and declines, disco and data forms, and the
-// liveness of occupants' clients (pings).
+// liveness of occupants' clients (pings), and the vCard look-ups the core
+// verifies SIP↔XMPP bindings with (VCardTELs).
 package muc

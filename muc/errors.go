@@ -34,6 +34,7 @@ var coreErrors = []errCase{
 	{conference.ErrCreationRestricted, condNotAllowed, "room creation is restricted"},
 	{conference.ErrRoomQuota, condResourceLimit, "too many rooms; none can be created now"},
 	{conference.ErrClosed, condServiceUnavail, "the service is shutting down"},
+	{conference.ErrUntrusted, condNotAcceptable, "that caller's SIP identity is not verified (no digest authentication or trusted P-Asserted-Identity): rights cannot be granted to it"},
 }
 
 // Overrides of coreErrors for particular requests.

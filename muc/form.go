@@ -76,7 +76,7 @@ func configForm(room string, c conference.Config, subject string) *node {
 		field(fPwProtected, "boolean", "Password required to enter", boolValue(c.Password != "")),
 		field(fSecret, "text-private", "Password", c.Password),
 		field(fMaxUsers, "text-single", "Maximum number of participants (empty: no limit)", maxUsers),
-		option(field(fWhois, "list-single", "Who may see real JIDs", whoisOf(c)), "Moderators", "moderators", "Anyone", "anyone"),
+		option(field(fWhois, "list-single", "Who may see real JIDs", string(whoisOf(c))), "Moderators", "moderators", "Anyone", "anyone"),
 		field(fHistory, "text-single", "Messages of history kept and sent", strconv.Itoa(c.HistoryLength)),
 		option(field(fAllowPM, "list-single", "Who may send private messages", allowPM), "Anyone", "anyone", "Nobody", "none"),
 		field(fSubjectMod, "boolean", "Participants may change the subject", boolValue(c.AllowSubjectChange)),

@@ -84,7 +84,11 @@ func (s *Service) onMessage(ctx context.Context, st *stanza) {
 		if id == "" {
 			id = newID()
 		}
-		if _, err := s.reg.Post(ctx, room, p.ID, conference.Message{ID: id, Body: body}, conference.OriginXMPP); err != nil {
+		msg := conference.Message{ID: id, Body: body}
+		if o := st.el.child(NSSID, "origin-id"); o != nil {
+			msg.OriginID = o.attr("id")
+		}
+		if _, err := s.reg.Post(ctx, room, p.ID, msg, conference.OriginXMPP); err != nil {
 			s.send(s.errorFor(st, room, err, postErrors...))
 		}
 	}

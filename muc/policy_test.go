@@ -137,8 +137,19 @@ func TestSIPAffiliationsFromXMPP(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.fc.nextTo(t, alice)
-	// Membership for an unauthenticated caller: not allowed.
-	wantError(t, r.iq(alice, room, "set", admin(`<item nick='Carol Phone' affiliation='member'/>`)), "not-allowed", "cancel")
+	// Rights for an unauthenticated caller (issue 8 defect 5): refused
+	// with not-acceptable and a text saying why, and nothing changes.
+	for _, item := range []string{`<item nick='Carol Phone' affiliation='member'/>`, `<item nick='Carol Phone' affiliation='admin'/>`,
+		`<item nick='Carol Phone' affiliation='owner'/>`, `<item nick='Carol Phone' role='moderator'/>`} {
+		n := r.iq(alice, room, "set", admin(item))
+		wantError(t, n, "not-acceptable", "modify")
+		if text := n.child("", "error").child(NSStanzas, "text"); text == nil || !strings.Contains(text.Text, "not verified") {
+			t.Errorf("%s: no text saying why: %s", item, n)
+		}
+	}
+	if p, _ := r.reg.ByNick("team", "Carol Phone"); p.Role != conference.RoleParticipant || p.Affiliation != conference.AffiliationNone {
+		t.Fatalf("untrusted caller changed: %+v", p)
+	}
 	// A ban is.
 	if n := r.iq(alice, room, "set", admin(`<item nick='Carol Phone' affiliation='outcast'/>`)); n.attr("type") != "result" {
 		t.Fatalf("ban caller: %s", n)

@@ -86,7 +86,7 @@ func (s *Service) rejoin(ctx context.Context, st *stanza, room string, payload [
 		}
 	}
 	opt := presOpts{id: st.id}
-	if v.whois == "anyone" {
+	if v.whois.NonAnonymous() {
 		opt.codes = []int{100}
 	}
 	out = append(out, s.presence(room, v, me, me, opt))

@@ -67,6 +67,14 @@ func (s *Service) renderEvent(ev conference.Event) {
 		s.renderCreated(ev)
 	case conference.Joined:
 		out = s.renderJoined(ev)
+	case conference.LegJoined:
+		if ev.Old != "" { // the chat client joined a caller's participant
+			out = s.renderJoined(ev)
+		} else {
+			out = s.renderUpdate(ev)
+		}
+	case conference.LegLeft:
+		out = s.renderLegLeft(ev)
 	case conference.Left, conference.Kicked, conference.Banned:
 		out = s.renderGone(ev)
 	case conference.AffiliationChanged, conference.Muted, conference.Unmuted, conference.RoleChanged:
@@ -112,15 +120,24 @@ func (s *Service) renderJoined(ev conference.Event) []*node {
 		v.synced = true
 	}
 	me := v.byID(p.ID)
+	var out []*node
 	if me == nil {
 		me = &occView{p: p, payload: defaultPayload(p)}
 		v.occ = append(v.occ, me)
+	} else if ev.Kind == conference.LegJoined && me.p.Nick != p.Nick {
+		// The bridge showed the caller under another nick: a nick change
+		// for those who saw it (XEP-0045 §7.6).
+		old := *me
+		for _, to := range v.recipients() {
+			if to != me {
+				out = append(out, s.presence(room, v, &old, to, presOpts{typ: "unavailable", codes: []int{303}, newNick: p.Nick}))
+			}
+		}
 	}
 	me.p = p
 	if pj != nil {
 		me.payload = pj.payload
 	}
-	var out []*node
 	if me.textOccupant() {
 		for _, o := range v.occ {
 			if o != me {
@@ -128,7 +145,7 @@ func (s *Service) renderJoined(ev conference.Event) []*node {
 			}
 		}
 		opt := presOpts{}
-		if v.whois == "anyone" {
+		if v.whois.NonAnonymous() {
 			opt.codes = append(opt.codes, 100)
 		}
 		if ev.Created {
@@ -205,7 +222,7 @@ func (s *Service) renderGone(ev conference.Event) []*node {
 		}
 		opt.reason = ""
 	case conference.Kicked:
-		opt.actor = actorNick(v, ev.Actor)
+		opt.actor = actorLabel(v, ev.Actor)
 		switch ev.Cause {
 		case conference.CauseAffiliation:
 			opt.codes = []int{321}
@@ -215,7 +232,7 @@ func (s *Service) renderGone(ev conference.Event) []*node {
 			opt.codes = []int{307}
 		}
 	case conference.Banned:
-		opt.actor = actorNick(v, ev.Actor)
+		opt.actor = actorLabel(v, ev.Actor)
 		opt.codes = []int{301}
 		o.p.Affiliation = conference.AffiliationOutcast
 	}
@@ -248,10 +265,10 @@ func (s *Service) renderUpdate(ev conference.Event) []*node {
 	o.p = p
 	opt := presOpts{reason: ev.Reason}
 	if ev.Kind == conference.Muted || ev.Kind == conference.Unmuted || ev.Kind == conference.RoleChanged {
-		opt.actor = actorNick(v, ev.Actor)
+		opt.actor = actorLabel(v, ev.Actor)
 	}
 	out := s.broadcast(room, v, o, opt)
-	if !wasModerator && p.Role == conference.RoleModerator && v.whois != "anyone" && o.textOccupant() {
+	if !wasModerator && p.Role == conference.RoleModerator && !v.whois.NonAnonymous() && o.textOccupant() {
 		// A new moderator of a semi-anonymous room learns the real JIDs.
 		for _, other := range v.occ {
 			if other != o {
@@ -260,6 +277,35 @@ func (s *Service) renderUpdate(ev conference.Event) []*node {
 		}
 	}
 	return out
+}
+
+// renderLegLeft renders a participant losing one of its two legs: when
+// its chat client left, the client gets its unavailable self-presence and
+// everyone else the presence of the caller who stays; when the call left,
+// everyone sees the new participation level.
+func (s *Service) renderLegLeft(ev conference.Event) []*node {
+	room, p := ev.Conference, ev.Participant
+	v := s.viewOf(room)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := v.byID(p.ID)
+	if o == nil {
+		return nil
+	}
+	var out []*node
+	if ev.Old == "text" && o.textOccupant() {
+		key := occKey{room, o.p.JID}
+		leaving := s.leaving[key]
+		delete(s.leaving, key)
+		gone := *o
+		if leaving != nil {
+			gone.payload = leaving
+		}
+		out = append(out, s.presence(room, v, &gone, &gone, presOpts{typ: "unavailable"}))
+		o.payload = defaultPayload(p)
+	}
+	o.p = p
+	return append(out, s.broadcast(room, v, o, presOpts{})...)
 }
 
 // renderNick renders a nick change: unavailable from the old nick with 303
@@ -321,7 +367,7 @@ func (s *Service) renderConfig(ev conference.Event) []*node {
 	}
 	codes := []int{104}
 	if ev.Previous != nil && whoisOf(*ev.Previous) != whois {
-		if whois == "anyone" {
+		if whois.NonAnonymous() {
 			codes = append(codes, 172)
 		} else {
 			codes = append(codes, 173)
@@ -339,7 +385,9 @@ func (s *Service) renderConfig(ev conference.Event) []*node {
 }
 
 // renderMessage reflects a groupchat message to every occupant, the sender
-// included, with the sender's id.
+// included, with the sender's id and origin-id and the room's stanza-id
+// (XEP-0359 §3.1, §3.2: clients such as profanity recognise their own
+// message by them and show it once).
 func (s *Service) renderMessage(ev conference.Event) []*node {
 	if ev.Message == nil {
 		return nil
@@ -350,7 +398,14 @@ func (s *Service) renderMessage(ev conference.Event) []*node {
 	defer s.mu.Unlock()
 	var out []*node
 	for _, to := range v.recipients() {
-		out = append(out, groupchat(s.occJID(room, m.Nick), to.p.JID, m.ID, textEl("body", m.Body)))
+		kids := []*node{textEl("body", m.Body)}
+		if m.OriginID != "" {
+			kids = append(kids, elNS(NSSID, "origin-id").set("id", m.OriginID))
+		}
+		if m.StanzaID != "" {
+			kids = append(kids, elNS(NSSID, "stanza-id").set("id", m.StanzaID).set("by", s.roomJID(room)))
+		}
+		out = append(out, groupchat(s.occJID(room, m.Nick), to.p.JID, m.ID, kids...))
 	}
 	return out
 }

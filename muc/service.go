@@ -124,6 +124,8 @@ type Service struct {
 	work atomic.Pointer[workers]
 	// invites remembers relayed invitations for declines and rate limits.
 	invites *invitations
+	// vcards caches vCard look-ups (VCardTELs).
+	vcards vcardCache
 
 	mu      sync.Mutex
 	rooms   map[string]*roomView
@@ -148,7 +150,7 @@ func New(cfg Config, reg *conference.Registry) (*Service, error) {
 	return &Service{
 		cfg: cfg, reg: reg, log: cfg.Logger.With("component", "muc"), m: cfg.Metrics, domain: d,
 		rooms: map[string]*roomView{}, pending: map[occKey]*pendingJoin{}, leaving: map[occKey][]*node{},
-		invites: newInvitations(),
+		invites: newInvitations(), vcards: vcardCache{now: time.Now},
 	}, nil
 }
 

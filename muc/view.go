@@ -21,7 +21,7 @@ import (
 // nobody, until its next Joined event, whose Others say who is there.
 type roomView struct {
 	occ    []*occView
-	whois  string
+	whois  conference.Whois
 	synced bool
 }
 
@@ -78,10 +78,10 @@ func (v *roomView) recipients() []*occView {
 	return out
 }
 
-// seesJID says whether to may see o's real JID: in non-anonymous rooms
-// everyone, in semi-anonymous rooms moderators; and always oneself.
+// seesJID says whether to may see o's real JID: the core's rule
+// (conference.Whois.Reveals).
 func (v *roomView) seesJID(to, o *occView) bool {
-	return v.whois == "anyone" || to.p.Role == conference.RoleModerator || to.p.ID == o.p.ID
+	return v.whois.Reveals(conference.Viewer{Self: to.p.ID == o.p.ID, Moderator: to.p.Role == conference.RoleModerator})
 }
 
 // viewOf returns the view of room, creating it (out of sync, with the room's
@@ -114,29 +114,41 @@ func (s *Service) renderCreated(ev conference.Event) {
 
 // currentWhois reads the whois setting of a live room without loading one
 // (the renderer must not bring an ended room back).
-func (s *Service) currentWhois(room string) string {
+func (s *Service) currentWhois(room string) conference.Whois {
 	if c := s.reg.Lookup(room); c != nil {
-		return whoisOf(c.Snapshot().Config)
+		return c.Snapshot().Config.WhoisPolicy()
 	}
-	return "moderators"
+	return conference.WhoisModerators
 }
 
-// whoisOf is the room's muc#roomconfig_whois: "anyone" (non-anonymous) or
-// "moderators" (semi-anonymous).
-func whoisOf(c conference.Config) string {
-	if c.Whois == "anyone" {
-		return "anyone"
-	}
-	return "moderators"
-}
+// whoisOf is the room's muc#roomconfig_whois.
+func whoisOf(c conference.Config) conference.Whois { return c.WhoisPolicy() }
 
 // defaultPayload is the presence payload of an occupant the bridge presents
-// on someone's behalf: a SIP caller in the audio conference.
-func defaultPayload(p conference.Participant) []*node {
-	if p.Text {
-		return nil
+// on someone's behalf: none of its own (the participation status and
+// element are added to every presence).
+func defaultPayload(conference.Participant) []*node { return nil }
+
+// NSParticipation is the namespace of the bridge's participation element,
+// carried in every available occupant presence (RFC 7081 §4: users see
+// who gets text, audio or both):
+//
+//	<participation xmlns='urn:cusax:participation:0'
+//	               text='true' audio='true' muted='false'/>
+//
+// text: the person is in the chat room; audio: on the call; muted: on the
+// call but not heard (by its own choice or a moderator's). The values are
+// XML Schema booleans, always all three.
+const NSParticipation = "urn:cusax:participation:0"
+
+func participation(lv conference.Level) *node {
+	b := func(v bool) string {
+		if v {
+			return "true"
+		}
+		return "false"
 	}
-	return []*node{textEl("status", "in the audio conference")}
+	return elNS(NSParticipation, "participation").set("text", b(lv.Text)).set("audio", b(lv.Audio)).set("muted", b(lv.Muted))
 }
 
 // presOpts are the variable parts of an occupant presence.
@@ -181,16 +193,21 @@ func (s *Service) presence(room string, v *roomView, o, to *occView, opt presOpt
 		x.add(el("status").set("code", strconv.Itoa(c)))
 	}
 	pres := el("presence").set("from", s.occJID(room, o.p.Nick)).set("to", to.p.JID).set("type", opt.typ).set("id", opt.id)
-	if opt.typ == "unavailable" {
-		for _, k := range o.payload {
-			if k.Name.Space == "" && k.Name.Local == "status" {
-				pres.add(k.clone())
-			}
-		}
-	} else {
-		for _, k := range o.payload {
+	hasStatus := false
+	for _, k := range o.payload {
+		isStatus := k.Name.Space == "" && k.Name.Local == "status"
+		hasStatus = hasStatus || isStatus
+		if opt.typ != "unavailable" || isStatus {
 			pres.add(k.clone())
 		}
+	}
+	if opt.typ != "unavailable" {
+		lv := o.p.Level()
+		if !hasStatus {
+			// RFC 7081 §4: people see what the person takes part in.
+			pres.add(textEl("status", lv.Status()))
+		}
+		pres.add(participation(lv))
 	}
 	return pres.add(x)
 }
@@ -221,6 +238,32 @@ func actorNick(v *roomView, a conference.Actor) string {
 		if o := v.byJID(a.JID); o != nil {
 			return o.p.Nick
 		}
+	}
+	return ""
+}
+
+// actorLabel names the actor of a kick, ban or mute in <actor nick=…/>
+// (XEP-0045 §8.2): its nick when it is an occupant; a SIP moderator (a
+// REFER, DTMF or an authenticated caller) by the nick of its call, else by
+// the name the adapter gave it (its AOR; SIP identities are not hidden by
+// whois); the admin API by its name.
+func actorLabel(v *roomView, a conference.Actor) string {
+	if n := actorNick(v, a); n != "" {
+		return n
+	}
+	if a.AOR != "" && a.Authenticated {
+		want := conference.CanonicalAOR(a.AOR)
+		for _, o := range v.occ {
+			if o.p.AOR != "" && o.p.Authenticated && conference.CanonicalAOR(o.p.AOR) == want {
+				return o.p.Nick
+			}
+		}
+	}
+	switch {
+	case a.Name != "":
+		return a.Name
+	case a.AOR != "":
+		return a.AOR
 	}
 	return ""
 }

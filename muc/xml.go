@@ -21,6 +21,7 @@ const (
 	NSData      = "jabber:x:data"
 	NSPing      = "urn:xmpp:ping"
 	NSDelay     = "urn:xmpp:delay"
+	NSSID       = "urn:xmpp:sid:0" // XEP-0359 unique and stable stanza ids
 	NSStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
 	nsAccept    = "jabber:component:accept"
 	nsClient    = "jabber:client"

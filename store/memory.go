@@ -18,6 +18,8 @@ type Memory struct {
 	affs    map[string]map[string]Affiliation // room → identity → affiliation
 	history map[string][]Message              // room → messages, oldest first
 	now     func() time.Time
+	// bindings are keyed by {jid, aor}.
+	bindings map[[2]string]Binding
 }
 
 var _ Store = (*Memory)(nil)

@@ -74,7 +74,18 @@ func schemaMigrations() []migration {
 			) STRICT`,
 			`CREATE INDEX messages_room_seq ON messages (room, seq)`,
 		}},
-		accountsMigration(2),
+		// Verified SIP↔XMPP bindings (RFC 7081 §3.4), global to the bridge.
+		{2, "bindings", []string{
+			`CREATE TABLE bindings (
+				jid    TEXT    NOT NULL,
+				aor    TEXT    NOT NULL,
+				source TEXT    NOT NULL DEFAULT '',
+				at     INTEGER NOT NULL,
+				PRIMARY KEY (jid, aor)
+			) STRICT, WITHOUT ROWID`,
+			`CREATE INDEX bindings_aor ON bindings (aor)`,
+		}},
+		accountsMigration(3),
 	}
 }
 

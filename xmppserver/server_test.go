@@ -289,3 +289,23 @@ func TestVCardVideoTEL(t *testing.T) {
 		t.Fatalf("vcard %s", got)
 	}
 }
+
+// The local vCard source for bindings: the locked AOR and the user's TELs
+// of a local account; nothing for others.
+func TestVCardTELs(t *testing.T) {
+	r := newRig(t, nil)
+	r.add("alice", "pa")
+	alice := r.login("alice", "pa")
+	alice.send(`<iq type='set' id='v1'><vCard xmlns='vcard-temp'><TEL><NUMBER>+1 555 0100</NUMBER></TEL></vCard></iq>`)
+	alice.next("set", kind("iq"))
+	ctx := context.Background()
+	tels, err := r.srv.VCardTELs(ctx, "alice@localhost")
+	if err != nil || len(tels) != 2 || tels[0] != "+1 555 0100" || tels[1] != "sip:alice@localhost" {
+		t.Fatalf("tels %q %v", tels, err)
+	}
+	for _, j := range []string{"bob@localhost", "alice@example.org", "alice", "alice@localhost/r"} {
+		if tels, err := r.srv.VCardTELs(ctx, j); err != nil || len(tels) != 0 {
+			t.Errorf("%s: %q %v", j, tels, err)
+		}
+	}
+}

@@ -50,3 +50,33 @@ func (s *Server) lockTEL(user string, v *elem) *elem {
 	v.Kids = append(kids, tel)
 	return v
 }
+
+// VCardTELs returns the TEL numbers of a local account's vCard, the locked
+// AOR among them, read from the store: the conference core's vCard source
+// (conference.VCards) in embedded mode, so that a SIP↔XMPP binding verifies
+// without a network round trip. A JID of another domain or of no account
+// has none.
+func (s *Server) VCardTELs(ctx context.Context, bareJID string) ([]string, error) {
+	local, domain, ok := strings.Cut(bareJID, "@")
+	if !ok || !strings.EqualFold(domain, s.host.Domainpart()) || strings.Contains(domain, "/") {
+		return nil, nil
+	}
+	exists, err := s.cfg.Accounts.Exists(ctx, local)
+	if err != nil || !exists {
+		return nil, err
+	}
+	v, err := s.vcard(ctx, local)
+	if err != nil {
+		return nil, err
+	}
+	var tels []string
+	for _, k := range v.Kids {
+		if k.Name.Local != "TEL" {
+			continue
+		}
+		if n := k.kid(nsVCard, "NUMBER"); n != nil && strings.TrimSpace(n.Text) != "" {
+			tels = append(tels, strings.TrimSpace(n.Text))
+		}
+	}
+	return tels, nil
+}

@@ -146,6 +146,8 @@ func (e *embedded) start(cfg config.Config, reg *conference.Registry, m *metrics
 		return fmt.Errorf("muc: %w", err)
 	}
 	link := srv.AttachComponent(cfg.XMPP.Domain, svc)
+	// Bindings verify against the accounts' vCards in the store, locally.
+	reg.SetVCards(srv)
 	connected := svc.Connected
 	ready.xmppUp.Store(&connected)
 	start("xmpp", func(ctx context.Context) error {

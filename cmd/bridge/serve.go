@@ -66,6 +66,8 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	reg := conference.NewRegistry(ropts)
 	events := reg.Subscribe()
 	go observe(events, m)
+	m.CountConferences(reg)
+	warnClaims(ctx, cfg, st, log)
 
 	// The admin listener is bound first so that a port conflict fails fast.
 	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
@@ -146,6 +148,7 @@ func registryOptions(cfg config.Config, st store.Store, log *slog.Logger) confer
 	if cfg.XMPP.RoomCreation == "listed" {
 		opts.Creators = append([]string{}, cfg.XMPP.Creators...)
 	}
+	opts.Identities, opts.Bindings = identityOptions(cfg)
 	for _, r := range cfg.Rooms {
 		opts.Rooms = append(opts.Rooms, conference.RoomSpec{Name: r.Name, Subject: r.Subject, Moderators: r.Moderators,
 			PIN: r.PIN, MaxParticipants: r.MaxParticipants})

@@ -59,6 +59,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		Accounts:            sipAccounts(cfg),
 		AccountsHA1:         emb.ha1(cfg.SIP.Auth.Realm),
 		RequireAuthForCalls: cfg.SIP.Auth.RequireForCalls,
+		TrustedPeers:        cfg.TrustedPrefixes(),
 		RTPTimeout:          cfg.RTP.Timeout.D(),
 		RTPHoldTimeout:      cfg.RTP.HoldTimeout.D(),
 		AuthFreeFailures:    authFreeFailures(cfg),
@@ -67,6 +68,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		TCPMaxPerSource:     cfg.SIP.TCP.MaxPerSource,
 		TCPIdleTimeout:      cfg.SIP.TCP.IdleTimeout.D(),
 		TLS:                 tlsConfig,
+		SRTP:                focus.SRTPPolicy(cfg.RTP.SRTP),
 		Subscriptions: focus.SubscriptionLimits{PerSubscriber: cfg.SIP.Subscriptions.PerParticipant,
 			PerSource: cfg.SIP.Subscriptions.PerSource, Total: cfg.SIP.Subscriptions.Total},
 	}, reg, eng)
@@ -105,6 +107,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		if err != nil {
 			return fmt.Errorf("muc: %w", err)
 		}
+		reg.SetVCards(svc) // bindings are verified by the JIDs' vCards
 		connected := svc.Connected
 		ready.xmppUp.Store(&connected)
 		start("xmpp", svc.Run)

@@ -123,7 +123,7 @@ func (r Renderer) Full(snap conference.Snapshot) *confinfo.Document {
 
 	// Real JIDs go to SIP subscribers only from a non-anonymous room, the
 	// rule the core applies to user entities (XEP-0045 §5.2.1 whois).
-	showJID := snap.Config.Whois == "anyone"
+	showJID := snap.Config.WhoisPolicy().Reveals(conference.Everyone)
 	users := &confinfo.Users{Users: make([]confinfo.User, 0, present+len(snap.Departed))}
 	seen := make(map[string]struct{}, present+len(snap.Departed))
 	for i := range snap.Participants {
@@ -139,9 +139,6 @@ func (r Renderer) Full(snap conference.Snapshot) *confinfo.Document {
 	keep := make([]int, 0, len(snap.Departed))
 	for i := len(snap.Departed) - 1; i >= 0; i-- {
 		p := &snap.Departed[i]
-		if p.Audio == nil {
-			continue
-		}
 		e := entity(p)
 		if _, dup := seen[e]; dup {
 			continue
@@ -184,10 +181,35 @@ func (r Renderer) user(p *conference.Participant, showJID bool) confinfo.User {
 	case conference.RoleModerator, conference.RoleParticipant, conference.RoleVisitor:
 		u.Roles = []string{string(p.Role)}
 	}
-	if p.Audio != nil {
+	if p.JIDHint != "" && !p.Bound {
+		// RFC 7081 §3.4: the caller named a JID the bridge could not
+		// verify; shown, marked as such, granting nothing.
+		aors = append(aors, confinfo.URIEntry{URI: "xmpp:" + clamp(p.JIDHint, MaxDisplayText), DisplayText: "unverified"})
+		u.AssociatedAORs = &confinfo.URIs{Entries: aors}
+	}
+	switch {
+	case p.Audio != nil:
 		u.Endpoints = []confinfo.Endpoint{Endpoint(p)}
+	case p.Left != nil:
+		// A chat-only user who left shows how, like a caller (issue 8
+		// defect 6): an endpoint named by the user entity, disconnected.
+		u.Endpoints = []confinfo.Endpoint{TextEndpoint(p)}
 	}
 	return u
+}
+
+// TextEndpoint renders the departure of a chat-only participant (p.Left
+// set, no audio leg): entity the user entity, status disconnected, the
+// disconnection-method and -info as Endpoint writes them, no media.
+func TextEndpoint(p *conference.Participant) confinfo.Endpoint {
+	q := *p
+	q.Audio = &conference.Audio{Endpoint: entity(p), JoiningMethod: string(confinfo.JoinDialedIn)}
+	ep := Endpoint(&q)
+	ep.Media = nil
+	ep.CallInfo = nil
+	ep.JoiningMethod = ""
+	ep.JoiningInfo = nil
+	return ep
 }
 
 // Endpoint renders the audio leg of p (p.Audio must be set) as an RFC 4575

@@ -38,7 +38,7 @@ func richSnapshot() conference.Snapshot {
 
 	eve := caller(5) // kicked
 	eve.Left = &conference.Leave{Method: conference.Booted, At: t0.Add(time.Hour), By: "xmpp:admin@example.org", Reason: "spam"}
-	frank := occupant("frank") // MUC-only, left: not shown
+	frank := occupant("frank") // MUC-only, left: shown disconnected (issue 8 defect 6)
 	frank.Left = &conference.Leave{Method: conference.Departed, At: t0}
 	oldAlice := caller(1) // an earlier visit of alice: hidden by the present one
 	oldAlice.ID = "p1-old"
@@ -94,7 +94,7 @@ func TestFull(t *testing.T) {
 		entities = append(entities, u.Entity)
 	}
 	wantEntities := []string{"sip:user1@example.com", "sip:user2@example.com", "sip:user3@example.com",
-		"xmpp:dan@chat.example.com", "sip:user5@example.com", "sip:user7@example.com"}
+		"xmpp:dan@chat.example.com", "sip:user5@example.com", "xmpp:frank@chat.example.com", "sip:user7@example.com"}
 	if strings.Join(entities, " ") != strings.Join(wantEntities, " ") {
 		t.Fatalf("users %v, want %v", entities, wantEntities)
 	}
@@ -106,14 +106,16 @@ func TestFull(t *testing.T) {
 		media      confinfo.MediaStatus
 		disc       confinfo.DisconnectionMethod
 		noEndpoint bool
+		noMedia    bool // a chat-only user who left: an endpoint without media
 	}
 	wants := map[string]want{
-		"sip:user1@example.com":     {roles: "participant", status: confinfo.StatusConnected, media: confinfo.MediaSendRecv},
-		"sip:user2@example.com":     {roles: "visitor", aors: "xmpp:bob@example.org", status: confinfo.StatusMutedViaFocus, media: confinfo.MediaRecvOnly},
-		"sip:user3@example.com":     {roles: "moderator", status: confinfo.StatusOnHold, media: confinfo.MediaInactive},
-		"xmpp:dan@chat.example.com": {roles: "participant", noEndpoint: true},
-		"sip:user5@example.com":     {roles: "participant", status: confinfo.StatusDisconnected, media: confinfo.MediaInactive, disc: confinfo.DisconnectBooted},
-		"sip:user7@example.com":     {roles: "participant", status: confinfo.StatusDisconnected, media: confinfo.MediaInactive, disc: confinfo.DisconnectDeparted},
+		"sip:user1@example.com":       {roles: "participant", status: confinfo.StatusConnected, media: confinfo.MediaSendRecv},
+		"sip:user2@example.com":       {roles: "visitor", aors: "xmpp:bob@example.org", status: confinfo.StatusMutedViaFocus, media: confinfo.MediaRecvOnly},
+		"sip:user3@example.com":       {roles: "moderator", status: confinfo.StatusOnHold, media: confinfo.MediaInactive},
+		"xmpp:dan@chat.example.com":   {roles: "participant", noEndpoint: true},
+		"sip:user5@example.com":       {roles: "participant", status: confinfo.StatusDisconnected, media: confinfo.MediaInactive, disc: confinfo.DisconnectBooted},
+		"sip:user7@example.com":       {roles: "participant", status: confinfo.StatusDisconnected, media: confinfo.MediaInactive, disc: confinfo.DisconnectDeparted},
+		"xmpp:frank@chat.example.com": {roles: "participant", status: confinfo.StatusDisconnected, disc: confinfo.DisconnectDeparted, noMedia: true},
 	}
 	for _, u := range p.Users.Users {
 		w := wants[u.Entity]
@@ -129,6 +131,13 @@ func TestFull(t *testing.T) {
 		if w.noEndpoint {
 			if len(u.Endpoints) != 0 {
 				t.Errorf("%s: text-only user has endpoints %+v", u.Entity, u.Endpoints)
+			}
+			continue
+		}
+		if w.noMedia {
+			if len(u.Endpoints) != 1 || len(u.Endpoints[0].Media) != 0 || u.Endpoints[0].Status != w.status ||
+				u.Endpoints[0].DisconnectionMethod != w.disc || u.Endpoints[0].Entity != u.Entity {
+				t.Errorf("%s: endpoints %+v", u.Entity, u.Endpoints)
 			}
 			continue
 		}

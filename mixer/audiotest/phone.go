@@ -160,6 +160,20 @@ func (p *Phone) RTCPAddr() netip.AddrPort {
 	return p.rtcpConn.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
+// SendRTCP sends a receiver report from the phone's RTCP socket to dst, as
+// a listen-only (recvonly) phone does to show it is there.
+func (p *Phone) SendRTCP(dst netip.AddrPort) error {
+	b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: p.ssrc}})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	c := p.rtcpConn
+	p.mu.Unlock()
+	_, err = c.WriteToUDPAddrPort(b, dst)
+	return err
+}
+
 // SSRC is the phone's RTP SSRC.
 func (p *Phone) SSRC() uint32 { return p.ssrc }
 
