@@ -89,19 +89,6 @@ func (r *Registry) loadBindings(ctx context.Context) error {
 	return nil
 }
 
-// BoundTo returns the identities bound to identity (canonical forms): the
-// JIDs of an AOR, the AORs of a JID.
-func (r *Registry) BoundTo(identity string) []string {
-	id := r.Canonical(identity)
-	r.binds.mu.RLock()
-	defer r.binds.mu.RUnlock()
-	var out []string
-	for other := range r.binds.pairs[id] {
-		out = append(out, other)
-	}
-	return out
-}
-
 func (r *Registry) isBound(jid, aor string) bool {
 	r.binds.mu.RLock()
 	defer r.binds.mu.RUnlock()
@@ -136,8 +123,12 @@ func (r *Registry) record(ctx context.Context, jid, aor, source string) {
 		}
 	}
 	r.binds.mu.Lock()
+	defer r.binds.mu.Unlock()
+	if len(r.binds.pairs) >= 2*store.MaxBindings {
+		r.log.Warn("binding not indexed: too many bindings", "jid", jid, "aor", aor)
+		return
+	}
 	r.binds.add(jid, aor, false)
-	r.binds.mu.Unlock()
 }
 
 // fetchTELs asks the vCard source for jid's TELs, within the verify

@@ -11,10 +11,17 @@
 // the stream every adapter follows. Adapters render events and never call
 // each other, which keeps mirroring between SIP and XMPP loop-free.
 //
-// The core also owns identity (DESIGN.md §6): the one canonical form of
-// every SIP address and JID it compares or stores (Identities), who may see
-// whose real identity (Whois.Reveals), and the bindings that make a
-// trusted caller and a JID's occupant one participant with two legs. A
-// binding is verified through a VCards source the MUC adapter provides;
-// the core never speaks XMPP itself.
+// The core also owns identity: the one canonical form of every SIP address
+// and JID it compares or stores (Identities), who may see whose real
+// identity (Whois.Reveals), and the bindings that make a trusted caller and
+// a JID's occupant one participant with two legs. A binding is verified
+// through a VCards source the MUC adapter provides; the core never speaks
+// XMPP itself.
+//
+// limits.go bounds what strangers can make the core hold: a room made by
+// joining is temporary (destroyed, memory and store, after
+// Limits.IdleGrace unless declared or made persistent by an owner), room
+// quotas per creator and in all, calls limited to existing rooms
+// (sip.room_creation: listed), and moderator PIN attempts per participant
+// and per room.
 package conference

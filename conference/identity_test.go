@@ -311,3 +311,24 @@ func TestWhoisChangeReEntities(t *testing.T) {
 		t.Fatalf("non-anonymous: bob is %q", e)
 	}
 }
+
+// A ban kept in the store for a temporary room that is not live (the
+// bridge restarted) holds: the banned JID cannot re-create the room and
+// become its owner.
+func TestBanHoldsAgainstRecreator(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	reg, _ := newReg(t, Options{Store: st})
+	owner := mucJoin(t, reg, "tmp", "own@x/r", "own").Participant
+	if err := reg.Configure(ctx, "tmp", Config{Persistent: false}, Actor{ParticipantID: owner.ID}, OriginXMPP); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.SetAffiliation(ctx, "tmp", "troll@x", AffiliationOutcast, Actor{ParticipantID: owner.ID}, OriginXMPP, ""); err != nil {
+		t.Fatal(err)
+	}
+	reg.Close(ctx) // shutdown: the room ends, its affiliations stay
+	again, _ := newReg(t, Options{Store: st})
+	if _, err := again.Join(ctx, "tmp", JoinRequest{JID: "troll@x/r", Nick: "t", Text: true}); !errors.Is(err, ErrBanned) {
+		t.Fatalf("banned re-creator: %v", err)
+	}
+}

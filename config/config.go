@@ -39,7 +39,7 @@ type Config struct {
 type SIP struct {
 	Listen          []string `yaml:"listen"`
 	Domain          string   `yaml:"domain"`
-	AdvertisedIP    string   `yaml:"advertised_ip"`
+	AdvertisedIP    AddrList `yaml:"advertised_ip"`
 	SubscribePolicy string   `yaml:"subscribe_policy"`
 	// NotifyInterval is the minimum time between two NOTIFYs to one
 	// subscriber; changes within it are merged into one partial.
@@ -91,7 +91,7 @@ type Account struct {
 // RTP configures the media ports and the mixer.
 type RTP struct {
 	Ports        string   `yaml:"ports"`
-	BindIP       string   `yaml:"bind_ip"`
+	BindIP       AddrList `yaml:"bind_ip"`
 	MaxSpeakers  int      `yaml:"max_speakers"`
 	RTCPInterval Duration `yaml:"rtcp_interval"`
 	// Timeout hangs up (BYE, disconnection-method failed) a call that
@@ -137,6 +137,9 @@ type XMPP struct {
 type Admin struct {
 	Listen string `yaml:"listen"`
 	Token  string `yaml:"token"`
+	// Pprof serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/ on the admin listener, for capacity work.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Store configures persistence.
@@ -200,7 +203,7 @@ func Default() Config {
 			DomainAliases:       []string{},
 		},
 		Conference: defaultConferenceLimits(),
-		RTP:        RTP{Ports: "10000-20000", BindIP: "0.0.0.0", RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer"},
+		RTP:        RTP{Ports: "10000-20000", BindIP: AddrList{"0.0.0.0"}, RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer"},
 		XMPP: XMPP{Mode: "embedded", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
 			MaxStanzaBytes: 256 << 10, Host: "localhost", C2SListen: "0.0.0.0:5222"},
 		Provisioning: Provisioning{Listen: "0.0.0.0:8443"},

@@ -144,6 +144,39 @@ func TestValidRoomName(t *testing.T) {
 	}
 }
 
+func TestAddrList(t *testing.T) {
+	for _, tc := range []struct {
+		yaml, err string
+		first     string
+		other     string
+	}{
+		{"rtp:\n  bind_ip: 127.0.0.1\n", "", "127.0.0.1", ""},
+		{"rtp:\n  bind_ip: [\"127.0.0.1\", \"::1\"]\n", "", "127.0.0.1", "::1"},
+		{"rtp:\n  bind_ip: [\"::1\", \"0.0.0.0\"]\n", "", "::1", "0.0.0.0"},
+		{"rtp:\n  bind_ip: [\"127.0.0.1\", \"10.0.0.1\"]\n", "rtp.bind_ip", "", ""},
+		{"rtp:\n  bind_ip: [\"::1\", \"::2\"]\n", "rtp.bind_ip", "", ""},
+		{"rtp:\n  bind_ip: []\n", "rtp.bind_ip", "", ""},
+		{"rtp:\n  bind_ip: nowhere\n", "rtp.bind_ip", "", ""},
+		{"sip:\n  advertised_ip: [\"192.0.2.1\", \"2001:db8::1\"]\n", "", "", ""},
+		{"sip:\n  advertised_ip: [\"192.0.2.1\", \"192.0.2.2\"]\n", "sip.advertised_ip", "", ""},
+	} {
+		cfg, err := Parse(strings.NewReader(tc.yaml))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want one naming %s", tc.yaml, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.yaml, err)
+			continue
+		}
+		if tc.first != "" && (cfg.RTP.BindIP.First().String() != tc.first || tc.other != "" && cfg.RTP.BindIP.Other().String() != tc.other) {
+			t.Errorf("%q: first %v other %v", tc.yaml, cfg.RTP.BindIP.First(), cfg.RTP.BindIP.Other())
+		}
+	}
+}
+
 func TestIdentityKeys(t *testing.T) {
 	cfg, err := Parse(strings.NewReader(`
 sip:

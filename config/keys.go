@@ -15,6 +15,7 @@ import (
 )
 
 var durationType = reflect.TypeOf(Duration(0))
+var addrListType = reflect.TypeOf(AddrList(nil))
 
 // checkKeys walks the YAML document against Config before it is decoded,
 // so that an unknown key or a value of the wrong kind is reported by its
@@ -69,6 +70,19 @@ func (w keyWalker) walk(n *yaml.Node, t reflect.Type, path string) error {
 		}
 		if _, err := time.ParseDuration(n.Value); err != nil {
 			return lineErr(n, path, n.Value, "must be a duration like 500ms, 30s or 5m")
+		}
+		return nil
+	case t == addrListType: // one address or a list of them
+		if n.Kind == yaml.ScalarNode {
+			return nil
+		}
+		if n.Kind != yaml.SequenceNode {
+			return lineErr(n, path, n.Value, "must be an IP address or a list of them")
+		}
+		for i, e := range n.Content {
+			if e.Kind != yaml.ScalarNode {
+				return lineErr(e, fmt.Sprintf("%s[%d]", path, i), "", "must be an IP address")
+			}
 		}
 		return nil
 	case t.Kind() == reflect.Struct:

@@ -1,9 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -25,10 +25,8 @@ func (c *Config) validateSIP() error {
 	if c.SIP.Domain == "" || strings.ContainsAny(c.SIP.Domain, " @;<>") {
 		return bad("sip.domain", c.SIP.Domain, "must be a host name or IP")
 	}
-	if c.SIP.AdvertisedIP != "" {
-		if _, err := netip.ParseAddr(c.SIP.AdvertisedIP); err != nil {
-			return bad("sip.advertised_ip", c.SIP.AdvertisedIP, "must be an IP address")
-		}
+	if _, err := c.SIP.AdvertisedIP.Addrs(); err != nil {
+		return bad("sip.advertised_ip", c.SIP.AdvertisedIP.String(), err.Error())
 	}
 	switch c.SIP.SubscribePolicy {
 	case "participants", "anyone":
@@ -77,8 +75,11 @@ func (c *Config) validateRTP() error {
 	if _, _, err := ParsePortRange(c.RTP.Ports); err != nil {
 		return bad("rtp.ports", c.RTP.Ports, err.Error())
 	}
-	if _, err := netip.ParseAddr(c.RTP.BindIP); err != nil {
-		return bad("rtp.bind_ip", c.RTP.BindIP, "must be an IP address")
+	if ips, err := c.RTP.BindIP.Addrs(); err != nil || len(ips) == 0 {
+		if err == nil {
+			err = errors.New("at least one address is required")
+		}
+		return bad("rtp.bind_ip", c.RTP.BindIP.String(), err.Error())
 	}
 	if c.RTP.MaxSpeakers < 0 {
 		return bad("rtp.max_speakers", strconv.Itoa(c.RTP.MaxSpeakers), "must be 0 (everyone) or more")

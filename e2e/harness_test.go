@@ -156,7 +156,7 @@ func StartBridgeLimited(t testing.TB, nofile int, mutate func(*config.Config)) *
 	cfg.SIP.Listen = []string{"udp:" + b.SIPAddr, "tcp:" + b.SIPAddr}
 	cfg.SIP.Domain = "127.0.0.1"
 	cfg.RTP.Ports = fmt.Sprintf("%d-%d", b.RTPMin, b.RTPMax)
-	cfg.RTP.BindIP = "127.0.0.1"
+	cfg.RTP.BindIP = config.AddrList{"127.0.0.1"}
 	cfg.RTP.RTCPInterval = config.Duration(time.Second)
 	cfg.XMPP.Mode = "off"
 	cfg.Admin.Listen = fmt.Sprintf("127.0.0.1:%d", adminPort)

@@ -271,6 +271,20 @@ func TestTrustedPeerAssertedIdentity(t *testing.T) {
 	WaitFor(t, 5*time.Second, "bob with both legs", func() bool {
 		return b.Metric("cusax_participants_active", `protocol="both"`) == 1
 	})
+
+	// A REFER the proxy relays for bob (the room's owner through his
+	// binding) is not challenged either: it ejects alice.
+	ac := dial(t, ctx, b, "alice", "Alice", "alice-sip", "127.0.0.2", 900)
+	if ac.call.Response.StatusCode != 200 {
+		t.Fatalf("alice's call: %s", ac.call.Response.StartLine())
+	}
+	ref, err := trusted.ua.Refer(ctx, trusted.ua.Target("team", b.SIPAddr), []string{"<sip:alice@" + b.Config.SIP.Domain + ";method=BYE>"}, nil, pai)
+	if err != nil || ref.Response.StatusCode != 202 {
+		t.Fatalf("REFER relayed by the trusted proxy: %v %v", ref.Response, err)
+	}
+	if _, err := ac.call.WaitBye(ctx); err != nil {
+		t.Fatalf("alice not ejected: %v", err)
+	}
 }
 
 // Bans hold on both legs, across the bridge's host aliases and case, and

@@ -95,7 +95,7 @@ func TestDeployLocalConfig(t *testing.T) {
 			t.Errorf("sip.listen %q is not loopback", l)
 		}
 	}
-	if local.SIP.AdvertisedIP != "127.0.0.1" || local.RTP.BindIP != "127.0.0.1" ||
+	if local.SIP.AdvertisedIP.String() != "127.0.0.1" || local.RTP.BindIP.String() != "127.0.0.1" ||
 		!strings.HasPrefix(local.Admin.Listen, "127.0.0.1:") || !strings.HasPrefix(local.XMPP.Server, "127.0.0.1:") {
 		t.Errorf("not all on loopback: advertised %q, rtp %q, admin %q, xmpp %q", local.SIP.AdvertisedIP, local.RTP.BindIP, local.Admin.Listen, local.XMPP.Server)
 	}

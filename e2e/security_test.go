@@ -107,6 +107,15 @@ func (m *meeting) checkHearing(t *testing.T, when string) {
 	}
 }
 
+// stopClean stops the bridge and fails unless it exits 0 (a race found by
+// the race detector in the binary exits 66).
+func stopClean(t *testing.T, b *Bridge) {
+	t.Helper()
+	if code := b.Stop(); code != 0 {
+		t.Errorf("bridge exit code %d", code)
+	}
+}
+
 // goroutines reads go_goroutines from the bridge's metrics.
 func goroutines(b *Bridge) float64 { return b.Metric("go_goroutines") }
 
@@ -163,8 +172,8 @@ func TestHostileTCPFlood(t *testing.T) {
 	const nofile = 256
 	b := StartBridgeLimited(t, nofile, func(c *config.Config) {
 		c.SIP.TCP.MaxPerSource = 16
-		c.SIP.TCP.MaxConnections = 1000 // let descriptors run out, as with a large limit
-		c.SIP.TCP.IdleTimeout = config.Duration(3 * time.Second)
+		c.SIP.TCP.MaxConnections = 1000                          // let descriptors run out, as with a large limit
+		c.SIP.TCP.IdleTimeout = config.Duration(8 * time.Second) // longer than the flood takes
 		c.Log.Level = "info"
 	})
 	if got := b.Metric("cusax_fd_limit"); got != nofile {
@@ -209,6 +218,17 @@ func TestHostileTCPFlood(t *testing.T) {
 	for i := 2; i < 30; i++ {
 		dial(fmt.Sprintf("127.0.0.%d", i), 16)
 	}
+	// Descriptors are exhausted once the admin listener cannot take a new
+	// connection either (each probe needs one: no keep-alive).
+	probe := &http.Client{Timeout: 500 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	WaitFor(t, 10*time.Second, "descriptors exhausted", func() bool {
+		res, err := probe.Get(b.AdminURL + "/healthz")
+		if err != nil {
+			return true
+		}
+		res.Body.Close()
+		return false
+	})
 	// While descriptors are exhausted a new call is refused with 503, over
 	// UDP (which needs no new descriptor for signalling).
 	invite := "INVITE sip:team@" + b.SIPAddr + " SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:PORT;branch=z9hG4bK-fd1\n" +
@@ -263,7 +283,7 @@ func TestHostileTCPFlood(t *testing.T) {
 	// Idle connections are closed.
 	idleBefore := b.Metric("cusax_security_refusals_total", `reason="tcp_idle"`)
 	dial("127.0.0.40", 5)
-	WaitFor(t, 10*time.Second, "idle connections closed", func() bool {
+	WaitFor(t, 20*time.Second, "idle connections closed", func() bool {
 		return b.Metric("cusax_security_refusals_total", `reason="tcp_idle"`) >= idleBefore+5
 	})
 	m.checkHearing(t, "after the flood")
@@ -363,6 +383,7 @@ func TestHostileDigestGuessing(t *testing.T) {
 	_ = call.Ack(nil)
 	_, _ = call.Bye(ctx)
 	m.checkHearing(t, "after the guessing")
+	stopClean(t, b)
 }
 
 // 4. Subscriptions: one subscriber holds at most
@@ -452,6 +473,7 @@ func TestHostileSubscriptions(t *testing.T) {
 	_, _ = s2.Refresh(ctx, 0)
 	m.checkHearing(t, "after the subscriptions")
 	WaitFor(t, 10*time.Second, "goroutines back near the baseline", func() bool { return goroutines(b) <= baseG+10 })
+	stopClean(t, b)
 }
 
 // 8. Contact: * in an INVITE or a SUBSCRIBE is refused with 400 and
@@ -472,6 +494,7 @@ func TestHostileContactWildcard(t *testing.T) {
 	if got := b.Metric("cusax_participants_active"); got != 0 {
 		t.Errorf("%v participants after wildcard INVITEs", got)
 	}
+	stopClean(t, b)
 }
 
 // 7. disco#items of a service with thousands of rooms went out as one
@@ -527,6 +550,7 @@ func TestHostileDiscoItemsManyRooms(t *testing.T) {
 	if n := strings.Count(b.Logs(), "xmpp component connected"); n > 1 {
 		t.Errorf("the component reconnected (%d connections)", n)
 	}
+	stopClean(t, b)
 }
 
 // 6. Rooms and PINs: calls to new names leave no room behind once they
@@ -612,6 +636,7 @@ func TestHostileRoomsAndPIN(t *testing.T) {
 	}
 	m.checkHearing(t, "after the room flood and PIN guessing")
 	WaitFor(t, 10*time.Second, "goroutines back near the baseline", func() bool { return goroutines(b) <= baseG+10 })
+	stopClean(t, b)
 }
 
 // sprayer sends a tone as RTP (and RTCP receiver reports to port+1) from
@@ -853,4 +878,133 @@ func TestHostileRTPHijack(t *testing.T) {
 	}
 	m.checkHearing(t, "after the RTP attacks")
 	t.Logf("the third party got %d packets in all", toVictim.Load())
+	stopClean(t, b)
+}
+
+// 2 (re-latch). A talking caller pauses for more than a second; an
+// attacker who read its SSRC (conference state publishes it) sweeps
+// sequence numbers ahead of the stream in runs of in-sequence packets with
+// guessed timestamps. The latch must stay: nobody hears the attacker, it
+// gets no audio, and the caller is heard again when it resumes.
+func TestHostileRTPRelatchSweep(t *testing.T) {
+	b := StartBridge(t, func(c *config.Config) { c.Log.Level = "info" })
+	m := startMeeting(t, b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+
+	// The talker: raw RTP from its SDP address, a 1400 Hz tone.
+	const talkFreq, attackFreq = 1400, 1700
+	sock, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	go func() { // drain what the bridge sends
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := sock.ReadFromUDP(buf); err != nil {
+				return
+			}
+		}
+	}()
+	ua, _ := sipua.New(sipua.Config{User: "talker"})
+	defer ua.Close()
+	call, err := ua.Invite(ctx, ua.Target("team", b.SIPAddr), sipua.Offer(sock.LocalAddr().(*net.UDPAddr).AddrPort(), "0"))
+	if err != nil || call.Response.StatusCode != 200 {
+		t.Fatalf("talker: %v %v", call.Response, err)
+	}
+	_ = call.Ack(nil)
+	dst, _ := sipua.AudioPort(call.Response.Body())
+	const ssrc = 0x5eed
+	seq, ts := uint16(1000), uint32(50000)
+	start := time.Now()
+	gen := audiotest.Tone(talkFreq, 8000, 8000)
+	pcm, payload := make([]int16, 160), make([]byte, 160)
+	talk := func(d time.Duration) {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for end := time.Now().Add(d); time.Now().Before(end); <-tick.C {
+			gen.Fill(pcm)
+			audiotest.Encode("PCMU", payload, pcm)
+			// The timestamp follows the clock, as a phone's does.
+			ts = 50000 + uint32(time.Since(start).Seconds()*8000)
+			p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc}, Payload: payload}
+			raw, _ := p.Marshal()
+			_, _ = sock.WriteToUDPAddrPort(raw, dst)
+			seq++
+		}
+	}
+	talk(1500 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond) // the talker pauses: the quiet interval passes
+
+	// The sweep: runs of 4 in-sequence packets across the whole dropout
+	// window, each with a guessed timestamp.
+	atk, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.77")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer atk.Close()
+	var got atomic.Int64
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := atk.ReadFromUDP(buf); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	}()
+	strangersBefore := b.Metric("cusax_security_refusals_total", `reason="rtp_stranger"`)
+	agen := audiotest.Tone(attackFreq, 8000, 8000)
+	sent := 0
+	for run := uint16(1); run < 3000; run += 4 {
+		guess := uint32(run) * 7919 * 160 // any timestamp the attacker may try
+		for k := range uint16(4) {
+			agen.Fill(pcm)
+			audiotest.Encode("PCMU", payload, pcm)
+			p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq + run + k, Timestamp: guess + uint32(k)*160, SSRC: ssrc}, Payload: payload}
+			raw, _ := p.Marshal()
+			_, _ = atk.WriteToUDPAddrPort(raw, dst)
+			sent++
+		}
+		if run%200 == 1 {
+			time.Sleep(10 * time.Millisecond) // bounded rate: about 3,000 packets in under a second
+		}
+	}
+	WaitFor(t, 5*time.Second, "the sweep counted as a stranger's", func() bool {
+		return b.Metric("cusax_security_refusals_total", `reason="rtp_stranger"`) >= strangersBefore+float64(sent)/2
+	})
+	if n := got.Load(); n != 0 {
+		t.Errorf("the attacker received %d packets: the latch moved", n)
+	}
+	// The talker resumes; the meeting hears it (within a few seconds on a
+	// loaded machine), never the attacker.
+	talked := make(chan struct{})
+	go func() { defer close(talked); talk(8 * time.Second) }()
+	defer func() { <-talked }()
+	var levels []string
+	WaitFor(t, 8*time.Second, "the meeting hears the talker again", func() bool {
+		for _, c := range m.callers {
+			c.phone.ResetRecording()
+		}
+		time.Sleep(1200 * time.Millisecond)
+		levels = levels[:0]
+		ok := true
+		for i, c := range m.callers {
+			rec := c.phone.Tail(8000)
+			heard, attack := audiotest.PowerDB(rec, talkFreq, 8000), audiotest.PowerDB(rec, attackFreq, 8000)
+			levels = append(levels, fmt.Sprintf("member %d: talker %.1f dBFS, attacker %.1f dBFS", i, heard, attack))
+			if attack > -40 {
+				t.Errorf("member %d hears the attacker at %.1f dBFS", i, attack)
+			}
+			ok = ok && len(rec) >= 4000 && heard >= -40 && attack < heard-20
+		}
+		return ok
+	})
+	t.Log(strings.Join(levels, "; "))
+	if n := got.Load(); n != 0 {
+		t.Errorf("the attacker received %d packets", n)
+	}
+	m.checkHearing(t, "after the sweep")
+	stopClean(t, b)
 }

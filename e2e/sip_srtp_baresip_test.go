@@ -148,4 +148,6 @@ module_app		menu.so
 	if err != nil || call.Response.StatusCode != 488 {
 		t.Fatalf("plain offer with SRTP required: %v %v", call.Response, err)
 	}
+	stopClean(t, b)
+	stopClean(t, b2)
 }

@@ -176,4 +176,5 @@ func TestSIPOverTLS(t *testing.T) {
 	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 		t.Error("the silent connection was not closed by the idle timeout")
 	}
+	stopClean(t, b)
 }

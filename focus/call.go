@@ -169,7 +169,7 @@ func (f *Focus) leave(c *call, how conference.Departure, origin conference.Origi
 // first complete offer/answer and updates it afterwards.
 func (f *Focus) applyMedia(c *call, n negotiated) error {
 	p := mixer.LegParams{Remote: n.Remote, RemoteRTCP: n.RemoteRTCP, Codec: n.Codec,
-		DTMFPayloadType: n.DTMF, Direction: n.Mixer()}
+		DTMFPayloadType: n.DTMF, Direction: n.Mixer(), RTCPMux: n.RTCPMux}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p.SRTP = srtpParams(n, c.local.SRTPKey)

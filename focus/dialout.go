@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -48,6 +50,9 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 	res, canceled := f.inviteOut(d, createOffer(local, mixer.SendRecv), rep, log)
 	if res == nil || !res.IsSuccess() {
 		_ = leg.Close()
+		if canceled {
+			f.abandoned.add(d, time.Now())
+		}
 		switch {
 		case res == nil || canceled:
 			log.Info("dial-out unanswered")
@@ -240,9 +245,94 @@ func uriDest(u sip.Uri, transport string) string {
 	return net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
 }
 
-// onUnmatchedResponse logs responses no transaction wants (a 2xx
-// retransmitted to a dial-out INVITE is re-acknowledged by its
-// transaction, see inviteOut).
+// onUnmatchedResponse sees responses no transaction wants. A 2xx to a
+// dial-out INVITE the focus canceled (the answer crossed a CANCEL that the
+// callee refused, and the INVITE transaction is gone) is acknowledged and
+// the call hung up (hangUpLateAnswer); others are logged. A 2xx
+// retransmitted to an established dial-out is re-acknowledged by its
+// transaction (see inviteOut).
 func (f *Focus) onUnmatchedResponse(r *sip.Response) {
+	if cseq := r.CSeq(); cseq != nil && cseq.MethodName == sip.INVITE && r.IsSuccess() {
+		if d, first := f.abandoned.answered(r, time.Now()); d != nil {
+			f.hangUpLateAnswer(d, r, first)
+			return
+		}
+	}
 	f.log.Debug("unmatched SIP response", "response", r.StartLine(), "call-id", callID(r))
+}
+
+// hangUpLateAnswer acknowledges a 2xx to an abandoned dial-out and, the
+// first time, ends the call it confirmed with a BYE (on a goroutine counted
+// with the handlers, which shutdown waits for).
+func (f *Focus) hangUpLateAnswer(d *dialog, r *sip.Response, first bool) {
+	d.mu.Lock()
+	ack := d.build(sip.ACK, 1)
+	d.mu.Unlock()
+	f.prepare(ack)
+	if err := f.cli.WriteRequest(ack, sipgo.ClientRequestBuild); err != nil {
+		f.log.Debug("ACK of a late answer not sent", "call-id", d.key.callID, "err", err)
+	}
+	if !first || !f.enter() {
+		return
+	}
+	go func() {
+		defer f.handlers.Done()
+		f.safely("BYE after a late answer", func() {
+			f.log.Info("dial-out answered after it was canceled; hanging up", "call-id", d.key.callID)
+			ctx, cancel := context.WithTimeout(f.detached(), byeTimeout)
+			defer cancel()
+			_, _ = f.do(ctx, d.request(sip.BYE))
+		})
+	}()
+}
+
+// abandonedKeep is how long a canceled dial-out's 2xx is still answered:
+// as long as a callee retransmits a 2xx (64*T1).
+const abandonedKeep = 32 * time.Second
+
+// abandonedDialOuts remembers the dial-outs the focus canceled without an
+// answer, for abandonedKeep, by Call-ID. Expired entries are dropped when
+// a new one is added, so it holds no more than the dial-outs of that
+// window. It is safe for concurrent use.
+type abandonedDialOuts struct {
+	mu sync.Mutex
+	m  map[string]*abandonedDialOut
+}
+
+type abandonedDialOut struct {
+	d        *dialog
+	until    time.Time
+	answered bool
+}
+
+func (a *abandonedDialOuts) add(d *dialog, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m == nil {
+		a.m = map[string]*abandonedDialOut{}
+	}
+	for id, e := range a.m {
+		if now.After(e.until) {
+			delete(a.m, id)
+		}
+	}
+	a.m[d.key.callID] = &abandonedDialOut{d: d, until: now.Add(abandonedKeep)}
+}
+
+// answered returns the abandoned dial-out a 2xx belongs to (nil if none or
+// expired), its dialog completed by the first such 2xx (retransmissions
+// repeat it), and whether this is the first.
+func (a *abandonedDialOuts) answered(res *sip.Response, now time.Time) (*dialog, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.m[callID(res)]
+	if e == nil || now.After(e.until) {
+		return nil, false
+	}
+	first := !e.answered
+	if first {
+		e.answered = true
+		e.d.confirmedBy(res, "")
+	}
+	return e.d, first
 }

@@ -19,7 +19,10 @@
 // refer.go (REFER, ejection, refer NOTIFYs), dialout.go (the focus's own
 // INVITEs, on sipgo's dialog client), headers.go (header parsers), events.go (the core's event
 // stream), rtptimeout.go (one sweep hangs up calls without RTP),
-// shutdown.go, sdp.go (offer/answer, pure functions). The focus's lifetime
+// shutdown.go, sdp.go (offer/answer, pure functions), sdes.go (SRTP keys,
+// RFC 4568), tcpguard.go (the TCP/TLS listener sipgo serves: accept errors
+// retried, per-source and total limits, idle timeout, descriptor reserve),
+// routeset.go (Record-Route followed only from the source; Contact: *). The focus's lifetime
 // is one context, derived in Run; every goroutine it starts has an owner
 // that waits for it before Run returns.
 package focus

@@ -38,6 +38,13 @@ type Config struct {
 	// first listener's IP, or the first non-loopback address of the host
 	// when that listener is unspecified (0.0.0.0, ::).
 	AdvertisedIP string
+	// AdvertisedIPAlt is the address of the other family (IPv6 when
+	// AdvertisedIP is IPv4, or the reverse) for offers in that family
+	// (dual-stack media); it needs the media engine to bind that family.
+	// Empty: the first listener of that family with a specific address,
+	// else the engine's specific bind address of that family, else none,
+	// and offers of that family get 488 (Warning 301).
+	AdvertisedIPAlt string
 	// AckTimeout is how long a 2xx to INVITE waits for its ACK before the
 	// focus ends the call with BYE. Default 32 s (64*T1).
 	AckTimeout time.Duration
@@ -224,6 +231,9 @@ type Focus struct {
 	media     *mixer.Engine
 	specs     []listenSpec
 	advertise netip.Addr
+	// advertiseAlt is the SDP address for offers of the other family; zero
+	// when the focus serves one family.
+	advertiseAlt netip.Addr
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
@@ -239,8 +249,10 @@ type Focus struct {
 
 	calls *callTable
 	subs  *subTable
-	auth  *digest.Server
-	guard *digest.Guard // auth with failure limits per user and source
+	// abandoned are the dial-outs canceled without an answer (dialout.go).
+	abandoned abandonedDialOuts
+	auth      *digest.Server
+	guard     *digest.Guard // auth with failure limits per user and source
 	// render publishes conference state (RFC 4575).
 	render confstate.Renderer
 
@@ -319,6 +331,9 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	if f.advertise, err = advertisedAddr(cfg.AdvertisedIP, f.specs); err != nil {
 		return nil, err
 	}
+	if f.advertiseAlt, err = alternateAddr(cfg.AdvertisedIPAlt, f.advertise, f.specs, media); err != nil {
+		return nil, err
+	}
 	if f.auth, err = digest.NewServer(digest.Options{Realm: cfg.AuthRealm, Logger: cfg.Logger, HA1: cfg.AccountsHA1}); err != nil {
 		return nil, fmt.Errorf("focus: digest: %w", err)
 	}
@@ -378,6 +393,47 @@ func advertisedAddr(configured string, specs []listenSpec) (netip.Addr, error) {
 		return netip.MustParseAddr("127.0.0.1"), nil
 	}
 	return netip.IPv6Loopback(), nil
+}
+
+// alternateAddr picks the SDP address for offers of the other family than
+// primary's (see Config.AdvertisedIPAlt).
+func alternateAddr(configured string, primary netip.Addr, specs []listenSpec, media *mixer.Engine) (netip.Addr, error) {
+	v6 := primary.Is4()
+	if _, ok := media.BindAddr(v6); !ok {
+		if configured != "" {
+			return netip.Addr{}, fmt.Errorf("focus: advertised IP %s has no RTP bind address of its family", configured)
+		}
+		return netip.Addr{}, nil
+	}
+	if configured != "" {
+		a, err := netip.ParseAddr(configured)
+		if err != nil || a.Unmap().Is6() != v6 {
+			return netip.Addr{}, fmt.Errorf("focus: second advertised IP %q must be of the other family than %v", configured, primary)
+		}
+		return a.Unmap(), nil
+	}
+	for _, s := range specs {
+		if a := netip.MustParseAddrPort(s.addr).Addr().Unmap(); a.Is6() == v6 && !a.IsUnspecified() {
+			return a, nil
+		}
+	}
+	if a, _ := media.BindAddr(v6); !a.IsUnspecified() {
+		return a, nil
+	}
+	return netip.Addr{}, nil
+}
+
+// advertiseFor is the focus's SDP address for a new call with this offer:
+// the one of the offer's address family (the primary one for a late offer
+// or an offer parseOffer will refuse anyway).
+func (f *Focus) advertiseFor(offer []byte) netip.Addr {
+	if !f.advertiseAlt.IsValid() || len(offer) == 0 {
+		return f.advertise
+	}
+	if _, ra, err := parseSDP(offer, f.cfg.SRTP); err == nil && ra.addr.Unmap().Is4() == f.advertiseAlt.Is4() {
+		return f.advertiseAlt
+	}
+	return f.advertise
 }
 
 // handle registers h for method; the method then appears in Allow. The
@@ -631,6 +687,47 @@ func (f *Focus) ours(host string) bool {
 
 // contact returns the focus's Contact for room over the request's
 // transport: <sip:ROOM@HOST:PORT[;transport=tcp]>;isfocus.
+// contactTo is the Contact for a response to req or a dialog it forms:
+// with dual-stack media (advertiseAlt) its host is the advertised address
+// of the request's source family, so an IPv6 peer of an IPv4-first focus
+// (on a dual-stack [::] listener) gets an address it can reach.
+func (f *Focus) contactTo(room string, req *sip.Request) *sip.ContactHeader {
+	h := f.contact(room, req.Transport())
+	if !f.advertiseAlt.IsValid() {
+		return h
+	}
+	if src, err := netip.ParseAddrPort(req.Source()); err == nil && src.Addr().Unmap().Is4() == f.advertiseAlt.Is4() {
+		h.Address.Host = f.advertiseAlt.String()
+		if port := f.listenPort(req.Transport(), f.advertiseAlt.Is6()); port != 0 {
+			h.Address.Port = port
+		}
+	}
+	return h
+}
+
+// listenPort is the port of the first listener of a transport whose
+// address is of the given family (a dual-stack [::] one serves both); 0
+// when there is none.
+func (f *Focus) listenPort(transport string, v6 bool) int {
+	network := strings.ToLower(transport)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.addrs {
+		n, hp, ok := strings.Cut(a, ":")
+		if !ok || n != network {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(hp)
+		if err != nil {
+			continue
+		}
+		if ip := ap.Addr(); ip.Is6() == v6 || ip.IsUnspecified() && ip.Is6() {
+			return int(ap.Port())
+		}
+	}
+	return 0
+}
+
 func (f *Focus) contact(room string, transport string) *sip.ContactHeader {
 	network := strings.ToLower(transport)
 	f.mu.Lock()

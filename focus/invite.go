@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"mime"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -141,7 +142,7 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
-	leg, ok := f.allocateLeg(req, tx, in.room, log)
+	leg, ok := f.allocateLeg(req, tx, in.room, in.local, log)
 	if !ok {
 		return
 	}
@@ -192,8 +193,9 @@ func (f *Focus) onNewCall(req *sip.Request, tx sip.ServerTransaction) {
 type incoming struct {
 	room     string
 	caller   identity
-	off      *offer // nil: no offer in the INVITE (the focus offers in the 2xx)
-	replaced *call  // the call it replaces (RFC 3891), if any
+	off      *offer     // nil: no offer in the INVITE (the focus offers in the 2xx)
+	local    netip.Addr // the focus's SDP address, in the offer's family
+	replaced *call      // the call it replaces (RFC 3891), if any
 	dlg      *dialog
 }
 
@@ -230,8 +232,9 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		}
 		in.caller = id
 	}
+	in.local = f.advertiseFor(req.Body())
 	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), f.advertise, f.cfg.SRTP)
+		o, err := parseOffer(req.Body(), in.local, f.cfg.SRTP)
 		if err != nil {
 			log.Info("offer refused", "room", room, "err", err)
 			f.refuseSDP(req, tx, err)
@@ -249,7 +252,7 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
 		return incoming{}, false
 	}
-	dlg.contact = f.contact(room, req.Transport())
+	dlg.contact = f.contactTo(room, req)
 	f.noteRouteSet(req, dlg)
 	in.dlg = dlg
 	return in, true
@@ -257,14 +260,14 @@ func (f *Focus) admitCall(req *sip.Request, tx sip.ServerTransaction, log *slog.
 
 // allocateLeg takes a mixer leg (an RTP port pair) for a new call, or
 // answers 503 when there is none.
-func (f *Focus) allocateLeg(req *sip.Request, tx sip.ServerTransaction, room string, log *slog.Logger) (*mixer.Leg, bool) {
+func (f *Focus) allocateLeg(req *sip.Request, tx sip.ServerTransaction, room string, local netip.Addr, log *slog.Logger) (*mixer.Leg, bool) {
 	if f.lowOnDescriptors() {
 		log.Warn("INVITE refused: file descriptors near RLIMIT_NOFILE", "room", room, "reserve", f.cfg.FDReserve)
 		f.m.Refuse(metrics.RefuseFDReserve)
 		f.reply(tx, req, 503, "Service Unavailable", nil, f.retryAfter(), f.warning(399, "Out of resources"))
 		return nil, false
 	}
-	leg, err := f.media.Allocate()
+	leg, err := f.media.AllocateFor(local)
 	if err == nil {
 		return leg, true
 	}
@@ -308,7 +311,7 @@ func (f *Focus) joinCaller(req *sip.Request, tx sip.ServerTransaction, in incomi
 	if p := joined.Participant; hint != "" {
 		log.Info("caller named a JID (Call-Info purpose=impp)", "jid", hint, "bound", p.Bound, "trusted", in.caller.authenticated)
 	}
-	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: f.advertise, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1,
+	c := newCall(in.dlg, in.room, joined.Participant.ID, leg, localMedia{Addr: in.local, Port: leg.Port(), SessionID: rand.Uint64() >> 2, Version: 1,
 		SRTP: f.cfg.SRTP, SRTPKey: newSRTPKey(f.cfg.SRTP)})
 	leg.SetMuted(joined.Participant.Muted) // before any media flows; syncMute keeps it current
 	return c, true
@@ -460,7 +463,7 @@ func (f *Focus) answerFromAck(c *call, ack *sip.Request) (negotiated, error) {
 
 // earlyResponse builds a provisional response with the focus's tag.
 func (f *Focus) earlyResponse(req *sip.Request, localTag, room string, code int, reason string) *sip.Response {
-	res := f.response(req, code, reason, nil, f.contact(room, req.Transport()))
+	res := f.response(req, code, reason, nil, f.contactTo(room, req))
 	res.To().Params.Add("tag", localTag)
 	return res
 }
@@ -468,7 +471,7 @@ func (f *Focus) earlyResponse(req *sip.Request, localTag, room string, code int,
 // answerResponse builds the 2xx to an INVITE: SDP, isfocus Contact and the
 // focus's capabilities.
 func (f *Focus) answerResponse(req *sip.Request, localTag, room string, body []byte) *sip.Response {
-	res := f.response(req, 200, "OK", body, f.contact(room, req.Transport()), sip.NewHeader("Content-Type", "application/sdp"))
+	res := f.response(req, 200, "OK", body, f.contactTo(room, req), sip.NewHeader("Content-Type", "application/sdp"))
 	res.To().Params.Add("tag", localTag)
 	f.capabilities(res)
 	return res
@@ -614,7 +617,10 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	var off *offer
 	if len(req.Body()) > 0 {
-		o, err := parseOffer(req.Body(), f.advertise, f.cfg.SRTP)
+		c.mu.Lock()
+		family := c.local.Addr // the leg's socket keeps its family
+		c.mu.Unlock()
+		o, err := parseOffer(req.Body(), family, f.cfg.SRTP)
 		if err != nil {
 			log.Info("re-INVITE offer refused", "err", err)
 			f.refuseSDP(req, tx, err)

@@ -30,7 +30,7 @@ func (f *Focus) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, 404, "Not Found", nil)
 		return
 	}
-	res := f.response(req, 200, "OK", nil, f.contact(room, req.Transport()))
+	res := f.response(req, 200, "OK", nil, f.contactTo(room, req))
 	f.capabilities(res)
 	f.send(tx, req, res)
 }

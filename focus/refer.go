@@ -172,14 +172,19 @@ func (f *Focus) referTarget(req *sip.Request, tx sip.ServerTransaction, log *slo
 	return target, true
 }
 
-// referActor authenticates the referrer (digest, From equal to the digest
-// user's AOR) and has the core decide whether it may moderate room. In a
+// referActor authenticates the referrer (a trusted peer's
+// P-Asserted-Identity, else digest with a From equal to the digest user's
+// AOR) and has the core decide whether it may moderate room. In a
 // call, the call's participant lends its standing (a moderator role won by
 // PIN, say) only to its own authenticated identity. It answers (401, 403,
 // the core's refusal) and returns false when the REFER may not act.
 func (f *Focus) referActor(req *sip.Request, tx sip.ServerTransaction, room string, in *call, log *slog.Logger) (conference.Actor, bool) {
-	id, ok := f.authenticate(req, tx)
-	if !ok {
+	id, ok := f.assertedIdentity(req)
+	if ok {
+		// A trusted peer authenticated the user (RFC 3325): no challenge,
+		// and the From need not be the asserted AOR (a proxy may rewrite it).
+		id.fromMatches = true
+	} else if id, ok = f.authenticate(req, tx); !ok {
 		return conference.Actor{}, false
 	}
 	if !id.fromMatches {
@@ -223,9 +228,9 @@ func (f *Focus) acceptRefer(req *sip.Request, tx sip.ServerTransaction, room str
 			f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
 			return nil, false
 		}
-		rep.dlg.contact = f.contact(room, req.Transport())
+		rep.dlg.contact = f.contactTo(room, req)
 	}
-	res := f.response(req, 202, "Accepted", nil, f.contact(room, req.Transport()))
+	res := f.response(req, 202, "Accepted", nil, f.contactTo(room, req))
 	if rep.dlg != nil && in == nil {
 		res.To().Params.Add("tag", rep.dlg.key.localTag)
 	}

@@ -258,3 +258,96 @@ func TestDialOutReAcksRetransmitted2xx(t *testing.T) {
 	}
 	testwait.Until(t, 5*time.Second, "dave in the conference", func() bool { return e.f.Calls() == 1 })
 }
+
+// A callee whose 2xx crossed the focus's CANCEL refuses the CANCEL (481)
+// and keeps retransmitting its 2xx: sipgo's dialog client has given up on
+// the INVITE, so the retransmissions reach the focus as unmatched
+// responses. The focus still acknowledges them (the same ACK each time)
+// and hangs the call up with a BYE; the referrer hears 408.
+func TestDialOutAnswerCrossingCancel(t *testing.T) {
+	e := moderated(t, envOptions{dialTimeout: time.Second})
+	ctx := ctxT(t, 20*time.Second)
+	alice := e.uaAt("udp", "alice", "conf.example.test", false)
+	uas := newRawUAS(t)
+	_, rtpAddr := e.rtp()
+
+	acks := make(chan *sip.Request, 4)
+	bye := make(chan *sip.Request, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		inv, from := uas.next(sip.INVITE, 10*time.Second)
+		ringing := sip.NewResponseFromRequest(inv, 180, "Ringing", nil)
+		ringing.To().Params.Add("tag", "late-tag")
+		uas.send(ringing, from)
+		cancelReq, from := uas.next(sip.CANCEL, 10*time.Second)
+		uas.send(sip.NewResponseFromRequest(cancelReq, 481, "Call/Transaction Does Not Exist", nil), from)
+		ok := sip.NewResponseFromRequest(inv, 200, "OK", sipua.Offer(rtpAddr, "0"))
+		ok.To().Params.Add("tag", "late-tag")
+		ok.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "late", Host: "127.0.0.1", Port: int(uas.addr().Port())}})
+		ok.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		// Retransmit the 2xx (T1 doubling, as RFC 3261 §13.3.1.4 asks)
+		// until the BYE comes, seven times at most (6.35 s): the first
+		// copies may still find the INVITE transaction of the focus.
+		for wait := 50 * time.Millisecond; wait < 7*time.Second; wait *= 2 {
+			uas.send(ok, from)
+			req, src := uas.nextAny(wait)
+			if req == nil {
+				continue
+			}
+			switch req.Method {
+			case sip.ACK:
+				acks <- req
+			case sip.BYE:
+				uas.send(sip.NewResponseFromRequest(req, 200, "OK", nil), src)
+				bye <- req
+				return
+			}
+		}
+		close(bye)
+	})
+	r, err := alice.Refer(ctx, e.target(alice, "udp", "team"), []string{"<sip:late@" + uas.addr().String() + ">"}, aliceCreds)
+	if err != nil || r.Response.StatusCode != 202 {
+		t.Fatalf("REFER: %v %v", r.Response, err)
+	}
+	var last string
+	for {
+		line, st := referNotify(t, r)
+		last = line
+		if st.State == "terminated" {
+			break
+		}
+	}
+	if last != "SIP/2.0 408 Request Timeout" {
+		t.Errorf("final refer NOTIFY %q, want 408", last)
+	}
+	wg.Wait()
+	b, ok := <-bye
+	if !ok || len(acks) == 0 {
+		t.Fatalf("the late 2xx got %d ACKs and no BYE", len(acks))
+	}
+	ack := <-acks
+	if ack.CSeq().SeqNo != 1 || !strings.Contains(ack.To().Value(), "late-tag") || b.CallID().Value() != ack.CallID().Value() ||
+		!strings.Contains(b.To().Value(), "late-tag") {
+		t.Errorf("ACK %s\nBYE %s", ack, b)
+	}
+	testwait.Until(t, 5*time.Second, "nothing left", func() bool {
+		return e.f.Calls() == 0 && e.eng.PortsInUse() == 0 && len(e.participants("team")) == 0
+	})
+}
+
+// nextAny reads the next request within d, or nil.
+func (u *rawUAS) nextAny(d time.Duration) (*sip.Request, *net.UDPAddr) {
+	buf := make([]byte, 65536)
+	u.conn.SetReadDeadline(time.Now().Add(d))
+	for {
+		n, from, err := u.conn.ReadFromUDP(buf)
+		if err != nil {
+			return nil, nil
+		}
+		if msg, err := sip.ParseMessage(buf[:n]); err == nil {
+			if req, ok := msg.(*sip.Request); ok {
+				return req, from
+			}
+		}
+	}
+}

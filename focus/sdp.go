@@ -25,8 +25,13 @@ import (
 //   - Hold: the answer mirrors the offered direction (sendonly → recvonly,
 //     recvonly → sendonly, inactive → inactive). An RFC 2543 hold
 //     (c=0.0.0.0 or ::) counts as "the offerer does not receive".
-//   - The connection address family must match the focus's advertised
-//     address (the mixer binds one family); otherwise 488 with Warning 301.
+//   - a=rtcp-mux offered (RFC 5761) is answered with a=rtcp-mux; the leg
+//     then sends RTCP from its RTP port to the RTP destination. The focus's
+//     own offers do not propose it.
+//   - The connection address family must be one the focus serves: its
+//     advertised address's, or the second family's when media binds both
+//     (rtp.bind_ip with two addresses); the answer is in the offer's
+//     family, and a re-INVITE keeps the call's. Otherwise 488, Warning 301.
 
 // ptime is the packetisation interval the focus sends and asks for.
 const ptime = 20
@@ -85,6 +90,9 @@ type negotiated struct {
 	// Events is the set of telephone events both sides handle (bit n =
 	// event n), zero when DTMF is 0.
 	Events uint16
+	// RTCPMux: the peer offered a=rtcp-mux (RFC 5761); the answer accepts
+	// it and RTCP then uses the RTP port both ways.
+	RTCPMux bool
 	// Peer is the direction the peer declared (after the c=0.0.0.0 rule).
 	Peer mixer.Direction
 	// SRTP is the peer's crypto attribute chosen (RFC 4568), nil for
@@ -118,6 +126,7 @@ type remoteAudio struct {
 	formats []format // in m-line order
 	dir     mixer.Direction
 	rtcp    netip.AddrPort // a=rtcp, invalid when absent
+	rtcpMux bool           // a=rtcp-mux
 	secure  bool           // RTP/SAVP(F)
 	crypto  *sdesCrypto    // the first supported a=crypto line
 }
@@ -191,6 +200,9 @@ func parseSDP(raw []byte, policy SRTPPolicy) (*sdp.SessionDescription, remoteAud
 			}
 			if a.Key == "rtcp" {
 				ra.rtcp = parseRTCPAttr(a.Value, addr)
+			}
+			if a.Key == "rtcp-mux" {
+				ra.rtcpMux = true
 			}
 			if a.Key == "crypto" && secure && ra.crypto == nil {
 				if c, ok := parseCrypto(a.Value); ok {
@@ -341,6 +353,7 @@ func choose(ra remoteAudio) (negotiated, error) {
 		n.Remote = netip.AddrPortFrom(ra.addr, uint16(ra.port))
 		n.RemoteRTCP = ra.rtcp
 	}
+	n.RTCPMux = ra.rtcpMux
 	return n, nil
 }
 
@@ -478,6 +491,9 @@ func (o offer) answer(local localMedia) ([]byte, error) {
 				return nil, errors.New("answer: SRTP negotiated without a local key")
 			}
 			withCrypto(md, sdesCrypto{tag: o.n.SRTP.tag, suite: o.n.SRTP.suite, key: local.SRTPKey})
+		}
+		if o.n.RTCPMux {
+			md = md.WithPropertyAttribute("rtcp-mux")
 		}
 		ans.MediaDescriptions = append(ans.MediaDescriptions, md)
 	}

@@ -343,7 +343,7 @@ func (f *Focus) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, err.Error()))
 		return
 	}
-	dlg.contact = f.contact(room, req.Transport())
+	dlg.contact = f.contactTo(room, req)
 	f.noteRouteSet(req, dlg)
 	f.startSubscription(req, tx, &subscription{room: room, event: ev, dlg: dlg, pid: pid}, snap, expires)
 }
@@ -376,7 +376,7 @@ func (f *Focus) onSubscribeInDialog(req *sip.Request, tx sip.ServerTransaction, 
 			return
 		}
 		s.dlg.refreshTarget(req)
-		res := f.response(req, 200, "OK", nil, f.contact(s.room, req.Transport()),
+		res := f.response(req, 200, "OK", nil, f.contactTo(s.room, req),
 			sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 		f.capabilities(res)
 		s.mu.Lock()
@@ -436,7 +436,7 @@ func (f *Focus) startSubscription(req *sip.Request, tx sip.ServerTransaction, s 
 		return
 	}
 	s.view = confstate.NewView(f.updateFeed(s.feed, &snap), f.cfg.NotifyInterval)
-	res := f.response(req, 200, "OK", nil, f.contact(s.room, req.Transport()),
+	res := f.response(req, 200, "OK", nil, f.contactTo(s.room, req),
 		sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	if !s.inCall {
 		res.To().Params.Add("tag", s.dlg.key.localTag)

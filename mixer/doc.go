@@ -14,10 +14,33 @@
 //	leg.SetMuted(true)                           // out of every mix, still hears the room
 //	leg.Close()                                  // port pair free again on return
 //
-// Symmetric RTP latches a leg to the source of its first valid packet;
-// when that source has been quiet for Config.RelatchQuiet and another sends
-// Config.RelatchPackets in-sequence packets of the same SSRC (a NAT mapping
-// that changed mid-call), the latch and the mix move there (see Leg).
+// Symmetric RTP latches a leg to the source of its first valid packet, but
+// only from a source the rules of admit.go accept (DESIGN §5 says "where RTP
+// comes from"; on the Internet that lets anyone take a leg, so: the SDP
+// address's IP always, another only in a short learning window,
+// Config.StrictSource never); when that source has been quiet for
+// Config.RelatchQuiet and another sends Config.RelatchPackets in-sequence
+// packets that continue the stream's SSRC, sequence numbers and timestamps
+// (a NAT mapping that changed mid-call), the latch and the mix move there
+// (see Leg). A leg that heard nothing stops sending after
+// Config.UnheardTimeout. With LegParams.SRTP the leg runs SRTP/SRTCP
+// (SDES keys, srtp.go).
+//
+// Capacity (issue 13): on Linux one poller per GOMAXPROCS reads every
+// leg's RTP socket (epoll, one recvfrom per packet, no goroutine wake-up
+// per packet), so a tick never waits behind thousands of runnable socket
+// readers; elsewhere each leg has its own reader. The clock stays one
+// goroutine on absolute deadlines and spreads each tick's rooms over
+// GOMAXPROCS workers (a room is mixed by one goroutine, zero allocations
+// per tick). The jitter buffer marks received samples in a bitset. With
+// Config.BindIPAlt the engine binds legs of both address families
+// (AllocateFor picks the peer's; ErrFamily when it binds none). Known
+// limits: a room is never split across workers (one very large room is
+// mixed by one core); with LegParams.RTCPMux (RFC 5761) reports go over
+// the RTP socket, but every leg still binds its RTCP port and runs its
+// RTCP goroutine (the report timer). No packet touches a shared counter: a leg counts under
+// its own lock and the clock publishes the counts once per tick (Close
+// publishes the rest), so rtp_packets_total lags by at most one tick.
 //
 // Directions are the bridge's own, typed (Send: it sends the mix; Recv: the
 // leg's audio enters the mix); the signalling translates SDP's words into

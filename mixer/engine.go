@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,11 +29,17 @@ var (
 	ErrClosed = errors.New("mixer: closed")
 	// ErrNotStarted is returned by Update on a leg that was never started.
 	ErrNotStarted = errors.New("mixer: leg not started")
+	// ErrFamily is returned by AllocateFor for a peer of an address family
+	// the engine does not bind; the focus answers 488 (Warning 301).
+	ErrFamily = errors.New("mixer: no RTP address of the peer's family")
 )
 
 // Config configures an Engine. Zero fields take the documented defaults.
 type Config struct {
-	BindIP           netip.Addr    // address the RTP/RTCP sockets bind to; default 0.0.0.0
+	BindIP netip.Addr // address the RTP/RTCP sockets bind to; default 0.0.0.0
+	// BindIPAlt binds legs of the other address family too (dual-stack
+	// media): IPv6 when BindIP is IPv4, or the reverse; zero: one family.
+	BindIPAlt        netip.Addr
 	PortMin, PortMax int           // inclusive port range; RTP uses its even ports P, RTCP P+1; default 10000-20000
 	SampleRate       int           // mixing rate in Hz; default 8000 (the only rate G.711 needs)
 	Ptime            time.Duration // packetisation interval and clock period; default 20 ms
@@ -68,6 +75,10 @@ type Config struct {
 func (c Config) withDefaults() (Config, error) {
 	if !c.BindIP.IsValid() {
 		c.BindIP = netip.IPv4Unspecified()
+	}
+	c.BindIP, c.BindIPAlt = c.BindIP.Unmap(), c.BindIPAlt.Unmap()
+	if c.BindIPAlt.IsValid() && c.BindIPAlt.Is4() == c.BindIP.Is4() {
+		return c, fmt.Errorf("mixer: bind addresses %v and %v are of one family", c.BindIP, c.BindIPAlt)
 	}
 	if c.PortMin == 0 && c.PortMax == 0 {
 		c.PortMin, c.PortMax = 10000, 20000
@@ -199,9 +210,18 @@ type Engine struct {
 	closed  bool
 	running bool
 
+	pollers  []*poller               // RTP readers, started by the first Allocate (Linux)
 	snapshot atomic.Pointer[[]*room] // rooms for the clock, replaced on change
-	done     chan struct{}           // closed by Close
-	wg       sync.WaitGroup          // every leg goroutine
+
+	// the clock's tick, shared with its workers (see tickWorker)
+	workers     []*tickWorker
+	workDone    chan struct{}
+	tickAt      time.Time
+	tickSkipped int
+	tickRooms   []*room
+	nextRoom    atomic.Int64
+	done        chan struct{}  // closed by Close
+	wg          sync.WaitGroup // every leg goroutine
 }
 
 // New validates cfg and returns an engine. No socket is opened until Allocate.
@@ -249,15 +269,38 @@ func (e *Engine) PortsInUse() int {
 	return e.inUse
 }
 
-// Allocate binds a free RTP/RTCP port pair and returns a leg that is not yet
-// started. Ports that another process holds are skipped; if no pair can be
-// bound it returns ErrPortsExhausted.
-func (e *Engine) Allocate() (*Leg, error) {
+// Allocate binds a free RTP/RTCP port pair on Config.BindIP and returns a
+// leg that is not yet started. Ports that another process holds are
+// skipped; if no pair can be bound it returns ErrPortsExhausted.
+func (e *Engine) Allocate() (*Leg, error) { return e.allocate(e.cfg.BindIP) }
+
+// AllocateFor is Allocate on the bind address of peer's family (IPv4 for
+// IPv4-mapped addresses); ErrFamily when the engine binds none.
+func (e *Engine) AllocateFor(peer netip.Addr) (*Leg, error) {
+	ip, ok := e.BindAddr(peer.Unmap().Is6())
+	if !ok {
+		return nil, ErrFamily
+	}
+	return e.allocate(ip)
+}
+
+// BindAddr is the address legs of a family bind to (IPv6 when v6).
+func (e *Engine) BindAddr(v6 bool) (netip.Addr, bool) {
+	for _, ip := range []netip.Addr{e.cfg.BindIP, e.cfg.BindIPAlt} {
+		if ip.IsValid() && ip.Is6() == v6 {
+			return ip, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func (e *Engine) allocate(ip netip.Addr) (*Leg, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return nil, ErrClosed
 	}
+	e.startPollers()
 	base := firstEven(e.cfg.PortMin)
 	for i := range e.used {
 		idx := (e.next + i) % len(e.used)
@@ -265,7 +308,7 @@ func (e *Engine) Allocate() (*Leg, error) {
 			continue
 		}
 		port := base + 2*idx
-		rtpConn, rtcpConn, err := e.bindPair(port)
+		rtpConn, rtcpConn, err := e.bindPair(ip, port)
 		if err != nil {
 			e.log.Debug("RTP port pair unavailable", "port", port, "err", err)
 			continue
@@ -283,22 +326,56 @@ func (e *Engine) Allocate() (*Leg, error) {
 	return nil, ErrPortsExhausted
 }
 
-func (e *Engine) bindPair(port int) (*net.UDPConn, *net.UDPConn, error) {
+func (e *Engine) bindPair(ip netip.Addr, port int) (*net.UDPConn, *net.UDPConn, error) {
 	network := "udp4"
-	if e.cfg.BindIP.Is6() {
+	if ip.Is6() {
 		network = "udp6"
 	}
-	a, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.cfg.BindIP, uint16(port))))
+	a, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
 	if err != nil {
 		return nil, nil, fmt.Errorf("bind RTP port %d: %w", port, err)
 	}
-	b, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(e.cfg.BindIP, uint16(port+1))))
+	b, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port+1))))
 	if err != nil {
 		a.Close()
 		return nil, nil, fmt.Errorf("bind RTCP port %d: %w", port+1, err)
 	}
 	return a, b, nil
 }
+
+// startPollers starts one RTP poller per GOMAXPROCS, once; e.mu held.
+// Without pollers (another system, or epoll failing) every leg reads its
+// socket from its own goroutine.
+func (e *Engine) startPollers() {
+	if e.pollers != nil || !pollSupported {
+		return
+	}
+	n := max(1, runtime.GOMAXPROCS(0))
+	e.pollers = make([]*poller, 0, n)
+	for range n {
+		p, err := newPoller(e, len(e.used))
+		if err != nil {
+			e.log.Warn("RTP poller unavailable: one reader per leg", "err", err)
+			break
+		}
+		e.pollers = append(e.pollers, p)
+		e.wg.Add(1)
+		go p.run()
+	}
+}
+
+// pollerFor is the poller of a port-pair index; nil when legs read alone.
+func (e *Engine) pollerFor(idx int) *poller {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.pollers) == 0 || e.closed {
+		return nil
+	}
+	return e.pollers[idx%len(e.pollers)]
+}
+
+// pairIndex is the index of a leg's port pair in e.used.
+func (e *Engine) pairIndex(port int) int { return (port - firstEven(e.cfg.PortMin)) / 2 }
 
 // release frees the port pair of a closed leg.
 func (e *Engine) release(l *Leg) {
@@ -308,7 +385,7 @@ func (e *Engine) release(l *Leg) {
 		return
 	}
 	delete(e.legs, l)
-	e.used[(l.port-firstEven(e.cfg.PortMin))/2] = false
+	e.used[e.pairIndex(l.port)] = false
 	e.inUse--
 	if e.m.ports != nil {
 		e.m.ports.Set(float64(e.inUse))
@@ -396,6 +473,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.mu.Unlock()
 	}()
 
+	stopWorkers := e.startWorkers()
+	defer stopWorkers()
 	ptime := e.cfg.Ptime
 	next := time.Now().Add(ptime)
 	timer := time.NewTimer(ptime)
@@ -431,20 +510,6 @@ func schedule(next, now time.Time, ptime time.Duration) (skipped int, late time.
 	return skipped, late, next.Add(time.Duration(skipped+1) * ptime)
 }
 
-// tick mixes every room once.
-func (e *Engine) tick(now time.Time, skipped int) {
-	e.mix.now = now
-	e.mix.sent = 0
-	for _, r := range *e.snapshot.Load() {
-		legs := *r.live.Load()
-		if skipped > 0 {
-			e.mix.skip(legs, skipped)
-		}
-		e.mix.mixRoom(r, legs)
-	}
-	add(e.m.out, e.mix.sent)
-}
-
 // Close closes every leg, stops Run and waits for the legs' goroutines. It
 // must not be called from a Handlers callback.
 func (e *Engine) Close() error {
@@ -466,6 +531,11 @@ func (e *Engine) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	e.mu.Lock()
+	for _, p := range e.pollers {
+		p.close()
+	}
+	e.mu.Unlock()
 	e.wg.Wait()
 	return errors.Join(errs...)
 }

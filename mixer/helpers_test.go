@@ -123,3 +123,13 @@ func histCount(t testing.TB, e *Engine) uint64 {
 
 // lead is how far the newest buffered sample is ahead of play-out.
 func (jb *jitterBuffer) lead() int32 { return int32(jb.highTS - jb.playTS) }
+
+// flushCounts publishes a leg's packet counts to the metrics as the
+// clock's next tick (or Close) would.
+func flushCounts(l *Leg) {
+	l.mu.Lock()
+	in, dropped := l.takeCounts()
+	l.mu.Unlock()
+	add(l.e.m.in, in)
+	add(l.e.m.dropped, dropped)
+}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/pion/rtp"
@@ -31,6 +32,10 @@ type LegParams struct {
 	DTMFPayloadType uint8
 	// Direction is the media direction from the bridge's point of view.
 	Direction Direction
+	// RTCPMux multiplexes RTCP on the RTP port (RFC 5761, negotiated by
+	// a=rtcp-mux): reports go from the RTP socket to the RTP destination.
+	// RTCP arriving on the RTP port is accepted either way.
+	RTCPMux bool
 	// SRTP, when set, encrypts and authenticates the leg's RTP and RTCP
 	// (SDES keys, RFC 4568; srtp.go). nil: plain RTP.
 	SRTP *SRTP
@@ -127,9 +132,10 @@ type LegStats struct {
 // Leg is one participant's media: an RTP/RTCP port pair, its receive path
 // and its slot in a room's mix. Create legs with Engine.Allocate.
 //
-// Latching: the first RTP packet of a negotiated payload type latches the
-// leg to its source; the mix goes there and packets from other sources are
-// dropped and counted. The latch moves to a new source B (a phone whose
+// Latching: the first RTP packet of a negotiated payload type from a source
+// the rules of admit.go accept (the SDP address's IP; another one only
+// while learning) latches the leg to that source; the mix goes there and
+// packets from other sources are dropped and counted. The latch moves to a new source B (a phone whose
 // NAT mapping changed mid-call keeps its SSRC and sequence numbers) only
 // when all of these hold:
 //
@@ -137,8 +143,11 @@ type LegStats struct {
 //     port) for Config.RelatchQuiet (default 1 s);
 //   - after that, B sent Config.RelatchPackets (default 4) consecutive
 //     packets of a negotiated payload type, with the SSRC of the current
-//     stream and sequence numbers s, s+1, s+2, … where s is ahead of the
-//     highest one received by less than 3000 (RFC 3550 A.1's dropout);
+//     stream and sequence numbers s, s+1, s+2, … where s, with its
+//     timestamp, continues the stream for the time elapsed since its last
+//     packet (continuesStream in admit.go: the sequence number at most 50 +
+//     one per 10 ms ahead, the timestamp within half a second of the
+//     clock);
 //   - no datagram from the latched source arrived in between.
 //
 // A packet from B with another SSRC, a payload type not negotiated, or out
@@ -160,6 +169,8 @@ type Leg struct {
 	port     int
 	rtpConn  *net.UDPConn // nil in socket-less tests
 	rtcpConn *net.UDPConn
+	rtpRaw   syscall.RawConn // rtpConn's, for the poller
+	poll     *poller         // reads rtpConn; nil: rtpLoop does
 	ssrc     uint32
 	log      *slog.Logger
 	epoch    time.Time
@@ -200,13 +211,17 @@ type Leg struct {
 	dtmf        dtmfDecoder
 	pcm         []int16 // decode scratch
 	received    uint64
-	dropped     uint64
-	lastSR      uint32 // middle 32 bits of the last SR's NTP time
-	lastSRAt    time.Time
-	rtt         time.Duration
-	lostSeen    int64 // cumulative loss already added to the metric
-	rtcpSent    uint64
-	rtcpRecv    uint64
+	// counted: received and dropped packets already added to the metrics;
+	// the clock publishes the rest once per tick (pull), Close the remainder,
+	// so no packet touches a shared counter.
+	countedIn, countedDropped uint64
+	dropped                   uint64
+	lastSR                    uint32 // middle 32 bits of the last SR's NTP time
+	lastSRAt                  time.Time
+	rtt                       time.Duration
+	lostSeen                  int64 // cumulative loss already added to the metric
+	rtcpSent                  uint64
+	rtcpRecv                  uint64
 
 	rxPkt rtp.Packet // reader-owned
 
@@ -239,6 +254,9 @@ func newLeg(e *Engine, port int, rtpConn, rtcpConn *net.UDPConn) *Leg {
 		jb:       newJitterBuffer(e.frame),
 		pcm:      make([]int16, jbMaxPacket*e.frame),
 		mx:       newMixSlot(e.frame),
+	}
+	if rtpConn != nil {
+		l.rtpRaw, _ = rtpConn.SyscallConn()
 	}
 	l.log = e.log.With("rtp_port", port, "ssrc", l.ssrc)
 	l.mx.hdr.SSRC = l.ssrc
@@ -273,9 +291,20 @@ func (l *Leg) Start(room string, p LegParams, h Handlers) error {
 	}
 	l.setParams(p.normalized())
 	l.started, l.room, l.handlers = true, room, h
-	l.readers.Add(2)
-	l.e.wg.Add(3)
-	go l.rtpLoop()
+	if p := l.e.pollerFor(l.e.pairIndex(l.port)); p != nil && l.rtpRaw != nil {
+		if err := p.add(l, l.e.pairIndex(l.port)); err == nil {
+			l.poll = p
+		} else {
+			l.log.Warn("RTP poller refused the leg: own reader", "err", err)
+		}
+	}
+	if l.poll == nil {
+		l.readers.Add(1)
+		l.e.wg.Add(1)
+		go l.rtpLoop()
+	}
+	l.readers.Add(1)
+	l.e.wg.Add(2)
 	go l.rtcpLoop()
 	go l.dispatch()
 	return nil
@@ -382,11 +411,17 @@ func (l *Leg) Close() error {
 	l.closed = true
 	l.isClosed.Store(true)
 	started, room := l.started, l.room
+	in, dropped := l.takeCounts()
 	l.mu.Unlock()
+	add(l.e.m.in, in)
+	add(l.e.m.dropped, dropped)
 
 	if started {
 		l.e.leave(l, room)
 		l.sendBye()
+	}
+	if l.poll != nil {
+		l.poll.remove(l, l.e.pairIndex(l.port))
 	}
 	l.txMu.Lock()
 	l.txClosed = true
@@ -422,6 +457,10 @@ func (l *Leg) rtpDst() netip.AddrPort {
 // rtcpDst is where RTCP goes; l.mu held.
 func (l *Leg) rtcpDst() netip.AddrPort {
 	switch {
+	case l.params.RTCPMux && l.rtcpLatched && l.rtcpAddr == l.rtpDst():
+		return l.rtcpAddr
+	case l.params.RTCPMux:
+		return l.rtpDst()
 	case l.rtcpLatched:
 		return l.rtcpAddr
 	case usable(l.params.RemoteRTCP) && !l.rtcpFollow.IsValid(): // a re-latch made the SDP stale
@@ -594,9 +633,6 @@ func (l *Leg) ingest(b []byte, src netip.AddrPort, now time.Time) (dtmfPending b
 	pending := l.dtmf.pending()
 	l.mu.Unlock()
 
-	if r.accepted {
-		add(l.e.m.in, 1)
-	}
 	if r.movedFrom.IsValid() {
 		l.logRelatch(r.movedFrom, src, r.ssrc)
 	}
@@ -729,7 +765,14 @@ func (l *Leg) putAudio(ts uint32, payload []byte, now time.Time) bool {
 
 func (l *Leg) dropLocked() {
 	l.dropped++
-	add(l.e.m.dropped, 1)
+}
+
+// takeCounts returns the packets received and dropped since the last call,
+// for the metrics; l.mu held.
+func (l *Leg) takeCounts() (in, dropped int) {
+	in, dropped = int(l.received-l.countedIn), int(l.dropped-l.countedDropped)
+	l.countedIn, l.countedDropped = l.received, l.dropped
+	return in, dropped
 }
 
 // arrivalUnits is the arrival time in RTP timestamp units (RFC 3550 A.8).
@@ -802,13 +845,6 @@ func (l *Leg) moveLatch(src netip.AddrPort, now time.Time) (from netip.AddrPort)
 		l.rtcpLatched, l.rtcpFollow = false, src.Addr()
 	}
 	return from
-}
-
-// continues reports whether seq is ahead of the highest sequence number
-// received by a permissible gap (RFC 3550 A.1).
-func continues(seq, maxSeq uint16) bool {
-	d := seq - maxSeq
-	return d != 0 && d < maxDropout
 }
 
 // logRelatch is out of line so that the hot path does not pay for the

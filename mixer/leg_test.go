@@ -76,6 +76,7 @@ func TestIngestLatching(t *testing.T) {
 	if st.Remote != nat || st.PacketsReceived != 1 || st.PacketsDropped != 1 || st.Strangers != 1 {
 		t.Fatalf("foreign packet: %+v", st)
 	}
+	flushCounts(l)
 	if got := testutil.ToFloat64(e.cfg.Metrics.RTPPackets.WithLabelValues("dropped")); got != 1 {
 		t.Fatalf("dropped metric %v", got)
 	}

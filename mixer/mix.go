@@ -42,6 +42,8 @@ type mixSlot struct {
 	pt   uint8
 
 	sentLast bool // the previous tick sent a packet (else the next one has the marker)
+
+	rxIn, rxDropped int // packets the leg received and dropped since the last pull
 }
 
 func newMixSlot(frame int) mixSlot {
@@ -90,13 +92,14 @@ func (r *room) setMembers(m []*Leg) {
 
 // mixer holds the per-tick mixing parameters, shared by all rooms.
 type mixer struct {
-	frame       int
-	maxSpeakers int
-	gateEnergy  int64 // sum of squares over a frame at the speech threshold
-	hangTicks   int
-	write       rtpWriter
-	now         time.Time
-	sent        int // packets sent during the current tick
+	frame        int
+	maxSpeakers  int
+	gateEnergy   int64 // sum of squares over a frame at the speech threshold
+	hangTicks    int
+	write        rtpWriter
+	now          time.Time
+	sent         int // packets sent during the current tick
+	rxIn, rxDrop int // packets received and dropped, published by this tick
 }
 
 // mixRoom runs one tick of one room: pull a frame from every leg, gate,
@@ -109,6 +112,8 @@ func (m *mixer) mixRoom(r *room, legs []*Leg) {
 		s := &l.mx
 		s.at = m.now
 		eligible, kind := l.pull(s)
+		m.rxIn += s.rxIn
+		m.rxDrop += s.rxDropped
 		m.gate(l, s, eligible, kind == frameAudio)
 		if s.contrib {
 			r.sel = append(r.sel, l)
@@ -179,6 +184,7 @@ func saturate(v int32) int16 {
 func (l *Leg) pull(s *mixSlot) (bool, frameKind) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	s.rxIn, s.rxDropped = l.takeCounts()
 	if !l.started || l.closed {
 		s.send = false
 		clear(s.in)

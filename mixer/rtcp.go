@@ -194,14 +194,20 @@ func (l *Leg) writeRTCP(pkts []rtcp.Packet, dst netip.AddrPort) {
 		l.log.Warn("RTCP marshal failed", "err", err)
 		return
 	}
-	if l.rtcpConn == nil {
+	l.mu.Lock()
+	conn := l.rtcpConn
+	if l.params.RTCPMux {
+		conn = l.rtpConn // RFC 5761: from the RTP port
+	}
+	l.mu.Unlock()
+	if conn == nil {
 		return
 	}
 	if raw, err = l.sealRTCP(raw); err != nil {
 		l.log.Warn("SRTCP encryption failed", "err", err)
 		return
 	}
-	if _, err := l.rtcpConn.WriteToUDPAddrPort(raw, dst); err != nil && !errors.Is(err, net.ErrClosed) {
+	if _, err := conn.WriteToUDPAddrPort(raw, dst); err != nil && !errors.Is(err, net.ErrClosed) {
 		l.log.Debug("RTCP send failed", "to", dst, "err", err)
 	}
 }

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,5 +102,61 @@ func TestSIPEjectionShowsActorAndReason(t *testing.T) {
 	reason := item.child(NSMUCUser, "reason")
 	if actor == nil || actor.attr("nick") != "sip:boss@example.com" || reason == nil || reason.Text == "" {
 		t.Fatalf("307 without actor or reason: %s", n)
+	}
+}
+
+// One person, two legs in the MUC: a bound caller whose JID is not in the
+// room is presented under the JID's nick (its real JID to moderators);
+// when the JID's client joins, the others see a nick change (303) to the
+// client's nick and one occupant on both legs; when the client leaves, it
+// gets its unavailable self-presence and the others see the caller stay.
+func TestBoundCallerAndItsChatClient(t *testing.T) {
+	r := newRig(t, func(o *conference.Options, _ *Config) {
+		o.Identities = conference.NewIdentities("example.com")
+		o.Bindings = []conference.Binding{{JID: "alice@localhost", AOR: "sip:alice@example.com"}}
+	})
+	bob, alice := user("bob"), user("alice")
+	room := roomJID("team")
+	r.create(bob, "team", "Bob")
+	ctx := context.Background()
+	res, err := r.reg.Join(ctx, "team", conference.JoinRequest{DisplayName: "Alice Phone", AOR: "sip:alice@example.com", Authenticated: true,
+		Audio: &conference.Audio{}, Origin: conference.OriginSIP})
+	if err != nil || !res.Participant.Bound {
+		t.Fatalf("bound caller: %+v %v", res.Participant, err)
+	}
+	n := r.fc.nextTo(t, bob)
+	if n.attr("from") != room+"/alice" || mucItem(n).attr("jid") != "alice@localhost" {
+		t.Fatalf("bound caller presented to the owner (a moderator): %s", n)
+	}
+	got := r.joined(alice, "team", "Alice")
+	var self *node
+	for _, g := range got {
+		if slices.Contains(codes(g), "110") {
+			self = g
+		}
+	}
+	if p := self.child(NSParticipation, "participation"); self == nil || p == nil || p.attr("text") != "true" || p.attr("audio") != "true" {
+		t.Fatalf("alice's self-presence: %v", self)
+	}
+	change := r.fc.nextTo(t, bob)
+	if change.attr("from") != room+"/alice" || change.attr("type") != "unavailable" || !slices.Contains(codes(change), "303") ||
+		mucItem(change).attr("nick") != "Alice" {
+		t.Fatalf("nick change: %s", change)
+	}
+	now := r.fc.nextTo(t, bob)
+	if p := now.child(NSParticipation, "participation"); now.attr("from") != room+"/Alice" || p == nil || p.attr("text") != "true" || p.attr("audio") != "true" {
+		t.Fatalf("alice on both legs: %s", now)
+	}
+	if n := len(r.reg.Find("team", func(*conference.Participant) bool { return true })); n != 2 {
+		t.Fatalf("%d participants, want bob and alice", n)
+	}
+	r.fc.send(t, `<presence from='%s' to='%s/Alice' type='unavailable'/>`, alice, room)
+	bye := r.fc.nextTo(t, alice)
+	if bye.attr("type") != "unavailable" || !slices.Contains(codes(bye), "110") {
+		t.Fatalf("alice's client leaving: %s", bye)
+	}
+	stays := r.fc.nextTo(t, bob)
+	if p := stays.child(NSParticipation, "participation"); stays.attr("type") != "" || p == nil || p.attr("text") != "false" || p.attr("audio") != "true" {
+		t.Fatalf("the caller stays: %s", stays)
 	}
 }

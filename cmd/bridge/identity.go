@@ -18,8 +18,10 @@ import (
 // sip.domain, and identity.bindings.
 func identityOptions(cfg config.Config) (conference.Identities, []conference.Binding) {
 	aliases := append([]string{}, cfg.SIP.DomainAliases...)
-	if cfg.SIP.AdvertisedIP != "" {
-		aliases = append(aliases, cfg.SIP.AdvertisedIP)
+	for _, a := range cfg.SIP.AdvertisedIP { // both families' addresses name this bridge
+		if a != "" {
+			aliases = append(aliases, a)
+		}
 	}
 	wildcard := false
 	for _, l := range cfg.SIP.Listen {

@@ -25,6 +25,7 @@ commands:
   serve [--config FILE]   run the bridge (defaults apply when no file is given)
   user add|passwd|del|list [--config FILE] [--password-file F] [NAME]
                           manage the accounts of the embedded XMPP service
+  loadtest [flags]        the load benchmark (make bench-load; loadtest -h)
   version                 print the version
 `
 
@@ -59,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "user":
 		return runUser(args[1:], os.Stdin, stdout, stderr)
+	case "loadtest":
+		return runLoadtest(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "cusax-bridge %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

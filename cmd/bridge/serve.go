@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	}
 	ready := &readiness{store: st} // store.Store has Ping
 	ready.fdLimit.Store(int64(fdLimit))
-	admin := &http.Server{Handler: adminMux(m, ready), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Handler: withPprof(adminMux(m, ready), cfg.Admin.Pprof), ReadHeaderTimeout: 5 * time.Second}
 
 	// Services run on their own context: on a signal the conferences end
 	// first (reg.Close: calls get BYE, occupants the shutdown presence),

@@ -26,7 +26,8 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 	}
 	m.RTPPortsCapacity.Set(float64(portPairs(lo, hi)))
 	eng, err := mixer.New(mixer.Config{
-		BindIP:       netip.MustParseAddr(cfg.RTP.BindIP),
+		BindIP:       cfg.RTP.BindIP.First(),
+		BindIPAlt:    cfg.RTP.BindIP.Other(),
 		PortMin:      lo,
 		PortMax:      hi,
 		MaxSpeakers:  cfg.RTP.MaxSpeakers,
@@ -44,13 +45,14 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		return err
 	}
 	foc, err := focus.New(focus.Config{
-		Listen:       cfg.SIP.Listen,
-		Domain:       cfg.SIP.Domain,
-		AdvertisedIP: cfg.SIP.AdvertisedIP,
-		AckTimeout:   cfg.SIP.AckTimeout.D(),
-		AnswerDelay:  cfg.SIP.AnswerDelay.D(),
-		Logger:       log.With("component", "focus"),
-		Metrics:      m,
+		Listen:          cfg.SIP.Listen,
+		Domain:          cfg.SIP.Domain,
+		AdvertisedIP:    addrString(cfg.SIP.AdvertisedIP.First()),
+		AdvertisedIPAlt: addrString(cfg.SIP.AdvertisedIP.Other()),
+		AckTimeout:      cfg.SIP.AckTimeout.D(),
+		AnswerDelay:     cfg.SIP.AnswerDelay.D(),
+		Logger:          log.With("component", "focus"),
+		Metrics:         m,
 
 		NotifyInterval:      cfg.SIP.NotifyInterval.D(),
 		SubscriptionExpires: cfg.SIP.SubscriptionExpires.D(),
@@ -141,6 +143,14 @@ func sipAccounts(cfg config.Config) digest.Lookup {
 		m[a.User] = a.Password
 	}
 	return digest.Accounts(m)
+}
+
+// addrString is an address for the focus's configuration; "" for none.
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // portPairs is how many RTP/RTCP pairs (even RTP port, RTCP port+1) the

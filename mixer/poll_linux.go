@@ -1,0 +1,211 @@
+package mixer
+
+import (
+	"errors"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// poller reads the RTP sockets of many legs from one goroutine, so that a
+// packet costs one recvfrom instead of a goroutine wake-up, and the clock
+// never queues behind thousands of runnable socket readers (with
+// GOMAXPROCS=1 a preempted clock used to wait behind every reader woken
+// meanwhile). Its sockets are in a level-triggered epoll set; the epoll fd
+// itself waits in Go's netpoller (it is readable while a socket is), so
+// no thread blocks in epoll_wait. One poll round reads one datagram from
+// every ready socket; what remains is reported again by the next round.
+//
+// The engine runs one poller per GOMAXPROCS; a leg belongs to the poller
+// of its port-pair index. A pending RFC 4733 event arms a per-leg timer
+// (dtmfTimeout) kept by the poller, which uses the epoll file's read
+// deadline to wake for it.
+type poller struct {
+	e      *Engine
+	epfd   int
+	file   *os.File // epfd, registered with Go's netpoller
+	rc     syscall.RawConn
+	legs   []atomic.Pointer[Leg] // by port-pair index
+	closed atomic.Bool
+
+	// owned by the poller goroutine
+	events []unix.EpollEvent
+	ready  int
+	buf    []byte
+	rsa    unix.RawSockaddrAny
+	rlen   uint32
+	rn     int
+	rerr   syscall.Errno
+	armed  map[*Leg]time.Time
+	waitFn func(fd uintptr) bool // method values, made once (no allocation per call)
+	readFn func(fd uintptr) bool
+}
+
+func newPoller(e *Engine, pairs int) (*poller, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, os.NewSyscallError("setnonblock", err)
+	}
+	f := os.NewFile(uintptr(epfd), "mixer-epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p := &poller{e: e, epfd: epfd, file: f, rc: rc, legs: make([]atomic.Pointer[Leg], pairs),
+		events: make([]unix.EpollEvent, 256), buf: make([]byte, 2048), armed: map[*Leg]time.Time{}}
+	p.waitFn = p.wait
+	p.readFn = p.read
+	return p, nil
+}
+
+// add starts reading l's RTP socket.
+func (p *poller) add(l *Leg, idx int) error {
+	p.legs[idx].Store(l)
+	var cerr error
+	err := l.rtpRaw.Control(func(fd uintptr) {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(idx)}
+		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err = errors.Join(err, cerr); err != nil {
+		p.legs[idx].Store(nil)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+// remove stops reading l's socket; call before closing it.
+func (p *poller) remove(l *Leg, idx int) {
+	p.legs[idx].CompareAndSwap(l, nil)
+	_ = l.rtpRaw.Control(func(fd uintptr) {
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	})
+}
+
+func (p *poller) close() {
+	p.closed.Store(true)
+	p.file.Close()
+}
+
+// wait collects ready sockets; false parks until the epoll fd is readable.
+func (p *poller) wait(uintptr) bool {
+	n, err := unix.EpollWait(p.epfd, p.events, 0)
+	if err != nil || n <= 0 {
+		p.ready = 0
+		return err != nil && err != unix.EINTR && err != unix.EAGAIN
+	}
+	p.ready = n
+	return true
+}
+
+// read takes one datagram from a ready socket, without blocking.
+func (p *poller) read(fd uintptr) bool {
+	p.rlen = uint32(unsafe.Sizeof(p.rsa))
+	n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.buf[0])), uintptr(len(p.buf)),
+		unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&p.rsa)), uintptr(unsafe.Pointer(&p.rlen)))
+	p.rn, p.rerr = int(n), errno
+	return true
+}
+
+// run is the poller goroutine; it returns when the engine closes.
+func (p *poller) run() {
+	defer p.e.wg.Done()
+	deadline := time.Time{}
+	for {
+		if next := p.nextTimeout(); !next.Equal(deadline) {
+			deadline = next
+			_ = p.file.SetReadDeadline(deadline)
+		}
+		err := p.rc.Read(p.waitFn)
+		now := time.Now()
+		if err != nil {
+			if p.closed.Load() {
+				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				p.expire(now)
+				continue
+			}
+			p.e.log.Debug("RTP poll failed", "err", err)
+			time.Sleep(time.Millisecond) // no busy loop on a persistent error
+			continue
+		}
+		for i := range p.ready {
+			if l := p.legs[p.events[i].Fd].Load(); l != nil {
+				p.readLeg(l, now)
+			}
+		}
+		if len(p.armed) > 0 {
+			p.expire(now)
+		}
+		// Under load a socket is always ready and the poller would never
+		// park: yield after every round, or a clock tick that came due
+		// waits for the scheduler's 10 ms preemption (GOMAXPROCS=1).
+		runtime.Gosched()
+	}
+}
+
+func (p *poller) readLeg(l *Leg, now time.Time) {
+	p.rn, p.rerr = 0, 0
+	if err := l.rtpRaw.Read(p.readFn); err != nil || p.rerr != 0 || p.rn <= 0 {
+		return // closed, EAGAIN (another reader drained it) or an ICMP error
+	}
+	src, ok := sockaddr(&p.rsa)
+	if !ok {
+		return
+	}
+	if l.ingest(p.buf[:p.rn], src, now) {
+		p.armed[l] = now.Add(dtmfTimeout)
+	} else if len(p.armed) > 0 {
+		delete(p.armed, l)
+	}
+}
+
+// nextTimeout is the earliest armed telephone-event timer (zero: none).
+func (p *poller) nextTimeout() time.Time {
+	var t time.Time
+	for _, at := range p.armed {
+		if t.IsZero() || at.Before(t) {
+			t = at
+		}
+	}
+	return t
+}
+
+// expire ends the telephone-events whose end packets never came.
+func (p *poller) expire(now time.Time) {
+	for l, at := range p.armed {
+		if !now.Before(at) {
+			delete(p.armed, l)
+			l.flushDTMF()
+		}
+	}
+}
+
+// sockaddr converts a kernel socket address without allocating.
+func sockaddr(rsa *unix.RawSockaddrAny) (netip.AddrPort, bool) {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		pb := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(pb[0])<<8|uint16(pb[1])), true
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		pb := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(pb[0])<<8|uint16(pb[1])), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// pollSupported says whether legs read through pollers on this system.
+const pollSupported = true
