@@ -19,7 +19,7 @@ import (
 // needSlixmpp checks for Debian's python3-slixmpp under /usr/bin/python3
 // (the pyenv python3 on PATH does not have it): a skip on a developer's
 // machine without it, a failure under CI.
-func needSlixmpp(t *testing.T) string {
+func needSlixmpp(t testing.TB) string {
 	t.Helper()
 	py := NeedTool(t, "/usr/bin/python3", "python3")
 	if out, err := exec.Command(py, "-c", "import slixmpp").CombinedOutput(); err != nil {

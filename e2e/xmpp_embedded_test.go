@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -78,20 +79,6 @@ func (e *Embedded) User(t testing.TB, password string, wantFail bool, args ...st
 		t.Fatalf("bridge %s: err %v, output:\n%s", strings.Join(argv, " "), err, out)
 	}
 	return string(out)
-}
-
-// needSlixmpp checks the Debian python3-slixmpp module: skipped on a
-// developer's machine without it, a failure under CI.
-func needSlixmpp(t testing.TB) {
-	t.Helper()
-	NeedTool(t, "/usr/bin/python3", "python3")
-	if err := exec.Command("/usr/bin/python3", "-c", "import slixmpp").Run(); err != nil {
-		msg := "python3-slixmpp is not installed (Debian package python3-slixmpp; .ci/run installs it)"
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
 }
 
 // slixEvent is one line the slixmpp client printed.
@@ -199,7 +186,7 @@ func TestEmbeddedXMPPWithSlixmpp(t *testing.T) {
 			t.Fatalf("%s: roster %+v", mech, r)
 		}
 		j := findEvents(evs, "joined")
-		if len(j) != 1 || !contains(j[0].Occupants, "Carol Phone") {
+		if len(j) != 1 || !slices.Contains(j[0].Occupants, "Carol Phone") {
 			t.Fatalf("%s: the room's occupants do not include the SIP caller: %+v", mech, j)
 		}
 		if !strings.Contains(e.Logs(), "mechanism="+mech+" tls=true") {
@@ -410,15 +397,6 @@ func TestEmbeddedProvisioning(t *testing.T) {
 	if strings.ReplaceAll(doc.XMPP.Pin, ":", "") != pin || !strings.Contains(e.Logs(), doc.XMPP.Pin) {
 		t.Fatalf("pin %s, certificate %s; the log must name it", doc.XMPP.Pin, pin)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // embeddedBridge is the bridge binary in embedded mode as the suite's bridge.
