@@ -79,7 +79,14 @@ func TestDeployContainerfile(t *testing.T) {
 		parts := strings.Split(l, ":")
 		want = append(want, parts[len(parts)-1]+"/"+parts[0])
 	}
-	want = append(want, cfg.RTP.Ports+"/udp", cfg.Admin.Listen[strings.LastIndex(cfg.Admin.Listen, ":")+1:]+"/tcp")
+	port := func(addr string) string { return addr[strings.LastIndex(addr, ":")+1:] + "/tcp" }
+	want = append(want, cfg.RTP.Ports+"/udp", port(cfg.Admin.Listen))
+	if cfg.XMPP.Mode == "embedded" {
+		want = append(want, port(cfg.XMPP.C2SListen))
+		if cfg.Provisioning.Listen != "" {
+			want = append(want, port(cfg.Provisioning.Listen))
+		}
+	}
 	slices.Sort(want)
 	slices.Sort(expose)
 	if !slices.Equal(want, expose) {
