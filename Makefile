@@ -30,7 +30,7 @@ vet:
 
 ## bench: the benchmarks whose figures the README reports
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./mixer/... ./confinfo/... ./store/... ./focus/... ./muc/...
+	$(GO) test -run '^$$' -bench . -benchmem ./mixer/... ./confinfo/... ./store/... ./focus/... ./muc/... ./xmppserver/...
 
 ## bench-load: the load benchmark (README, Performance): N callers, PER_ROOM per room, TALKERS talkers per
 ## room, against the bridge and the bare RTP reflector; the bridge pinned to BRIDGE_CPUS and the generator to

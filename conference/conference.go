@@ -29,6 +29,7 @@ type Conference struct {
 	ended     bool
 	declared  bool
 	locked    bool // created over XMPP and not configured yet (XEP-0045 §10.1)
+	barred    bool // locked by a moderator against new participants (control.go)
 	cfg       Config
 	subject   string
 	subjectBy string
@@ -279,6 +280,8 @@ func (c *Conference) join(ctx context.Context, req JoinRequest, created bool) (J
 		return fail(ErrBanned)
 	case c.locked && !created && req.Text && aff != AffiliationOwner:
 		return fail(ErrLocked)
+	case c.barred && aff.rank() < AffiliationAdmin.rank():
+		return fail(ErrConferenceLocked)
 	case c.cfg.MembersOnly && aff.rank() < AffiliationMember.rank():
 		return fail(ErrMembersOnly)
 	case req.Text && c.cfg.Password != "" && req.Password != c.cfg.Password && aff.rank() < AffiliationAdmin.rank():
@@ -600,6 +603,7 @@ type Snapshot struct {
 	SubjectBy    string
 	SubjectAt    time.Time
 	Locked       bool
+	JoinLocked   bool // a moderator locked out new participants (SetJoinLock)
 	CreatedAt    time.Time
 	Participants []Participant // present, in join order
 	Departed     []Participant // recently departed, oldest first
@@ -615,7 +619,7 @@ func (c *Conference) Snapshot() Snapshot {
 
 func (c *Conference) snapshot() Snapshot {
 	s := Snapshot{Name: c.name, Config: c.cfg, Subject: c.subject, SubjectBy: c.subjectBy, SubjectAt: c.subjectAt,
-		Locked: c.locked, CreatedAt: c.createdAt, Affiliations: make(map[string]Affiliation, len(c.affs))}
+		Locked: c.locked, JoinLocked: c.barred, CreatedAt: c.createdAt, Affiliations: make(map[string]Affiliation, len(c.affs))}
 	s.Config.Moderators = slices.Clone(c.cfg.Moderators)
 	for _, p := range c.parts {
 		s.Participants = append(s.Participants, p.clone())

@@ -14,6 +14,13 @@ const (
 	// DTMFModeratorPIN ("*1" PIN "#") gives the caller the moderator role
 	// when PIN is the room's moderator PIN.
 	DTMFModeratorPIN = "*1"
+	// DTMFLock ("*7") locks the conference against new participants, or
+	// unlocks it (moderators only; control.go).
+	DTMFLock = "*7"
+	// DTMFMuteOthers ("*8") mutes every other caller (moderators only).
+	DTMFMuteOthers = "*8"
+	// DTMFUnmuteOthers ("*9") unmutes every other caller (moderators only).
+	DTMFUnmuteOthers = "*9"
 	maxDTMFBuffer    = 24
 )
 
@@ -44,6 +51,8 @@ func (r *Registry) DTMF(ctx context.Context, room, id string, digit rune) error 
 			if err := c.mute(id, !p.Muted, self, OriginDTMF, "dtmf"); err != nil {
 				r.log.Info("dtmf mute toggle refused", "room", c.name, "participant", id, "err", err)
 			}
+		case c.moderatorMenu(p, seq):
+			buf = buf[:0]
 		case strings.HasPrefix(seq, DTMFModeratorPIN) && digit == '#':
 			buf = buf[:0]
 			pin := strings.TrimSuffix(strings.TrimPrefix(seq, DTMFModeratorPIN), "#")
@@ -59,7 +68,7 @@ func (r *Registry) DTMF(ctx context.Context, room, id string, digit rune) error 
 			}
 			c.setRole(p, RoleModerator, self, OriginDTMF, "pin")
 			if p.Muted {
-				p.Muted, p.MutedByModerator = false, false
+				p.Muted, p.MutedByModerator, p.MutedBy = false, false, ""
 				c.reg.emit(Event{Kind: Unmuted, Conference: c.name, Participant: p.clone(), Actor: self, Origin: OriginDTMF, Reason: "pin", Old: string(p.Role)})
 			}
 		case !strings.HasPrefix(seq, "*"):

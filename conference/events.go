@@ -51,6 +51,15 @@ const (
 	ConfigChanged
 	// MessagePosted: a groupchat Message was accepted and stored.
 	MessagePosted
+	// JoinLockChanged: a moderator locked (Locked) or unlocked the
+	// conference against new participants on either side (control.go).
+	JoinLockChanged
+	// DialOutRequested: a moderator asked the focus to call Identity (a
+	// sip: or sips: URI) into the conference (control.go).
+	DialOutRequested
+	// Cue: the core confirms a DTMF command to Participant alone, by a
+	// tone pattern in its ear (Cue says which).
+	CueRequested
 	// LegJoined: a bound participant gained its other leg (its call, or its
 	// chat occupant); Participant shows both. Old is the nick it had
 	// before, when the chat client joined under another nick.
@@ -65,6 +74,7 @@ var kindNames = [...]string{
 	Kicked: "kicked", Banned: "banned", AffiliationChanged: "affiliation-changed", Muted: "muted", Unmuted: "unmuted",
 	RoleChanged: "role-changed", NickChanged: "nick-changed", MediaChanged: "media-changed", Speaking: "speaking",
 	DTMF: "dtmf", SubjectChanged: "subject-changed", ConfigChanged: "config-changed", MessagePosted: "message-posted",
+	JoinLockChanged: "lock-changed", DialOutRequested: "dial-out-requested", CueRequested: "cue",
 	LegJoined: "leg-joined", LegLeft: "leg-left",
 }
 
@@ -112,6 +122,8 @@ type Event struct {
 	// §10.9), on ConferenceEnded.
 	Alternate string
 	At        time.Time
+	Locked    bool // the new state on JoinLockChanged
+	Cue       Cue  // the confirmation to play on CueRequested
 }
 
 // Cause is why a participant was removed or a conference ended.

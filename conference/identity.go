@@ -44,7 +44,8 @@ func NewIdentities(domain string, aliases ...string) Identities {
 	return id
 }
 
-// Kind is what scheme a canonical identity has.
+// identityScheme says what a canonical identity is: "sip", "tel" or
+// "xmpp" (a bare JID).
 func identityScheme(canonical string) string {
 	switch {
 	case strings.HasPrefix(canonical, "sip:"):

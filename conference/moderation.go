@@ -151,6 +151,7 @@ func (c *Conference) applyMute(p *Participant, mute bool, au authority, actor Ac
 			// who muted (only a moderator may lift it now) and says so,
 			// so the MUC shows the revoked voice (issue 8, defect 1).
 			p.MutedByModerator = true
+			p.MutedBy = au.name(actor)
 			old := p.Role
 			if p.Role != RoleModerator {
 				p.Role = RoleVisitor
@@ -163,6 +164,10 @@ func (c *Conference) applyMute(p *Participant, mute bool, au authority, actor Ac
 	old := p.Role
 	p.Muted = mute
 	p.MutedByModerator = mute && !self
+	p.MutedBy = ""
+	if mute {
+		p.MutedBy = au.name(actor)
+	}
 	kind := Unmuted
 	if mute {
 		kind = Muted

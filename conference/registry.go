@@ -223,6 +223,7 @@ type RoomInfo struct {
 	Title        string
 	Public       bool
 	Participants int
+	Subject      string
 }
 
 // Rooms lists every room the registry knows: live, persisted and declared,
@@ -234,11 +235,11 @@ func (r *Registry) Rooms(ctx context.Context) ([]RoomInfo, error) {
 		return nil, fmt.Errorf("%w: list rooms: %w", ErrStore, err)
 	}
 	for _, s := range stored {
-		seen[s.Name] = RoomInfo{Name: s.Name, Title: s.Title, Public: s.Public}
+		seen[s.Name] = RoomInfo{Name: s.Name, Title: s.Title, Public: s.Public, Subject: s.Subject}
 	}
 	for _, s := range r.opts.Rooms {
 		if _, ok := seen[s.Name]; !ok {
-			seen[s.Name] = RoomInfo{Name: s.Name, Public: true}
+			seen[s.Name] = RoomInfo{Name: s.Name, Public: true, Subject: s.Subject}
 		}
 	}
 	for _, n := range r.Names() {
@@ -246,7 +247,7 @@ func (r *Registry) Rooms(ctx context.Context) ([]RoomInfo, error) {
 			c.mu.Lock()
 			if !c.ended {
 				// A room locked until its owner configures it is not listed.
-				seen[n] = RoomInfo{Name: n, Title: c.cfg.Title, Public: c.cfg.Public && !c.locked, Participants: len(c.parts)}
+				seen[n] = RoomInfo{Name: n, Title: c.cfg.Title, Public: c.cfg.Public && !c.locked, Participants: len(c.parts), Subject: c.subject}
 			}
 			c.mu.Unlock()
 		}

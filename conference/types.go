@@ -128,6 +128,7 @@ type Participant struct {
 	// current state (a caller who muted itself first stays muted by the
 	// moderator).
 	MutedByModerator bool
+	MutedBy          string // who muted it (nick, URI, "api"); empty when not muted
 	Speaking         bool
 	Audio            *Audio // nil when the participant has no audio leg
 	Text             bool   // present in the MUC room

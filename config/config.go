@@ -30,6 +30,9 @@ type Config struct {
 	Identity Identity `yaml:"identity"`
 	// Conference limits rooms and PIN guessing (security.go).
 	Conference ConferenceLimits `yaml:"conference"`
+
+	Provisioning Provisioning `yaml:"provisioning"`
+	Accounts     Accounts     `yaml:"accounts"`
 }
 
 // SIP configures the conference focus.
@@ -120,6 +123,14 @@ type XMPP struct {
 	HistoryLength int `yaml:"history_length"`
 	// MaxStanzaBytes caps every stanza the component sends (security.go).
 	MaxStanzaBytes int `yaml:"max_stanza_bytes"`
+
+	// Embedded mode (xmppserver): the XMPP domain of the accounts, the
+	// client listener, its certificate, and whether loopback clients may
+	// skip STARTTLS.
+	Host                   string  `yaml:"host"`
+	C2SListen              string  `yaml:"c2s_listen"`
+	TLS                    TLSFile `yaml:"tls"`
+	AllowPlaintextLoopback bool    `yaml:"allow_plaintext_loopback"`
 }
 
 // Admin configures the HTTP admin endpoint.
@@ -193,11 +204,12 @@ func Default() Config {
 		},
 		Conference: defaultConferenceLimits(),
 		RTP:        RTP{Ports: "10000-20000", BindIP: AddrList{"0.0.0.0"}, RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer"},
-		XMPP: XMPP{Mode: "off", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
-			MaxStanzaBytes: 256 << 10},
-		Admin: Admin{Listen: "127.0.0.1:8080"},
-		Store: Store{Path: "./data/bridge.db"},
-		Log:   Log{Level: "info", Format: "text"},
+		XMPP: XMPP{Mode: "embedded", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
+			MaxStanzaBytes: 256 << 10, Host: "localhost", C2SListen: "0.0.0.0:5222"},
+		Provisioning: Provisioning{Listen: "0.0.0.0:8443"},
+		Admin:        Admin{Listen: "127.0.0.1:8080"},
+		Store:        Store{Path: "./data/bridge.db"},
+		Log:          Log{Level: "info", Format: "text"},
 		// Empty, not nil: the example file writes them as [].
 		Identity: Identity{Bindings: []Binding{}},
 	}

@@ -104,9 +104,11 @@ func (c *Config) validateXMPP() error {
 	switch c.XMPP.Mode {
 	case "component", "off":
 	case "embedded":
-		return bad("xmpp.mode", c.XMPP.Mode, "embedded mode is not available yet; use component or off")
+		if err := c.validateEmbedded(); err != nil {
+			return err
+		}
 	default:
-		return bad("xmpp.mode", c.XMPP.Mode, "must be component or off")
+		return bad("xmpp.mode", c.XMPP.Mode, "must be embedded, component or off")
 	}
 	if c.XMPP.Mode == "component" {
 		if _, _, err := net.SplitHostPort(c.XMPP.Server); err != nil {

@@ -460,3 +460,57 @@ func TestSippAssertedIdentityAndBan(t *testing.T) {
 	open.Start()
 	runSippArgs(t, open, "uac_invite_banned.xml", "udp", t.TempDir(), "-key", "user", "dave", "-key", "domain", "LOCALHOST")
 }
+
+// Issue 8 defect 1 through the real binary and Prosody: a caller mutes
+// itself (*6), a room moderator then revokes its voice: the room shows the
+// moderator's mute (a presence with the actor), and the caller's next *6
+// does not lift it.
+func TestModeratorMuteOverSelfMuteThroughBinary(t *testing.T) {
+	p := StartProsody(t, e2eUsers)
+	b := identityBridge(t, p, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	room := "team@" + p.MUCDomain
+	alice := login(t, p, "alice")
+	waitComponent(t, alice, p.MUCDomain, 10*time.Second)
+	createRoom(t, alice, room, "Alice")
+
+	dc := dial(t, ctx, b, "dave", "Dave", "", "127.0.0.1", 700)
+	if dc.call.Response.StatusCode != 200 {
+		t.Fatalf("dave's call: %s", dc.call.Response.StartLine())
+	}
+	alice.NextFrom("presence", room+"/Dave")
+	star6 := func() {
+		t.Helper()
+		for _, d := range "*6" {
+			if err := dc.phone.SendDTMF(d, 100*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	star6()
+	self := alice.Next("dave muted by himself", func(e *Elem) bool {
+		_, _, muted, ok := participation(e)
+		return e.Attr("from") == room+"/Dave" && ok && muted == "true"
+	})
+	if self.Item().Attr("role") != "visitor" {
+		t.Fatalf("self-muted caller: %s", self)
+	}
+	res := alice.IQ(room, "set", `<query xmlns='`+nsMUCAdmin+`'><item nick='Dave' role='visitor'><reason>quiet please</reason></item></query>`)
+	if res.Attr("type") != "result" {
+		t.Fatalf("voice revoke: %s", res)
+	}
+	// The presence of the moderator's mute came before the result.
+	if !alice.Received(func(e *Elem) bool {
+		return e.Attr("from") == room+"/Dave" && e.Item().Child(nsMUCUser, "actor").Attr("nick") == "Alice"
+	}) {
+		t.Fatal("no presence for the moderator's mute of a self-muted caller")
+	}
+	star6()
+	WaitFor(t, 5*time.Second, "the second *6 refused", func() bool {
+		return strings.Count(b.Logs(), "dtmf mute toggle refused") >= 1
+	})
+	if n := b.Metric("cusax_moderation_actions_total", `action="unmute"`); n != 0 {
+		t.Fatalf("the caller's *6 lifted a moderator's mute (%v unmutes)", n)
+	}
+}

@@ -148,7 +148,7 @@ func DialXMPP(t testing.TB, addr, user, domain, password string) *XMPPClient {
 	conn := clientConn{Conn: raw}
 	origin := jid.MustParse(user + "@" + domain)
 	sess, err := xmpp.NewSession(ctx, origin.Domain(), origin, conn, xmpp.Secure, xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-		return xmpp.StreamConfig{Features: []xmpp.StreamFeature{xmpp.SASL("", password, sasl.Plain), xmpp.BindResource()}}
+		return xmpp.StreamConfig{Features: []xmpp.StreamFeature{xmpp.SASL("", password, sasl.ScramSha256, sasl.ScramSha1, sasl.Plain), xmpp.BindResource()}}
 	}))
 	if err != nil {
 		conn.Close()

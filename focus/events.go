@@ -21,6 +21,7 @@ func (f *Focus) follow(s *conference.Stream) {
 // followEvent renders one core event.
 func (f *Focus) followEvent(ev conference.Event) {
 	f.followSubscriptions(ev)
+	f.followControl(ev)
 	switch ev.Kind {
 	case conference.Muted, conference.Unmuted:
 		if c := f.calls.participant(ev.Participant.ID); c != nil {

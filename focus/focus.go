@@ -80,6 +80,11 @@ type Config struct {
 	// Accounts looks up digest passwords; nil means no accounts, so every
 	// request that needs authentication is refused.
 	Accounts digest.Lookup
+	// AccountsHA1 looks up the stored digest HA1 of users Accounts does not
+	// know (the embedded service's shared accounts, kept without their
+	// password): user, algorithm (digest.MD5 or digest.SHA256) → hex HA1
+	// for AuthRealm. Optional.
+	AccountsHA1 func(user, algorithm string) (string, bool)
 	// RequireAuthForCalls challenges every INVITE to a conference; the
 	// caller then joins as its authenticated AOR (and as moderator when the
 	// room lists that AOR). REFERs (ejection, dial-out) are always
@@ -329,7 +334,7 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	if f.advertiseAlt, err = alternateAddr(cfg.AdvertisedIPAlt, f.advertise, f.specs, media); err != nil {
 		return nil, err
 	}
-	if f.auth, err = digest.NewServer(digest.Options{Realm: cfg.AuthRealm, Logger: cfg.Logger}); err != nil {
+	if f.auth, err = digest.NewServer(digest.Options{Realm: cfg.AuthRealm, Logger: cfg.Logger, HA1: cfg.AccountsHA1}); err != nil {
 		return nil, fmt.Errorf("focus: digest: %w", err)
 	}
 	f.guard = digest.NewGuard(f.auth, digest.ThrottleOptions{FreeFailures: cfg.AuthFreeFailures, MaxDelay: cfg.AuthMaxDelay})

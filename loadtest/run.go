@@ -510,6 +510,8 @@ func runBridge(ctx context.Context, o Options) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every call comes from one address, which the bridge counts as the
+	// creator of every room (conference.max_rooms_per_creator).
 	lo := 16384
 	hi := min(lo+2*o.Calls+4000, 65000)
 	dir, err := os.MkdirTemp("", "loadtest")
@@ -527,13 +529,15 @@ rtp:
   timeout: 0s
 xmpp:
   mode: "off"
+conference:
+  max_rooms_per_creator: %d
 admin:
   listen: 127.0.0.1:%d%s
 store:
   path: ":memory:"
 log:
   level: warn
-%s`, sipPort, lo, hi, adminPort, pprofKey(o.ProfileDir != ""), o.ExtraConfig)
+%s`, sipPort, lo, hi, (o.Calls+o.PerRoom-1)/o.PerRoom+1, adminPort, pprofKey(o.ProfileDir != ""), o.ExtraConfig)
 	path := filepath.Join(dir, "bridge.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err

@@ -30,17 +30,17 @@
 // leg's RTP socket (epoll, one recvfrom per packet, no goroutine wake-up
 // per packet), so a tick never waits behind thousands of runnable socket
 // readers; elsewhere each leg has its own reader. The clock stays one
-// goroutine on absolute deadlines and spreads each tick's rooms over
-// GOMAXPROCS workers (a room is mixed by one goroutine, zero allocations
-// per tick). The jitter buffer marks received samples in a bitset. With
-// Config.BindIPAlt the engine binds legs of both address families
-// (AllocateFor picks the peer's; ErrFamily when it binds none). Known
-// limits: a room is never split across workers (one very large room is
-// mixed by one core); with LegParams.RTCPMux (RFC 5761) reports go over
-// the RTP socket, but every leg still binds its RTCP port and runs its
-// RTCP goroutine (the report timer). No packet touches a shared counter: a leg counts under
-// its own lock and the clock publishes the counts once per tick (Close
-// publishes the rest), so rtp_packets_total lags by at most one tick.
+// goroutine on absolute deadlines and spreads each tick over GOMAXPROCS
+// workers: rooms first (each prepared by one goroutine), then the fan-out
+// of rooms of 128 legs or more in chunks; zero allocations per tick. The
+// jitter buffer marks received samples in a bitset. No packet touches a
+// shared counter: a leg counts under its own lock and the clock publishes
+// rtp_packets_total once per tick (Close the rest). With Config.BindIPAlt
+// the engine binds legs of both address families (AllocateFor picks the
+// peer's; ErrFamily when it binds none). With LegParams.RTCPMux (RFC 5761)
+// reports go over the RTP socket. Known limits: a large room's gate and
+// sum run on one core; every leg still binds its RTCP port and runs its
+// RTCP goroutine (the report timer), muxed or not.
 //
 // Directions are the bridge's own, typed (Send: it sends the mix; Recv: the
 // leg's audio enters the mix); the signalling translates SDP's words into

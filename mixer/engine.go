@@ -219,7 +219,9 @@ type Engine struct {
 	tickAt      time.Time
 	tickSkipped int
 	tickRooms   []*room
-	nextRoom    atomic.Int64
+	tickPhase   int     // 0: rooms, 1: fan-out chunks of large rooms
+	chunks      []chunk // reused every tick
+	nextItem    atomic.Int64
 	done        chan struct{}  // closed by Close
 	wg          sync.WaitGroup // every leg goroutine
 }

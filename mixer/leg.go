@@ -193,6 +193,8 @@ type Leg struct {
 	params      LegParams
 	kind        codecKind
 	muted       bool
+	prompt      []int16 // what the leg hears on top of the mix (prompt.go)
+	promptPos   int
 	latched     bool
 	latchAddr   netip.AddrPort
 	latchSeen   time.Time  // last datagram from latchAddr

@@ -45,6 +45,9 @@ type mixSlot struct {
 
 	rxIn, rxDropped int // packets the leg received and dropped since the last pull
 	rxStrangers     int // of them refused for their source (admit.go)
+
+	cue   []int16 // this tick's frame of the leg's prompt (prompt.go)
+	cueOn bool
 }
 
 func newMixSlot(frame int) mixSlot {
@@ -52,6 +55,7 @@ func newMixSlot(frame int) mixSlot {
 		in:      make([]int16, frame),
 		out:     make([]int16, frame),
 		payload: make([]byte, frame),
+		cue:     make([]int16, frame),
 		tx:      make([]byte, 12+frame),
 		hdr: rtp.Header{
 			Version:        2,
@@ -75,6 +79,10 @@ type room struct {
 	encValid [numKinds]bool
 	sel      []*Leg
 	encodes  int // encodings done by the last tick (tests)
+
+	// set while a tick mixes the room (see Engine.mixShare)
+	tickLegs []*Leg
+	deferred bool
 }
 
 func newRoom(name string, frame int) *room {
@@ -109,6 +117,15 @@ type mixer struct {
 // every sending leg one packet: talkers get the sum minus their own frame,
 // everyone else the full mix, encoded once per codec.
 func (m *mixer) mixRoom(r *room, legs []*Leg) {
+	m.prepRoom(r, legs)
+	r.encValid = [numKinds]bool{}
+	r.encodes = 0
+	m.fanOut(r, legs, false)
+}
+
+// prepRoom is the first half of a room's tick: pull, gate, pick the
+// talkers and sum them into r.sum.
+func (m *mixer) prepRoom(r *room, legs []*Leg) {
 	r.sel = r.sel[:0]
 	for _, l := range legs {
 		s := &l.mx
@@ -138,10 +155,42 @@ func (m *mixer) mixRoom(r *room, legs []*Leg) {
 			sum[i] += int32(in[i])
 		}
 	}
+}
 
+// prepShared encodes, before a room's fan-out is split over workers, the
+// full mix once for every codec its sending listeners use, and counts the
+// encodings the fan-out will do, so that fanOut(shared) only reads the
+// room's buffers.
+func (m *mixer) prepShared(r *room, legs []*Leg) {
 	r.encValid = [numKinds]bool{}
 	r.encodes = 0
-	fullDone := false
+	for i, v := range r.sum {
+		r.full[i] = saturate(v)
+	}
+	for _, l := range legs {
+		s := &l.mx
+		if !s.send || !s.dst.IsValid() || s.kind == kindNone {
+			continue
+		}
+		if s.contrib {
+			r.encodes++ // its own mix-minus
+			continue
+		}
+		if !r.encValid[s.kind] {
+			s.kind.encode(r.enc[s.kind], r.full)
+			r.encValid[s.kind] = true
+			r.encodes++
+		}
+	}
+}
+
+// fanOut sends every sending leg of legs its packet: talkers the sum minus
+// their own frame, everyone else the full mix encoded once per codec. With
+// shared, prepShared has made the full mix's encodings and legs may be one
+// chunk of the room, mixed concurrently with the room's other chunks.
+func (m *mixer) fanOut(r *room, legs []*Leg, shared bool) {
+	sum := r.sum
+	fullDone := shared
 	for _, l := range legs {
 		s := &l.mx
 		if !s.send || !s.dst.IsValid() || s.kind == kindNone {
@@ -150,14 +199,19 @@ func (m *mixer) mixRoom(r *room, legs []*Leg) {
 			continue
 		}
 		var payload []byte
-		if s.contrib {
+		if s.cueOn {
+			payload = withPrompt(s, sum)
+			r.encodes++
+		} else if s.contrib {
 			out := s.out[:len(sum)]
 			in := s.in[:len(sum)]
 			for i := range out {
 				out[i] = saturate(sum[i] - int32(in[i]))
 			}
 			s.kind.encode(s.payload, out)
-			r.encodes++
+			if !shared {
+				r.encodes++
+			}
 			payload = s.payload
 		} else {
 			if !fullDone {
@@ -166,7 +220,7 @@ func (m *mixer) mixRoom(r *room, legs []*Leg) {
 				}
 				fullDone = true
 			}
-			if !r.encValid[s.kind] {
+			if !r.encValid[s.kind] { // never with shared: prepShared made them all
 				s.kind.encode(r.enc[s.kind], r.full)
 				r.encValid[s.kind] = true
 				r.encodes++
@@ -190,11 +244,12 @@ func (l *Leg) pull(s *mixSlot) (bool, frameKind) {
 	s.rxIn, s.rxDropped = l.takeCounts()
 	s.rxStrangers = l.takeStrangers()
 	if !l.started || l.closed {
-		s.send = false
+		s.send, s.cueOn = false, false
 		clear(s.in)
 		return false, frameSilent
 	}
 	kind := l.jb.pop(s.in)
+	s.cueOn = l.takePrompt(s.cue)
 	l.checkUnheard(s.at)
 	s.send = l.params.Direction.Sends()
 	s.dst = l.rtpDst()

@@ -107,13 +107,22 @@ func TestShardedTickMixMinus(t *testing.T) {
 
 func testAllocs(f func()) float64 { return testing.AllocsPerRun(50, f) }
 
-// BenchmarkTickRooms is one tick of 100 rooms of 10 (2 talkers each) on
-// the clock alone (workers=0) and spread over GOMAXPROCS.
+// BenchmarkTickRooms is one tick of 100 rooms of 10, and of one room of
+// 1000 (2 talkers per room), on the clock alone (procs=1) and spread over
+// GOMAXPROCS (rooms, then the large room's fan-out in chunks).
 func BenchmarkTickRooms(b *testing.B) {
-	for _, procs := range []int{1, runtime.NumCPU()} {
-		b.Run(fmt.Sprintf("procs=%d", procs), func(b *testing.B) {
+	for _, size := range []struct{ rooms, per int }{{100, 10}, {1, 1000}} {
+		for _, procs := range []int{1, runtime.NumCPU()} {
+			benchTickRooms(b, size.rooms, size.per, procs)
+		}
+	}
+}
+
+func benchTickRooms(b *testing.B, rooms, per, procs int) {
+	{
+		b.Run(fmt.Sprintf("rooms=%d×%d/procs=%d", rooms, per, procs), func(b *testing.B) {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			e, all := shardedEngine(b, 100, 10, discard)
+			e, all := shardedEngine(b, rooms, per, discard)
 			now := time.Now()
 			tone := make([]int16, e.frame)
 			for i := range tone {
@@ -135,5 +144,90 @@ func BenchmarkTickRooms(b *testing.B) {
 				step()
 			}
 		})
+	}
+}
+
+// TestSplitFanOut: a room of 300 legs (three talkers) beside a small one,
+// with GOMAXPROCS=4: the large room's fan-out goes out in chunks over the
+// workers, and every leg still gets its exact mix-minus (talkers the other
+// two, listeners all three), the small room only its own; no allocations.
+func TestSplitFanOut(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	cp := newCapture()
+	e, all := shardedEngine(t, 1, 300, cp.write)
+	small := make([]*Leg, 3)
+	for i := range small {
+		small[i] = newSocketlessLeg(e, LegParams{Remote: remote(uint16(50000 + 2*i)), Codec: PCMU()})
+	}
+	e.mu.Lock()
+	rm := newRoom("small", e.frame)
+	rm.setMembers(small)
+	e.rooms["small"] = rm
+	e.publish()
+	e.mu.Unlock()
+	big := all[0]
+	talk := map[*Leg]int16{big[0]: 1000, big[150]: 1500, big[299]: 2000, small[0]: 3000, small[1]: 700}
+	now := time.Now()
+	for k := range 3 {
+		for l, v := range talk {
+			feed(l, e.frame, v)
+		}
+		e.tick(now, 0)
+		now = now.Add(20 * time.Millisecond)
+		if k == 0 {
+			continue
+		}
+		check := func(name string, legs []*Leg) {
+			var total int
+			for _, l := range legs {
+				total += int(talk[l])
+			}
+			for i, l := range legs {
+				p, ok := cp.last(l)
+				if !ok {
+					t.Fatalf("%s leg %d: nothing sent", name, i)
+				}
+				got := make([]int16, len(p.Payload))
+				kindPCMU.decode(got, p.Payload)
+				want := total - int(talk[l])
+				if d := int(got[0]) - want; d*33 > want || -d*33 > want {
+					t.Fatalf("tick %d %s leg %d hears %d, want ≈%d", k, name, i, got[0], want)
+				}
+			}
+		}
+		check("big", big)
+		check("small", small)
+	}
+	if !e.rooms["0"].deferred || e.rooms["small"].deferred {
+		t.Fatal("the big room's fan-out was not split (or the small one's was)")
+	}
+	if r := e.rooms["0"]; r.encodes != 3+1 {
+		t.Errorf("big room: %d encodings, want 4 (three talkers, one shared)", r.encodes)
+	}
+	e2, all2 := shardedEngine(t, 1, 300, discard)
+	step := func() {
+		for _, l := range all2[0][:3] {
+			feed(l, e2.frame, 2000)
+		}
+		e2.tick(now, 0)
+		now = now.Add(20 * time.Millisecond)
+	}
+	for range 10 {
+		step()
+	}
+	pcm := make([]int16, e2.frame)
+	for i := range pcm {
+		pcm[i] = 2000
+	}
+	if got := testAllocs(func() {
+		for _, l := range all2[0][:3] {
+			l.mu.Lock()
+			l.jb.put(l.jb.highTS, pcm)
+			l.mu.Unlock()
+		}
+		e2.tick(now, 0)
+		now = now.Add(20 * time.Millisecond)
+	}); got != 0 {
+		t.Errorf("%v allocations per tick with a split fan-out", got)
 	}
 }

@@ -52,7 +52,9 @@ func (s *Service) discoInfo(ctx context.Context, st *stanza, room string, q *nod
 		return
 	}
 	if nodeAttr != "" {
-		s.send(errorReply(st, condItemNotFound, "", by))
+		if !s.commandInfo(st, room, nodeAttr) {
+			s.send(errorReply(st, condItemNotFound, "", by))
+		}
 		return
 	}
 	snap, err := s.reg.Snapshot(ctx, room)
@@ -78,7 +80,7 @@ func (s *Service) discoInfo(ctx context.Context, st *stanza, room string, q *nod
 	}
 	s.send(iqResult(st, elNS(NSDiscoInfo, "query",
 		el("identity").set("category", "conference").set("type", "text").set("name", name),
-		feature(NSMUC), feature(NSDiscoInfo), feature(featSelfPing), feature(NSPing), feature(NSSID),
+		feature(NSMUC), feature(NSDiscoInfo), feature(featSelfPing), feature(NSPing), feature(NSSID), feature(NSCommands),
 		feature(pick(c.Persistent, "muc_persistent", "muc_temporary")),
 		feature(pick(c.Moderated, "muc_moderated", "muc_unmoderated")),
 		feature(pick(c.MembersOnly, "muc_membersonly", "muc_open")),
@@ -95,6 +97,10 @@ func (s *Service) discoItems(ctx context.Context, st *stanza, room string, q *no
 	if room != "" {
 		if !s.exists(ctx, room) {
 			s.send(errorReply(st, condItemNotFound, "no such room", s.roomJID(room)))
+			return
+		}
+		if q.attr("node") == NSCommands {
+			s.commandItems(st, room)
 			return
 		}
 		s.send(iqResult(st, res))

@@ -89,6 +89,8 @@ func (s *Service) onIQ(ctx context.Context, st *stanza) {
 		s.onAdmin(ctx, st, room, q)
 	case room != "" && q.Name.Space == NSMUCOwner && q.Name.Local == "query":
 		s.onOwner(ctx, st, room, q)
+	case room != "" && q.Name.Space == NSCommands && q.Name.Local == "command":
+		s.onCommand(ctx, st, room, q)
 	default:
 		s.send(errorReply(st, condServiceUnavail, "", ""))
 	}

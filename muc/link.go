@@ -16,22 +16,36 @@ import (
 	"mellium.im/xmpp/component"
 )
 
-// link holds the current component session, if any.
+// Conn is the room service's connection to the XMPP network: what it sends
+// stanzas and IQ requests on. In component mode it is the XEP-0114
+// *xmpp.Session; in embedded mode it is the in-process link of the bridge's
+// own XMPP server (RunLocal). Both carry whole stanzas as token streams.
+type Conn interface {
+	// Send writes the first element read from r.
+	Send(ctx context.Context, r xml.TokenReader) error
+	// SendIQ writes the IQ read from r and returns its response.
+	SendIQ(ctx context.Context, r xml.TokenReader) (xmlstream.TokenReadCloser, error)
+}
+
+var _ Conn = (*xmpp.Session)(nil)
+
+// link holds the current connection, if any; conn is the network
+// connection under a component session (nil for a local link).
 type link struct {
 	mu   sync.Mutex
-	sess *xmpp.Session
+	sess Conn
 	conn net.Conn
 }
 
 var errLinkDown = errors.New("muc: component link is down")
 
-func (l *link) set(s *xmpp.Session, c net.Conn) {
+func (l *link) set(s Conn, c net.Conn) {
 	l.mu.Lock()
 	l.sess, l.conn = s, c
 	l.mu.Unlock()
 }
 
-func (l *link) get() (*xmpp.Session, net.Conn) {
+func (l *link) get() (Conn, net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.sess, l.conn
@@ -47,7 +61,7 @@ func (l *link) send(n *node) error {
 		return errLinkDown
 	}
 	err := sess.Send(context.Background(), n.tokenReader())
-	if err != nil {
+	if err != nil && conn != nil {
 		_ = conn.Close()
 	}
 	return err
@@ -193,19 +207,33 @@ func (s *Service) setConnected(up bool) {
 // the stream.
 func (s *Service) handler() xmpp.Handler {
 	return xmpp.HandlerFunc(func(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
-		if start.Name.Space != component.NSAccept || (start.Name.Local != "presence" && start.Name.Local != "message" && start.Name.Local != "iq") {
+		if start.Name.Space != component.NSAccept {
 			return nil // not a stanza (nothing else is expected after the handshake)
 		}
-		n, err := readNode(t, *start)
-		if err != nil {
-			s.log.Info("unreadable stanza", "kind", start.Name.Local, "err", err)
-			return nil
-		}
-		if !s.work.submit(n) {
-			s.overloaded(n)
-		}
+		s.accept(t, *start)
 		return nil
 	})
+}
+
+// accept reads the stanza opened by start and queues it for its room's
+// worker: the seam where the component session and the embedded server's
+// link both hand stanzas in.
+func (s *Service) accept(r xml.TokenReader, start xml.StartElement) {
+	if start.Name.Local != "presence" && start.Name.Local != "message" && start.Name.Local != "iq" {
+		return
+	}
+	n, err := readNode(r, start)
+	if err != nil {
+		s.log.Info("unreadable stanza", "kind", start.Name.Local, "err", err)
+		return
+	}
+	w := s.work.Load()
+	if w == nil {
+		return
+	}
+	if !w.submit(n) {
+		s.overloaded(n)
+	}
 }
 
 // overloaded answers a stanza that could not be queued: a request gets

@@ -296,7 +296,6 @@ func TestBadSecretRetries(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	reg := conference.NewRegistry(conference.Options{})
 	for _, c := range []Config{
-		{Domain: testDomain},
 		{Server: "x:1", Domain: ""},
 		{Server: "x:1", Domain: "room@" + testDomain},
 	} {
@@ -306,6 +305,17 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := New(Config{Server: "x:1", Domain: testDomain}, nil); err == nil {
 		t.Error("nil registry accepted")
+	}
+	// No server is fine for RunLocal (embedded), not for Run.
+	svc, err := New(Config{Domain: testDomain}, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Run(context.Background()); err == nil {
+		t.Error("Run without xmpp.server accepted")
+	}
+	if err := svc.RunLocal(context.Background(), nil); err == nil {
+		t.Error("RunLocal without a connection accepted")
 	}
 }
 

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"mellium.im/xmpp"
-
 	"cusax.dev/bridge/conference"
 )
 
@@ -34,7 +32,7 @@ const (
 // maintain runs while a session is up: it pings every occupant's client at
 // once (stale occupants are likely after a reconnect) and then every
 // PingInterval.
-func (s *Service) maintain(ctx context.Context, sess *xmpp.Session) {
+func (s *Service) maintain(ctx context.Context, sess Conn) {
 	s.pingOccupants(ctx, sess)
 	if s.cfg.PingInterval < 0 {
 		return
@@ -54,7 +52,7 @@ func (s *Service) maintain(ctx context.Context, sess *xmpp.Session) {
 // pingOccupants checks the real JID of every XMPP occupant (XEP-0199, as
 // XEP-0410 suggests for ghost detection) and removes those whose client
 // failed two checks in a row, a short while apart.
-func (s *Service) pingOccupants(ctx context.Context, sess *xmpp.Session) {
+func (s *Service) pingOccupants(ctx context.Context, sess Conn) {
 	type target struct {
 		room string
 		p    conference.Participant
@@ -84,7 +82,7 @@ func (s *Service) pingOccupants(ctx context.Context, sess *xmpp.Session) {
 }
 
 // checkOccupant removes p when its client fails two consecutive checks.
-func (s *Service) checkOccupant(ctx context.Context, sess *xmpp.Session, room string, p conference.Participant) {
+func (s *Service) checkOccupant(ctx context.Context, sess Conn, room string, p conference.Participant) {
 	for attempt := 1; ; attempt++ {
 		v, why := s.checkClient(ctx, sess, room, p.JID)
 		if v != failed {
@@ -122,7 +120,7 @@ func (s *Service) pingRetry() time.Duration { return min(s.cfg.PingTimeout, 2*ti
 // (RFC 6121 §8.5.3.2.1; Prosody does), so that answer is followed by a
 // disco#info query, which every client answers (XEP-0030, XEP-0115): only
 // service-unavailable again, or no answer, counts as a failure.
-func (s *Service) checkClient(ctx context.Context, sess *xmpp.Session, room, to string) (liveness, string) {
+func (s *Service) checkClient(ctx context.Context, sess Conn, room, to string) (liveness, string) {
 	answered, cond := s.query(ctx, sess, room, to, elNS(NSPing, "ping"))
 	switch {
 	case !answered && cond == "":
@@ -150,7 +148,7 @@ func (s *Service) checkClient(ctx context.Context, sess *xmpp.Session, room, to 
 // false when no answer came: cond is "timeout" then, or "" when our own
 // session failed. For an answer, cond is the error condition ("" for a
 // result, "undefined-condition" for an error without one).
-func (s *Service) query(ctx context.Context, sess *xmpp.Session, room, to string, payload *node) (answered bool, cond string) {
+func (s *Service) query(ctx context.Context, sess Conn, room, to string, payload *node) (answered bool, cond string) {
 	qctx, cancel := context.WithTimeout(ctx, s.cfg.PingTimeout)
 	defer cancel()
 	iq := el("iq", payload).set("type", "get").set("id", newID()).set("from", s.roomJID(room)).set("to", to)

@@ -120,8 +120,8 @@ type Service struct {
 	progress renderProgress
 
 	// work runs the stanza handlers, per room, off the read loop (set by
-	// Run).
-	work *workers
+	// Run; atomic because an embedded server may Deliver at any time).
+	work atomic.Pointer[workers]
 	// invites remembers relayed invitations for declines and rate limits.
 	invites *invitations
 	// vcards caches vCard look-ups (VCardTELs).
@@ -143,9 +143,6 @@ func New(cfg Config, reg *conference.Registry) (*Service, error) {
 		return nil, errors.New("muc: nil registry")
 	}
 	cfg.defaults()
-	if strings.TrimSpace(cfg.Server) == "" {
-		return nil, errors.New("muc: xmpp.server is empty")
-	}
 	d, err := jid.Parse(cfg.Domain)
 	if err != nil || cfg.Domain == "" || d.Localpart() != "" || d.Resourcepart() != "" {
 		return nil, fmt.Errorf("muc: xmpp.domain %q is not a domain JID", cfg.Domain)
@@ -165,6 +162,15 @@ func (s *Service) Connected() bool { return s.connected.Load() }
 // live in the core, so they survive link failures; occupants whose clients
 // are gone are removed after a reconnect. Run returns nil when ctx ends.
 func (s *Service) Run(ctx context.Context) error {
+	if strings.TrimSpace(s.cfg.Server) == "" {
+		return errors.New("muc: xmpp.server is empty")
+	}
+	return s.run(ctx, s.connectLoop)
+}
+
+// run follows the conference events and runs serve (which keeps the
+// service connected) until ctx ends.
+func (s *Service) run(ctx context.Context, serve func(ctx context.Context, rendered <-chan struct{})) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("muc: Run called twice")
 	}
@@ -180,9 +186,11 @@ func (s *Service) Run(ctx context.Context) error {
 		defer s.progress.stop()
 		s.render(ctx, stream)
 	}()
-	s.work = newWorkers(func(n *node) { s.handleQueued(ctx, n) })
-	s.connectLoop(ctx, rendered)
-	s.work.close()
+	work := newWorkers(func(n *node) { s.handleQueued(ctx, n) })
+	s.work.Store(work)
+	serve(ctx, rendered)
+	s.work.Store(nil)
+	work.close()
 	stream.Close()
 	<-rendered
 	return nil

@@ -85,6 +85,7 @@ func schemaMigrations() []migration {
 			) STRICT, WITHOUT ROWID`,
 			`CREATE INDEX bindings_aor ON bindings (aor)`,
 		}},
+		accountsMigration(3),
 	}
 }
 

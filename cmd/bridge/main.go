@@ -23,6 +23,9 @@ const usage = `usage: bridge <command> [flags]
 
 commands:
   serve [--config FILE]   run the bridge (defaults apply when no file is given)
+  client [flags]          the dual-stack client (bridge client -h)
+  user add|passwd|del|list [--config FILE] [--password-file F] [NAME]
+                          manage the accounts of the embedded XMPP service
   loadtest [flags]        the load benchmark (make bench-load; loadtest -h)
   version                 print the version
 `
@@ -56,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "client":
+		return runClient(args[1:], os.Stdin, stdout, stderr)
+	case "user":
+		return runUser(args[1:], os.Stdin, stdout, stderr)
 	case "loadtest":
 		return runLoadtest(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -74,9 +74,17 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("admin.listen %s: %w", cfg.Admin.Listen, err)
 	}
+	emb, err := openEmbedded(cfg, st, m, log)
+	if err != nil {
+		_ = adminLn.Close()
+		return fmt.Errorf("xmpp embedded: %w", err)
+	}
 	ready := &readiness{store: st} // store.Store has Ping
 	ready.fdLimit.Store(int64(fdLimit))
-	admin := &http.Server{Handler: withPprof(adminMux(m, ready), cfg.Admin.Pprof), ReadHeaderTimeout: 5 * time.Second}
+	mux := adminMux(m, ready)
+	api := withAPI(mux, cfg, reg, log)
+	admin := &http.Server{Handler: withPprof(mux, cfg.Admin.Pprof), ReadHeaderTimeout: 5 * time.Second}
+	admin.RegisterOnShutdown(api.Close)
 
 	// Services run on their own context: on a signal the conferences end
 	// first (reg.Close: calls get BYE, occupants the shutdown presence),
@@ -84,7 +92,7 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 	svcCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	start := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -107,7 +115,8 @@ func serve(ctx context.Context, cfgPath string, logw io.Writer) error {
 		}
 		return nil
 	})
-	if err := startServices(svcCtx, cfg, reg, m, log, ready, start); err != nil {
+	if err := startServices(svcCtx, cfg, reg, m, log, ready, start, emb); err != nil {
+		emb.close()
 		cancel()
 		wg.Wait()
 		return err

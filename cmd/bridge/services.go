@@ -19,7 +19,7 @@ import (
 // startServices starts the media engine, the SIP focus and the MUC
 // component on the registry. Each runs until ctx ends.
 func startServices(ctx context.Context, cfg config.Config, reg *conference.Registry, m *metrics.Metrics, log *slog.Logger,
-	ready *readiness, start func(string, func(context.Context) error)) error {
+	ready *readiness, start func(string, func(context.Context) error), emb *embedded) error {
 	lo, hi, err := config.ParsePortRange(cfg.RTP.Ports)
 	if err != nil {
 		return fmt.Errorf("rtp.ports: %w", err)
@@ -59,6 +59,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		MUCDomain:           chatDomain(cfg),
 		AuthRealm:           cfg.SIP.Auth.Realm,
 		Accounts:            sipAccounts(cfg),
+		AccountsHA1:         emb.ha1(cfg.SIP.Auth.Realm),
 		RequireAuthForCalls: cfg.SIP.Auth.RequireForCalls,
 		TrustedPeers:        cfg.TrustedPrefixes(),
 		RTPTimeout:          cfg.RTP.Timeout.D(),
@@ -89,6 +90,11 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		eng.Close()
 		return err
 	})
+	if emb != nil {
+		if err := emb.start(cfg, reg, m, log, ready, start); err != nil {
+			return err
+		}
+	}
 	if cfg.XMPP.Mode == "component" {
 		svc, err := muc.New(muc.Config{
 			Server:    cfg.XMPP.Server,

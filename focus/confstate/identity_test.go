@@ -33,3 +33,16 @@ func TestUnverifiedHintMarked(t *testing.T) {
 	}
 	_ = conference.Everyone
 }
+
+// A bound caller in a room that shows JIDs is one user: entity xmpp:JID,
+// its AOR in associated-aors, its SIP endpoint under it.
+func TestBoundCallerOneUser(t *testing.T) {
+	p := caller(1)
+	p.Bound, p.JID, p.Text = true, "alice@example.org", true
+	p.Entity = "xmpp:alice@example.org"
+	u := renderer.user(&p, true)
+	if u.Entity != "xmpp:alice@example.org" || u.AssociatedAORs == nil || len(u.AssociatedAORs.Entries) != 1 ||
+		u.AssociatedAORs.Entries[0].URI != p.AOR || len(u.Endpoints) != 1 || u.Endpoints[0].Media == nil {
+		t.Fatalf("bound caller: %+v", u)
+	}
+}

@@ -128,6 +128,11 @@ type Options struct {
 	// Logger gets a debug line per failed verification (never secrets);
 	// slog.Default() if nil.
 	Logger *slog.Logger
+	// HA1 looks up the stored HA1 (hex H(user:realm:password)) of a user
+	// for an algorithm (MD5 or SHA256), for accounts kept without their
+	// password (the embedded service's shared accounts). It is asked when
+	// the Lookup passed to Verify does not know the user. Optional.
+	HA1 func(user, algorithm string) (ha1 string, ok bool)
 }
 
 // Server issues challenges and verifies credentials for one realm. It is
@@ -140,6 +145,7 @@ type Server struct {
 	requireQOP bool
 	now        func() time.Time
 	log        *slog.Logger
+	ha1        func(user, algorithm string) (string, bool)
 
 	mu     sync.Mutex
 	nonces map[string]*nonce
@@ -161,7 +167,7 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		realm: opts.Realm, ttl: opts.TTL, max: opts.MaxNonces, requireQOP: opts.RequireQOP,
-		now: opts.Now, log: opts.Logger, nonces: map[string]*nonce{},
+		now: opts.Now, log: opts.Logger, nonces: map[string]*nonce{}, ha1: opts.HA1,
 	}
 	if s.ttl <= 0 {
 		s.ttl = DefaultTTL
@@ -363,13 +369,17 @@ func (s *Server) Verify(method, authorization string, lookup Lookup) (user strin
 	}
 
 	password, known := lookup(c.username)
+	var a1 string
+	if !known && s.ha1 != nil {
+		a1, known = s.ha1(c.username, algorithm)
+	}
 	chal := &icholy.Challenge{Realm: c.realm, Nonce: c.nonce, Algorithm: algorithm}
 	if c.qop != "" {
 		chal.QOP = []string{"auth"}
 	}
 	want, err := icholy.Digest(chal, icholy.Options{
 		Method: method, URI: c.uri, Username: c.username, Password: password,
-		Cnonce: c.cnonce, Count: int(nc),
+		Cnonce: c.cnonce, Count: int(nc), A1: a1,
 	})
 	if err != nil {
 		return "", Malformed

@@ -1,6 +1,10 @@
 package digest
 
 import (
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
 	"io"
 	"log/slog"
 	"strings"
@@ -366,5 +370,45 @@ func TestAccounts(t *testing.T) {
 	}
 	if _, ok := l("b"); ok {
 		t.Error("Accounts did not copy the map")
+	}
+}
+
+// An account kept as HA1 only (no password) verifies through Options.HA1.
+func TestVerifyHA1Lookup(t *testing.T) {
+	for _, alg := range []string{MD5, SHA256} {
+		ha1 := func(h func() hash.Hash) string {
+			d := h()
+			d.Write([]byte("alice:localhost:secret"))
+			return hex.EncodeToString(d.Sum(nil))
+		}
+		s, err := NewServer(Options{Realm: "localhost", Algorithms: []string{alg}, HA1: func(user, a string) (string, bool) {
+			if user != "alice" {
+				return "", false
+			}
+			if a == SHA256 {
+				return ha1(sha256.New), true
+			}
+			return ha1(md5.New), true
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		none := func(string) (string, bool) { return "", false }
+		for _, tc := range []struct {
+			pass string
+			want Result
+		}{{"secret", OK}, {"wrong", Bad}} {
+			chal, err := icholy.ParseChallenge(s.Challenge(false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cred, err := icholy.Digest(chal, icholy.Options{Method: "INVITE", URI: "sip:room@localhost", Username: "alice", Password: tc.pass})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, got := s.Verify("INVITE", cred.String(), none); got != tc.want {
+				t.Errorf("%s password %q: got %v, want %v", alg, tc.pass, got, tc.want)
+			}
+		}
 	}
 }
