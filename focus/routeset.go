@@ -39,14 +39,24 @@ func routeSetTrusted(firstRR, source string) bool {
 	return hop.Unmap() == src.Addr().Unmap()
 }
 
-// noteRouteSet counts and logs a Record-Route the new dialog d does not
-// follow.
+// noteRouteSet completes the route set rule for the new dialog d: a
+// request from one of sip.trusted_peers (the proxy in front) keeps its
+// Record-Route whatever its first hop; any other Record-Route newDialog
+// dropped is counted and logged.
 func (f *Focus) noteRouteSet(req *sip.Request, d *dialog) {
-	if len(d.routeSet) == 0 && req.GetHeader("Record-Route") != nil {
-		f.m.Refuse(metrics.RefuseRouteSet)
-		f.log.Info("Record-Route not followed: its first hop is not the request's source",
-			"method", req.Method, "source", req.Source(), "record-route", req.GetHeader("Record-Route").Value(), "call-id", callID(req))
+	rrs := req.GetHeaders("Record-Route")
+	if len(d.routeSet) > 0 || len(rrs) == 0 {
+		return
 	}
+	if f.fromTrustedPeer(req) {
+		for _, rr := range rrs {
+			d.routeSet = append(d.routeSet, rr.Value())
+		}
+		return
+	}
+	f.m.Refuse(metrics.RefuseRouteSet)
+	f.log.Info("Record-Route not followed: its first hop is not the request's source",
+		"method", req.Method, "source", req.Source(), "record-route", rrs[0].Value(), "call-id", callID(req))
 }
 
 // refuseWildcard answers 400 to a request whose Contact is "*" and counts
@@ -60,4 +70,19 @@ func (f *Focus) refuseWildcard(req *sip.Request, tx sip.ServerTransaction) bool 
 	f.log.Info("request with Contact: * refused", "method", req.Method, "source", req.Source(), "call-id", callID(req))
 	f.reply(tx, req, 400, "Bad Request", nil, f.warning(399, "Contact: * is only allowed in REGISTER"))
 	return true
+}
+
+// fromTrustedPeer reports whether req came from one of sip.trusted_peers.
+func (f *Focus) fromTrustedPeer(req *sip.Request) bool {
+	src, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return false
+	}
+	a := src.Addr().Unmap()
+	for _, p := range f.cfg.TrustedPeers {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
