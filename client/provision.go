@@ -124,7 +124,8 @@ func parsePin(s string) ([]byte, error) {
 // ErrUnreachable (no answer, another status, or no document).
 func (c *Config) ProvisionFrom(ctx context.Context) error {
 	u, err := url.Parse(c.Provision)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		// Never http: the password goes in the request and the pin comes back.
 		return fmt.Errorf("--provision %q: want an https:// URL", c.Provision)
 	}
 	name := c.User

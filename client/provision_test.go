@@ -159,6 +159,7 @@ func TestProvisionFrom(t *testing.T) {
 	}
 	for _, bad := range []Config{
 		{Provision: "ftp://x", User: "a", PasswordFile: pw("s3cret")},
+		{Provision: "http://x/provision", User: "a", PasswordFile: pw("s3cret")},
 		{Provision: "https://x"},
 		{Provision: "https://x", User: "a"},
 		{Provision: "https://x", User: "a", PasswordFile: pw("s3cret"), TLSPin: "12"},
