@@ -13,7 +13,7 @@ import (
 )
 
 // Config is the client's settings: from flags, a YAML file with the same
-// key names, or (later) online provisioning. Passwords come from files
+// key names, and online provisioning (ProvisionFrom) for what is left. Passwords come from files
 // only, never from the command line.
 type Config struct {
 	JID              string `yaml:"jid"`
@@ -30,13 +30,23 @@ type Config struct {
 	AudioIn          string `yaml:"audio-in"`  // tone:HZ, silence or FILE.wav
 	AudioOut         string `yaml:"audio-out"` // FILE.wav or null
 	Provision        string `yaml:"provision"`
+	// User is the account name for --provision; default: the JID's localpart.
+	User string `yaml:"user"`
+	// TLSPin is a SHA-256 certificate fingerprint (colon hex) trusted for
+	// provisioning and XMPP when chain verification fails; provisioning
+	// fills it from the document's xmpp.tls_pin_sha256.
+	TLSPin string `yaml:"tls-pin"`
 	// LocalIP is the address SIP and RTP bind to; default: the one that
 	// routes to the SIP server.
 	LocalIP string `yaml:"local-ip"`
 
 	xmppPassword string
 	sipPassword  string
+	sipAuthUser  string // from provisioning; default: the AOR's user part
 }
+
+// readFile is os.ReadFile (one seam for the password and CA files).
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
 // DefaultConfigPath is $XDG_CONFIG_HOME/cusax/client.yaml (or
 // ~/.config/cusax/client.yaml).
@@ -74,7 +84,7 @@ func (c *Config) LoadFile(path string, optional bool) error {
 // name the flag or key.
 func (c *Config) Finish() error {
 	if c.Provision != "" {
-		return errors.New("--provision: online provisioning is not available yet (it needs the provisioning service of the embedded XMPP server)")
+		return errors.New("--provision: fetch the document first (Config.ProvisionFrom)")
 	}
 	if c.JID == "" && c.SIP == "" {
 		return errors.New("give --jid, --sip or both")

@@ -14,8 +14,11 @@
 // Two front ends drive the same Client: script mode (RunScript, commands
 // on stdin, JSON-line events on stdout) and the terminal UI in client/tui.
 //
-// Departures from DESIGN.md: the system sound device (malgo) is not wired
-// yet, audio is tone/silence/WAV in and WAV/null out; online provisioning
-// (--provision) is refused with a message until the provisioning service
-// exists.
+// Online provisioning (Config.ProvisionFrom, --provision) fetches the
+// bridge's GET /provision document (ParseDocument) and fills the settings
+// left empty; the XMPP connection then also trusts the document's TLS pin.
+//
+// Departures from DESIGN.md: the system sound device (malgo) is only in a
+// build with -tags malgo; otherwise audio is tone/silence/WAV in and
+// WAV/null out.
 package client

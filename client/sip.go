@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,7 +73,7 @@ func newSIPUA(cfg *Config, log *slog.Logger) (*sipUA, error) {
 	} else if ip, err = localIPFor(cfg.SIPServer); err != nil {
 		return nil, fmt.Errorf("voice: no route to %s: %w", cfg.SIPServer, err)
 	}
-	u := &sipUA{log: log, aor: aor, display: cfg.Nick, server: cfg.SIPServer, user: aor.User,
+	u := &sipUA{log: log, aor: aor, display: cfg.Nick, server: cfg.SIPServer, user: cmp.Or(cfg.sipAuthUser, aor.User),
 		password: cfg.sipPassword, calls: map[string]*sipCall{}}
 	quiet := slog.New(slog.DiscardHandler)
 	if u.ua, err = sipgo.NewUA(sipgo.WithUserAgent("cusax-client"), sipgo.WithUserAgentHostname(ip.String()),

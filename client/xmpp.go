@@ -2,14 +2,11 @@ package client
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -60,26 +57,6 @@ func (c writeConn) Write(b []byte) (int, error) {
 func (c writeConn) SetDeadline(t time.Time) error    { return c.Conn.SetReadDeadline(t) }
 func (c writeConn) SetWriteDeadline(time.Time) error { return nil }
 
-// tlsConfig is the system's trust plus --ca-file.
-func tlsConfig(serverName, caFile string) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", caFile)
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, nil
-}
-
 // ErrAuth marks a rejected password (exit code 4).
 var ErrAuth = errors.New("authentication failed")
 
@@ -88,7 +65,14 @@ var ErrUnreachable = errors.New("server unreachable")
 
 func dialXMPP(ctx context.Context, cfg *Config, log *slog.Logger, onStanza func(*elem)) (*xmppConn, error) {
 	origin := jid.MustParse(cfg.JID)
-	tc, err := tlsConfig(origin.Domainpart(), cfg.CAFile)
+	var pin []byte
+	var err error
+	if cfg.TLSPin != "" {
+		if pin, err = parsePin(cfg.TLSPin); err != nil {
+			return nil, fmt.Errorf("--tls-pin: %w", err)
+		}
+	}
+	tc, err := tlsConfig(origin.Domainpart(), cfg.CAFile, pin)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +98,7 @@ func dialXMPP(ctx context.Context, cfg *Config, log *slog.Logger, onStanza func(
 		case isSASL:
 			return nil, fmt.Errorf("XMPP server %s refused the login (%s: %s)", cfg.XMPPServer, cond, msg)
 		case strings.Contains(msg, "x509") || strings.Contains(msg, "certificate"):
-			return nil, fmt.Errorf("XMPP server %s: TLS certificate not trusted (%v); give --ca-file", cfg.XMPPServer, err)
+			return nil, fmt.Errorf("XMPP server %s: TLS certificate not trusted (%v); give --ca-file or --tls-pin", cfg.XMPPServer, err)
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("%w: XMPP server %s did not complete the login within %v", ErrUnreachable, cfg.XMPPServer, xmppTimeout)
 		}

@@ -298,7 +298,8 @@ func TestClientBadInput(t *testing.T) {
 			{"--jid", "not a jid"},
 			{"--jid", "bob@localhost"}, // no password
 			{"--sip", "sip:bob@127.0.0.1", "--audio-in", "tone:abc"},
-			{"--sip", "sip:bob@127.0.0.1", "--provision", "https://example.invalid/p"},
+			{"--sip", "sip:bob@127.0.0.1", "--provision", "https://example.invalid/p"}, // no account name
+			{"--user", "bob", "--provision", "ftp://example.invalid/p"},
 			{"--sip", "sip:bob@127.0.0.1", "--audio-in", "device"}, // the e2e binary is built without -tags malgo
 		} {
 			code, _, errs := runClientOnce(t, "", args...)

@@ -50,7 +50,9 @@ func runClient(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	str(&cfg.CAFile, "ca-file", "extra PEM CA certificates to trust for TLS (the system's are trusted too)")
 	str(&cfg.AudioIn, "audio-in", "what to send: device, tone:HZ, silence or FILE.wav (16-bit mono 8 kHz, looped); default: the sound device in a -tags malgo build, else silence")
 	str(&cfg.AudioOut, "audio-out", "where received audio goes: device, FILE.wav or null; default: the sound device in a -tags malgo build, else null")
-	str(&cfg.Provision, "provision", "online provisioning URL (pending: needs the provisioning service)")
+	str(&cfg.Provision, "provision", "online provisioning URL (https://HOST:PORT/provision): fills every setting not given")
+	str(&cfg.User, "user", "account name for --provision (default: the --jid's localpart)")
+	str(&cfg.TLSPin, "tls-pin", "trust a TLS certificate with this SHA-256 fingerprint (colon hex) for provisioning and XMPP")
 	str(&cfg.LocalIP, "local-ip", "local address for SIP and RTP (default: the one routing to the SIP server)")
 	fs.BoolVar(&cfg.WithVoice, "with-voice", false, "when joining an xmpp: room, also call the conference it advertises")
 	if err := fs.Parse(args); err != nil {
@@ -105,12 +107,31 @@ func runClient(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			merged.AudioOut = cfg.AudioOut
 		case "provision":
 			merged.Provision = cfg.Provision
+		case "user":
+			merged.User = cfg.User
+		case "tls-pin":
+			merged.TLSPin = cfg.TLSPin
 		case "local-ip":
 			merged.LocalIP = cfg.LocalIP
 		case "with-voice":
 			merged.WithVoice = cfg.WithVoice
 		}
 	})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if merged.Provision != "" {
+		// Online provisioning fills what flags and the file left empty.
+		if err := merged.ProvisionFrom(ctx); err != nil {
+			fmt.Fprintf(stderr, "client: %v\n", err)
+			switch {
+			case errors.Is(err, client.ErrAuth):
+				return client.ExitAuth
+			case errors.Is(err, client.ErrUnreachable):
+				return client.ExitUnreachable
+			}
+			return client.ExitUsage
+		}
+	}
 	if err := merged.Finish(); err != nil {
 		fmt.Fprintf(stderr, "client: %v\n", err)
 		return client.ExitUsage
@@ -125,8 +146,6 @@ func runClient(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	c := client.New(merged, log)
 	if *script {
 		code := client.RunScript(ctx, c, stdin, stdout)
