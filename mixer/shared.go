@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
 )
 
 // Shared mode (rtp.mode: shared, Config.Shared): for deployments behind an
@@ -65,9 +64,7 @@ type sharedSet struct {
 func openShared(ip netip.Addr, port, n int) (*sharedSet, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
-		if err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}); err != nil {
+		if err := c.Control(func(fd uintptr) { serr = setReusePort(fd) }); err != nil {
 			return err
 		}
 		return serr
