@@ -128,16 +128,17 @@ func sharedKeys(p LegParams) (rtpKey, rtcpKey netip.AddrPort) {
 }
 
 // route moves l's routes from the addresses of old to those of p;
-// ErrSourceInUse (and nothing changed) when another leg holds one of them.
+// ErrSourceInUse (and nothing changed) when another leg receives RTP from
+// p's RTP address. An RTP route displaces another leg's RTCP route (a
+// caller on port X+1 beside one on X whose RTCP would come from X+1); an
+// RTCP address another leg holds is not routed to l.
 func (s *sharedSet) route(l *Leg, old, p LegParams) error {
 	or, oc := sharedKeys(old)
 	nr, nc := sharedKeys(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range []netip.AddrPort{nr, nc} {
-		if r, ok := s.routes[k]; k.IsValid() && ok && r.l != l {
-			return fmt.Errorf("%w: %v", ErrSourceInUse, k)
-		}
+	if r, ok := s.routes[nr]; nr.IsValid() && ok && r.l != l && !r.rtcp {
+		return fmt.Errorf("%w: %v", ErrSourceInUse, nr)
 	}
 	for _, k := range []netip.AddrPort{or, oc} {
 		if r, ok := s.routes[k]; ok && r.l == l {
@@ -147,7 +148,7 @@ func (s *sharedSet) route(l *Leg, old, p LegParams) error {
 	if nr.IsValid() {
 		s.routes[nr] = sharedRoute{l: l}
 	}
-	if nc.IsValid() {
+	if r, ok := s.routes[nc]; nc.IsValid() && (!ok || r.l == l) {
 		s.routes[nc] = sharedRoute{l: l, rtcp: true}
 	}
 	return nil

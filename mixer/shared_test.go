@@ -64,6 +64,16 @@ func TestSharedMode(t *testing.T) {
 		t.Error("a second leg took a routed source address")
 	}
 	dup.Close()
+	// a leg whose RTP address is another's implicit RTCP address (port+1) is accepted
+	next, err := e.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextAddr := netip.AddrPortFrom(loopback, phones[0].Addr().Port()+1)
+	if err := next.Start("other", LegParams{Remote: nextAddr, Codec: PCMU()}, Handlers{}); err != nil {
+		t.Errorf("a leg on %v (phone 0's RTCP address): %v", nextAddr, err)
+	}
+	next.Close()
 
 	// the stranger sends valid RTP, with one phone's SSRC, to the shared port
 	stranger, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
