@@ -83,6 +83,9 @@ func openShared(ip netip.Addr, port, n int) (*sharedSet, error) {
 			return nil, fmt.Errorf("mixer: bind shared RTP port %s: %w", addr, err)
 		}
 		c := pc.(*net.UDPConn)
+		// one socket carries the packets of many legs: a deeper queue
+		_ = c.SetReadBuffer(4 << 20)
+		_ = c.SetWriteBuffer(4 << 20)
 		var b batchConn = ipv4.NewPacketConn(c)
 		if s.v6 {
 			b = ipv6.NewPacketConn(c)
