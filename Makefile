@@ -45,10 +45,11 @@ BRIDGE_CPUS ?= 0
 GEN_CPUS   ?= 1
 BENCH_JSON ?= bench-load.json
 LOAD_FLAGS ?=
+MODE       ?=
 BENCH_NICE ?=
 bench-load: build
 	$(if $(BENCH_NICE),nice -n $(BENCH_NICE)) $(if $(GEN_CPUS),taskset -c $(GEN_CPUS)) bin/bridge loadtest -n $(N) -per-room $(PER_ROOM) -talkers $(TALKERS) \
-	  -duration $(DURATION) -rate $(RATE) -cpus '$(BRIDGE_CPUS)' -json $(BENCH_JSON) $(LOAD_FLAGS)
+	  -duration $(DURATION) -rate $(RATE) -cpus '$(BRIDGE_CPUS)' -json $(BENCH_JSON) $(if $(MODE),-rtp-mode $(MODE)) $(LOAD_FLAGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each
 fuzz:

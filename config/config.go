@@ -107,6 +107,10 @@ type RTP struct {
 	// SRTP says when calls are encrypted (SDES, RFC 4568): off, offer
 	// (when the caller offers RTP/SAVP) or required.
 	SRTP string `yaml:"srtp"`
+	// Mode is per_call (a port pair per call, latching: phones behind NAT)
+	// or shared (one port for every call, demultiplexed by the exact SDP
+	// address, batched I/O: behind an SBC or media proxy; Linux only).
+	Mode string `yaml:"mode"`
 }
 
 // XMPP configures the MUC component.
@@ -203,7 +207,7 @@ func Default() Config {
 			DomainAliases:       []string{},
 		},
 		Conference: defaultConferenceLimits(),
-		RTP:        RTP{Ports: "10000-20000", BindIP: AddrList{"0.0.0.0"}, RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer"},
+		RTP:        RTP{Ports: "10000-20000", BindIP: AddrList{"0.0.0.0"}, RTCPInterval: Duration(5 * time.Second), Timeout: Duration(30 * time.Second), SRTP: "offer", Mode: "per_call"},
 		XMPP: XMPP{Mode: "embedded", Server: "127.0.0.1:5347", Domain: "conference.localhost", RoomCreation: "anyone", HistoryLength: 50,
 			MaxStanzaBytes: 256 << 10, Host: "localhost", C2SListen: "0.0.0.0:5222"},
 		Provisioning: Provisioning{Listen: "0.0.0.0:8443"},
@@ -276,7 +280,7 @@ func ValidRoomName(s string) bool { return roomNameRE.MatchString(s) }
 func (c *Config) Validate() error {
 	for _, check := range []func() error{
 		c.validateSIP, c.validateAuth, c.validateRTP, c.validateXMPP, c.validateServices, c.validateLog, c.validateRooms,
-		c.validateSecurity, c.validateIdentity,
+		c.validateSecurity, c.validateIdentity, c.validateRTPMode,
 	} {
 		if err := check(); err != nil {
 			return err

@@ -278,6 +278,9 @@ func (m *media) read(i int) {
 				continue
 			}
 			c := m.byPort[ua.Port].Load()
+			if len(m.bySock[i]) == 1 { // a socket per caller (shared mode: one source port for all)
+				c = m.bySock[i][0]
+			}
 			b := msgs[j].Buffers[0][:msgs[j].N]
 			if c == nil || c.sock != i || len(b) < 12 || b[0]>>6 != 2 || b[1]&0x7F >= 72 && b[1]&0x7F <= 76 {
 				m.stray.Add(1)

@@ -44,6 +44,10 @@ type Options struct {
 	Sample int
 	// Sockets is the generator's media sockets; default one per 250 callers.
 	Sockets int
+	// Mode is the bridge's rtp.mode (per_call or shared; empty: its
+	// default). Shared routes media by the exact SDP address, so every
+	// caller gets its own socket (Sockets defaults to Calls).
+	Mode string
 	// Binary is the bridge executable (run as `serve` and `loadtest reflect`).
 	Binary string
 	// TargetCPUs pins the bridge and the reflector (taskset -c); empty: no pinning.
@@ -72,6 +76,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Sample == 0 {
 		o.Sample = 8
+	}
+	if o.Sockets == 0 && o.Mode == "shared" {
+		o.Sockets = o.Calls
 	}
 	if o.Sockets == 0 {
 		o.Sockets = (o.Calls + 249) / 250
@@ -526,7 +533,7 @@ func runBridge(ctx context.Context, o Options) (*Target, error) {
 rtp:
   ports: "%d-%d"
   bind_ip: 127.0.0.1
-  timeout: 0s
+  timeout: 0s%s
 xmpp:
   mode: "off"
 conference:
@@ -537,7 +544,7 @@ store:
   path: ":memory:"
 log:
   level: warn
-%s`, sipPort, lo, hi, (o.Calls+o.PerRoom-1)/o.PerRoom+1, adminPort, pprofKey(o.ProfileDir != ""), o.ExtraConfig)
+%s`, sipPort, lo, hi, rtpMode(o.Mode), (o.Calls+o.PerRoom-1)/o.PerRoom+1, adminPort, pprofKey(o.ProfileDir != ""), o.ExtraConfig)
 	path := filepath.Join(dir, "bridge.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -741,4 +748,12 @@ func pprofKey(on bool) string {
 		return "\n  pprof: true"
 	}
 	return ""
+}
+
+// rtpMode is the rtp.mode line of the generated configuration.
+func rtpMode(mode string) string {
+	if mode == "" {
+		return ""
+	}
+	return "\n  mode: " + mode
 }

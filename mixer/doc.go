@@ -42,6 +42,15 @@
 // sum run on one core; every leg still binds its RTCP port and runs its
 // RTCP goroutine (the report timer), muxed or not.
 //
+// Config.Shared (rtp.mode: shared, shared.go) is a second socket strategy
+// behind the same Leg: every leg of a family on one port (GOMAXPROCS
+// SO_REUSEPORT sockets on it and on port+1 for RTCP), datagrams routed to
+// the leg whose SDP address is exactly their source (no latching; others
+// dropped and counted as strangers; two legs may not share a source:
+// ErrSourceInUse), received with recvmmsg and sent with sendmmsg, one
+// batch per tick worker and family. The send path allocates nothing; the
+// receive path allocates the source address x/net's ReadBatch parses.
+//
 // Directions are the bridge's own, typed (Send: it sends the mix; Recv: the
 // leg's audio enters the mix); the signalling translates SDP's words into
 // them. Handlers run on a per-leg goroutine, never on the

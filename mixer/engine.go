@@ -70,6 +70,11 @@ type Config struct {
 	// UnheardTimeout stops sending to an address the leg never heard from
 	// this long after Start or an Update; default DefaultUnheardTimeout.
 	UnheardTimeout time.Duration
+
+	// Shared (rtp.mode: shared) puts every leg of a family on one port
+	// (the range's first even port), demultiplexed by the exact SDP
+	// source address, with batched I/O (shared.go). Linux only.
+	Shared bool
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -211,6 +216,7 @@ type Engine struct {
 	running bool
 
 	pollers  []*poller               // RTP readers, started by the first Allocate (Linux)
+	shared   [2]*sharedSet           // shared mode: IPv4, IPv6 port (shared.go)
 	snapshot atomic.Pointer[[]*room] // rooms for the clock, replaced on change
 
 	// the clock's tick, shared with its workers (see tickWorker)
@@ -302,6 +308,9 @@ func (e *Engine) allocate(ip netip.Addr) (*Leg, error) {
 	if e.closed {
 		return nil, ErrClosed
 	}
+	if e.cfg.Shared {
+		return e.allocateShared(ip)
+	}
 	e.startPollers()
 	base := firstEven(e.cfg.PortMin)
 	for i := range e.used {
@@ -326,6 +335,23 @@ func (e *Engine) allocate(ip netip.Addr) (*Leg, error) {
 		return l, nil
 	}
 	return nil, ErrPortsExhausted
+}
+
+// allocateShared returns a leg on the shared port of ip's family; e.mu held.
+func (e *Engine) allocateShared(ip netip.Addr) (*Leg, error) {
+	s, err := e.sharedFor(ip)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrPortsExhausted, err)
+	}
+	l := newLeg(e, s.port, nil, nil)
+	l.sh, l.rtpConn, l.rtcpConn = s, s.conns[0], s.rtcp[0]
+	l.shStop = make(chan struct{})
+	e.inUse++
+	if e.m.ports != nil {
+		e.m.ports.Set(float64(e.inUse))
+	}
+	e.legs[l] = struct{}{}
+	return l, nil
 }
 
 func (e *Engine) bindPair(ip netip.Addr, port int) (*net.UDPConn, *net.UDPConn, error) {
@@ -387,7 +413,9 @@ func (e *Engine) release(l *Leg) {
 		return
 	}
 	delete(e.legs, l)
-	e.used[e.pairIndex(l.port)] = false
+	if l.sh == nil {
+		e.used[e.pairIndex(l.port)] = false
+	}
 	e.inUse--
 	if e.m.ports != nil {
 		e.m.ports.Set(float64(e.inUse))
@@ -536,6 +564,11 @@ func (e *Engine) Close() error {
 	e.mu.Lock()
 	for _, p := range e.pollers {
 		p.close()
+	}
+	for _, s := range e.shared {
+		if s != nil {
+			s.close()
+		}
 	}
 	e.mu.Unlock()
 	e.wg.Wait()

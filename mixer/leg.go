@@ -171,9 +171,15 @@ type Leg struct {
 	rtcpConn *net.UDPConn
 	rtpRaw   syscall.RawConn // rtpConn's, for the poller
 	poll     *poller         // reads rtpConn; nil: rtpLoop does
-	ssrc     uint32
-	log      *slog.Logger
-	epoch    time.Time
+	sh       *sharedSet      // shared mode: the port's sockets (rtpConn is one of them)
+	shDst    netip.AddrPort  // shared mode: shUDP's address (l.txMu)
+	shUDP    *net.UDPAddr
+	// dtmfTimer ends a telephone-event without end packets (shared mode)
+	dtmfTimer *time.Timer
+	shStop    chan struct{} // shared mode: closed by Close, ends reportLoop
+	ssrc      uint32
+	log       *slog.Logger
+	epoch     time.Time
 
 	handlers Handlers // set by Start, read-only afterwards
 	events   chan legEvent
@@ -261,6 +267,8 @@ func newLeg(e *Engine, port int, rtpConn, rtcpConn *net.UDPConn) *Leg {
 	if rtpConn != nil {
 		l.rtpRaw, _ = rtpConn.SyscallConn()
 	}
+	l.dtmfTimer = time.AfterFunc(time.Hour, l.flushDTMF)
+	l.dtmfTimer.Stop()
 	l.log = e.log.With("rtp_port", port, "ssrc", l.ssrc)
 	l.mx.hdr.SSRC = l.ssrc
 	return l
@@ -289,7 +297,15 @@ func (l *Leg) Start(room string, p LegParams, h Handlers) error {
 	case l.started:
 		return errors.New("mixer: leg already started")
 	}
+	if l.sh != nil {
+		if err := l.sh.route(l, LegParams{}, p.normalized()); err != nil {
+			return err
+		}
+	}
 	if err := l.e.join(l, room); err != nil {
+		if l.sh != nil {
+			l.sh.unroute(l, p.normalized())
+		}
 		return err
 	}
 	l.setParams(p.normalized())
@@ -301,14 +317,18 @@ func (l *Leg) Start(room string, p LegParams, h Handlers) error {
 			l.log.Warn("RTP poller refused the leg: own reader", "err", err)
 		}
 	}
-	if l.poll == nil {
+	if l.poll == nil && l.sh == nil {
 		l.readers.Add(1)
 		l.e.wg.Add(1)
 		go l.rtpLoop()
 	}
 	l.readers.Add(1)
 	l.e.wg.Add(2)
-	go l.rtcpLoop()
+	if l.sh != nil {
+		go l.reportLoop() // the shared readers receive its RTCP
+	} else {
+		go l.rtcpLoop()
+	}
 	go l.dispatch()
 	return nil
 }
@@ -348,6 +368,11 @@ func (l *Leg) Update(p LegParams) error {
 		return ErrClosed
 	case !l.started:
 		return ErrNotStarted
+	}
+	if l.sh != nil {
+		if err := l.sh.route(l, l.params, p.normalized()); err != nil {
+			return err
+		}
 	}
 	l.setParams(p.normalized())
 	return nil
@@ -413,7 +438,7 @@ func (l *Leg) Close() error {
 	}
 	l.closed = true
 	l.isClosed.Store(true)
-	started, room := l.started, l.room
+	started, room, params := l.started, l.room, l.params
 	in, dropped := l.takeCounts()
 	strangers := l.takeStrangers()
 	l.mu.Unlock()
@@ -428,11 +453,16 @@ func (l *Leg) Close() error {
 	if l.poll != nil {
 		l.poll.remove(l, l.e.pairIndex(l.port))
 	}
+	l.dtmfTimer.Stop()
+	if l.sh != nil {
+		l.sh.unroute(l, params)
+		close(l.shStop)
+	}
 	l.txMu.Lock()
 	l.txClosed = true
 	var errs []error
 	for _, c := range []*net.UDPConn{l.rtpConn, l.rtcpConn} {
-		if c != nil {
+		if c != nil && l.sh == nil { // the shared sockets are the engine's
 			if err := c.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("mixer: close port %d: %w", l.port, err))
 			}

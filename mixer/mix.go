@@ -107,9 +107,11 @@ type mixer struct {
 	hangTicks    int
 	write        rtpWriter
 	now          time.Time
-	sent         int // packets sent during the current tick
-	rxIn, rxDrop int // packets received and dropped, published by this tick
-	rxStranger   int // of the dropped, refused for their source
+	sent         int          // packets sent during the current tick
+	rxIn, rxDrop int          // packets received and dropped, published by this tick
+	rxStranger   int          // of the dropped, refused for their source
+	out          [2]sendBatch // shared mode: this worker's packets per family
+	sendErrs     int          // shared mode: packets sendmmsg refused
 }
 
 // mixRoom runs one tick of one room: pull a frame from every leg, gate,
@@ -325,7 +327,13 @@ func (m *mixer) send(l *Leg, s *mixSlot, payload []byte) {
 		l.txMu.Lock()
 		pkt, serr := l.sealRTP(s.tx[:n])
 		if !l.txClosed && serr == nil {
-			if err := m.write(l, pkt, s.dst); err == nil {
+			var err error
+			if l.sh != nil {
+				err = m.writeShared(l, pkt, s.dst)
+			} else {
+				err = m.write(l, pkt, s.dst)
+			}
+			if err == nil {
 				l.tx.packets++
 				l.tx.octets += uint64(len(payload))
 				l.tx.lastTS = s.hdr.Timestamp

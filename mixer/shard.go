@@ -34,6 +34,7 @@ func (e *Engine) startWorkers() (stop func()) {
 	done := make(chan struct{}, n)
 	for i := range e.workers {
 		w := &tickWorker{mix: e.mix, start: make(chan struct{}, 1)}
+		w.mix.out = [2]sendBatch{} // its own send batches
 		e.workers[i] = w
 		go func() {
 			defer func() { done <- struct{}{} }()
@@ -76,6 +77,7 @@ type chunk struct {
 // chunks of the large rooms' fan-outs (phase 1).
 func (e *Engine) mixShare(m *mixer) {
 	m.now, m.sent, m.rxIn, m.rxDrop, m.rxStranger = e.tickAt, 0, 0, 0, 0
+	defer m.flush() // shared mode's batched sends
 	if e.tickPhase == 1 {
 		for {
 			i := int(e.nextItem.Add(1)) - 1

@@ -33,6 +33,7 @@ func startServices(ctx context.Context, cfg config.Config, reg *conference.Regis
 		MaxSpeakers:  cfg.RTP.MaxSpeakers,
 		RTCPInterval: cfg.RTP.RTCPInterval.D(),
 		StrictSource: cfg.RTP.StrictSource,
+		Shared:       cfg.RTP.Mode == "shared",
 		Metrics:      m,
 		Logger:       log.With("component", "mixer"),
 	})

@@ -1,0 +1,340 @@
+package mixer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Shared mode (rtp.mode: shared, Config.Shared): for deployments behind an
+// SBC or media proxy whose media comes from the exact address in each SDP.
+// Every leg of a family uses one port: GOMAXPROCS UDP sockets bound to it
+// with SO_REUSEPORT (the kernel spreads the sources over them), each read
+// by one goroutine with recvmmsg (ReadBatch). A datagram goes to the leg
+// whose SDP RTP address (or RTCP address: a=rtcp, else RTP port+1) is
+// exactly its source; any other source is a stranger: dropped and counted
+// (rtp_stranger), never latched. The clock's workers send their tick's
+// packets with sendmmsg (WriteBatch), one batch per worker and family.
+
+// ErrSourceInUse is returned by Start and Update in shared mode when
+// another leg already receives from the leg's SDP address.
+var ErrSourceInUse = errors.New("mixer: media source address in use by another leg")
+
+const sharedBatch = 64 // datagrams per recvmmsg/sendmmsg
+
+// batchConn is what ipv4.PacketConn and ipv6.PacketConn have in common
+// (their Message types are one type).
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+type sharedRoute struct {
+	l    *Leg
+	rtcp bool // the address is the leg's RTCP source
+}
+
+// sharedSet is one family's shared port: its sockets and the demultiplexer.
+type sharedSet struct {
+	port  int
+	v6    bool
+	conns []*net.UDPConn // on port: RTP (and muxed RTCP)
+	batch []batchConn    // conns', for the senders
+	rtcp  []*net.UDPConn // on port+1: RTCP
+	rx    []batchConn    // every socket, one reader each
+	next  atomic.Uint32  // round-robin socket for senders
+
+	mu     sync.RWMutex
+	routes map[netip.AddrPort]sharedRoute
+
+	strangers atomic.Uint64
+}
+
+// openShared binds n sockets on ip:port and n on ip:port+1 with SO_REUSEPORT.
+func openShared(ip netip.Addr, port, n int) (*sharedSet, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) { serr = setReusePort(fd) }); err != nil {
+			return err
+		}
+		return serr
+	}}
+	network := "udp4"
+	if ip.Is6() {
+		network = "udp6"
+	}
+	s := &sharedSet{port: port, v6: ip.Is6(), routes: make(map[netip.AddrPort]sharedRoute)}
+	for i := range 2 * max(1, n) {
+		p := port + i%2
+		addr := netip.AddrPortFrom(ip, uint16(p)).String()
+		pc, err := lc.ListenPacket(context.Background(), network, addr)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("mixer: bind shared RTP port %s: %w", addr, err)
+		}
+		c := pc.(*net.UDPConn)
+		// one socket carries the packets of many legs: a deeper queue
+		_ = c.SetReadBuffer(4 << 20)
+		_ = c.SetWriteBuffer(4 << 20)
+		var b batchConn = ipv4.NewPacketConn(c)
+		if s.v6 {
+			b = ipv6.NewPacketConn(c)
+		}
+		s.rx = append(s.rx, b)
+		if p == port {
+			s.conns, s.batch = append(s.conns, c), append(s.batch, b)
+		} else {
+			s.rtcp = append(s.rtcp, c)
+		}
+	}
+	return s, nil
+}
+
+func (s *sharedSet) close() {
+	for _, c := range append(s.conns, s.rtcp...) {
+		_ = c.Close()
+	}
+}
+
+// conn is the socket a leg's single writes (RTCP) leave from.
+func (s *sharedSet) conn() *net.UDPConn {
+	return s.conns[int(s.next.Add(1))%len(s.conns)]
+}
+
+// keys are the source addresses a leg with params p receives from.
+func sharedKeys(p LegParams) (rtpKey, rtcpKey netip.AddrPort) {
+	if !usable(p.Remote) {
+		return
+	}
+	rtpKey = p.Remote
+	switch {
+	case p.RTCPMux:
+	case usable(p.RemoteRTCP):
+		rtcpKey = p.RemoteRTCP
+	case p.Remote.Port() < 65535:
+		rtcpKey = netip.AddrPortFrom(p.Remote.Addr(), p.Remote.Port()+1)
+	}
+	if rtcpKey == rtpKey {
+		rtcpKey = netip.AddrPort{}
+	}
+	return
+}
+
+// route moves l's routes from the addresses of old to those of p;
+// ErrSourceInUse (and nothing changed) when another leg receives RTP from
+// p's RTP address. An RTP route displaces another leg's RTCP route (a
+// caller on port X+1 beside one on X whose RTCP would come from X+1); an
+// RTCP address another leg holds is not routed to l.
+func (s *sharedSet) route(l *Leg, old, p LegParams) error {
+	or, oc := sharedKeys(old)
+	nr, nc := sharedKeys(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.routes[nr]; nr.IsValid() && ok && r.l != l && !r.rtcp {
+		return fmt.Errorf("%w: %v", ErrSourceInUse, nr)
+	}
+	for _, k := range []netip.AddrPort{or, oc} {
+		if r, ok := s.routes[k]; ok && r.l == l {
+			delete(s.routes, k)
+		}
+	}
+	if nr.IsValid() {
+		s.routes[nr] = sharedRoute{l: l}
+	}
+	if r, ok := s.routes[nc]; nc.IsValid() && (!ok || r.l == l) {
+		s.routes[nc] = sharedRoute{l: l, rtcp: true}
+	}
+	return nil
+}
+
+// unroute removes every route of l.
+func (s *sharedSet) unroute(l *Leg, p LegParams) {
+	r, c := sharedKeys(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range []netip.AddrPort{r, c} {
+		if x, ok := s.routes[k]; ok && x.l == l {
+			delete(s.routes, k)
+		}
+	}
+}
+
+func (s *sharedSet) lookup(src netip.AddrPort) (sharedRoute, bool) {
+	s.mu.RLock()
+	r, ok := s.routes[src]
+	s.mu.RUnlock()
+	return r, ok
+}
+
+// read is one socket's reader: recvmmsg, then each datagram to its leg.
+func (e *Engine) readShared(s *sharedSet, i int) {
+	defer e.wg.Done()
+	c := s.rx[i]
+	ms := make([]ipv4.Message, sharedBatch)
+	for j := range ms {
+		ms[j].Buffers = [][]byte{make([]byte, 2048)}
+	}
+	for {
+		n, err := c.ReadBatch(ms, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			e.log.Debug("shared RTP read failed", "err", err)
+			time.Sleep(time.Millisecond) // no busy loop on a persistent error
+			continue
+		}
+		now := time.Now()
+		for j := range ms[:n] {
+			m := &ms[j]
+			ua, _ := m.Addr.(*net.UDPAddr)
+			if ua == nil {
+				continue
+			}
+			src := unmap(ua.AddrPort())
+			r, ok := s.lookup(src)
+			if !ok {
+				s.strangers.Add(1)
+				add(e.m.stranger, 1)
+				add(e.m.dropped, 1)
+				continue
+			}
+			b := m.Buffers[0][:m.N]
+			if r.rtcp {
+				r.l.handleRTCP(b, src, now)
+				continue
+			}
+			if r.l.ingest(b, src, now) {
+				r.l.armDTMF()
+			}
+		}
+	}
+}
+
+// SharedStrangers is the number of datagrams the shared sockets dropped
+// because no leg has their source address in its SDP.
+func (e *Engine) SharedStrangers() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var n uint64
+	for _, s := range e.shared {
+		if s != nil {
+			n += s.strangers.Load()
+		}
+	}
+	return n
+}
+
+// sharedFor opens (once) the shared port of ip's family; e.mu held.
+func (e *Engine) sharedFor(ip netip.Addr) (*sharedSet, error) {
+	f := 0
+	if ip.Is6() {
+		f = 1
+	}
+	if s := e.shared[f]; s != nil {
+		return s, nil
+	}
+	s, err := openShared(ip, firstEven(e.cfg.PortMin), runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, err
+	}
+	e.shared[f] = s
+	for i := range s.rx {
+		e.wg.Add(1)
+		go e.readShared(s, i)
+	}
+	return s, nil
+}
+
+// armDTMF ends a pending telephone-event after dtmfTimeout without its
+// end packets (the shared readers have no per-leg read deadline).
+func (l *Leg) armDTMF() {
+	l.dtmfTimer.Reset(dtmfTimeout)
+}
+
+// sendBatch collects one worker's packets of one family for sendmmsg.
+type sendBatch struct {
+	set *sharedSet
+	ms  []ipv4.Message
+	n   int
+}
+
+// writeShared queues pkt (valid until the leg's next tick) for dst in the
+// worker's batch; l.txMu held.
+func (m *mixer) writeShared(l *Leg, pkt []byte, dst netip.AddrPort) error {
+	if l.shDst != dst {
+		l.shDst, l.shUDP = dst, net.UDPAddrFromAddrPort(dst) // on a change only
+	}
+	f := 0
+	if l.sh.v6 {
+		f = 1
+	}
+	b := &m.out[f]
+	if b.ms == nil {
+		b.ms = make([]ipv4.Message, sharedBatch)
+		for i := range b.ms {
+			b.ms[i].Buffers = make([][]byte, 1)
+		}
+	}
+	b.set = l.sh
+	b.ms[b.n].Buffers[0] = pkt
+	b.ms[b.n].Addr = l.shUDP
+	b.n++
+	if b.n == len(b.ms) {
+		m.flushBatch(b)
+	}
+	return nil
+}
+
+// flush sends what the worker's batches hold.
+func (m *mixer) flush() {
+	for f := range m.out {
+		if m.out[f].n > 0 {
+			m.flushBatch(&m.out[f])
+		}
+	}
+}
+
+func (m *mixer) flushBatch(b *sendBatch) {
+	c := b.set.batch[int(b.set.next.Add(1))%len(b.set.batch)]
+	for off := 0; off < b.n; {
+		n, err := c.WriteBatch(b.ms[off:b.n], 0)
+		if err != nil || n <= 0 {
+			m.sendErrs += b.n - off
+			break
+		}
+		off += n
+	}
+	for i := range b.ms[:b.n] {
+		b.ms[i].Buffers[0], b.ms[i].Addr = nil, nil
+	}
+	b.n = 0
+}
+
+// reportLoop sends a leg's RTCP reports every RTCPInterval (randomised
+// ×0.5–1.5) in shared mode, where the shared readers receive its RTCP.
+func (l *Leg) reportLoop() {
+	defer l.e.wg.Done()
+	defer l.readers.Done()
+	t := time.NewTimer(l.rtcpInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-l.shStop:
+			return
+		case now := <-t.C:
+			l.sendReport(now)
+			t.Reset(l.rtcpInterval())
+		}
+	}
+}
