@@ -209,16 +209,6 @@ func (c *Client) connectVoice(ctx context.Context) error {
 	return nil
 }
 
-// life is the client's lifetime (Start's context).
-func (c *Client) life() context.Context {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ctx == nil {
-		return context.Background()
-	}
-	return c.ctx
-}
-
 // Roster returns the contacts, each with the TEL of its vCard.
 func (c *Client) Roster() []Contact {
 	c.mu.Lock()

@@ -113,7 +113,7 @@ func TestProvisionFrom(t *testing.T) {
 		case user == "broken":
 			http.Error(w, "internal", 500)
 		case user != "alice" || pass != "s3cret":
-			http.Error(w, "wrong user name or password", 401)
+			http.Error(w, "wrong user name or password", http.StatusUnauthorized)
 		default:
 			fmt.Fprint(w, goodDoc)
 		}

@@ -49,12 +49,6 @@ func rtpProto(protos []string) (secure, ok bool) {
 	return false, false
 }
 
-// plainRTP reports whether an m-line proto is unencrypted RTP over UDP.
-func plainRTP(protos []string) bool {
-	secure, ok := rtpProto(protos)
-	return ok && !secure
-}
-
 // parseCrypto reads "tag suite inline:KEY[|lifetime][|MKI:len] [params]"
 // (RFC 4568 §9.1) for a suite the mixer runs, with one key, no MKI and no
 // session parameters. ok is false for anything else (the line is skipped).

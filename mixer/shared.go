@@ -106,11 +106,6 @@ func (s *sharedSet) close() {
 	}
 }
 
-// conn is the socket a leg's single writes (RTCP) leave from.
-func (s *sharedSet) conn() *net.UDPConn {
-	return s.conns[int(s.next.Add(1))%len(s.conns)]
-}
-
 // keys are the source addresses a leg with params p receives from.
 func sharedKeys(p LegParams) (rtpKey, rtcpKey netip.AddrPort) {
 	if !usable(p.Remote) {

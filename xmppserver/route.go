@@ -21,7 +21,6 @@ type condition struct{ name, typ string }
 
 var (
 	condBadRequest     = condition{"bad-request", "modify"}
-	condForbidden      = condition{"forbidden", "auth"}
 	condNotAllowed     = condition{"not-allowed", "cancel"}
 	condItemNotFound   = condition{"item-not-found", "cancel"}
 	condJIDMalformed   = condition{"jid-malformed", "modify"}
@@ -29,7 +28,6 @@ var (
 	condServiceUnavail = condition{"service-unavailable", "cancel"}
 	condResourceLimit  = condition{"resource-constraint", "wait"}
 	condInternal       = condition{"internal-server-error", "wait"}
-	condFeatureNotImpl = condition{"feature-not-implemented", "cancel"}
 )
 
 // errorReply builds the error answer to e (RFC 6120 §8.3), or nil when e
