@@ -590,9 +590,9 @@ log:
 			if o.ProfileDir != "" {
 				secs := max(1, int(o.Duration.Seconds())-1)
 				profiles.Go(func() {
-					save(ctx, base+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), filepath.Join(o.ProfileDir, "cpu.pprof"))
+					save(ctx, o.Logger, base+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), filepath.Join(o.ProfileDir, "cpu.pprof"))
 				})
-				profiles.Go(func() { save(ctx, base+"/debug/pprof/trace?seconds=3", filepath.Join(o.ProfileDir, "trace.out")) })
+				profiles.Go(func() { save(ctx, o.Logger, base+"/debug/pprof/trace?seconds=3", filepath.Join(o.ProfileDir, "trace.out")) })
 			}
 		},
 		func() { c1, _ = cpuTime(pid); w1 = runDelay(pid); s1, e1 = fetchMetrics(ctx, base+"/metrics") })
@@ -720,25 +720,36 @@ func waitReady(ctx context.Context, url string, within time.Duration) error {
 
 // save writes the body of GET url to path (profiles; errors only logged
 // by the absence of the file).
-func save(ctx context.Context, url, path string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func save(ctx context.Context, log *slog.Logger, url, path string) {
+	err := func() error {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", url, res.Status)
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(f, res.Body); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}()
 	if err != nil {
-		return
+		log.Warn("profile not saved", "path", path, "err", err)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	_, _ = io.Copy(f, res.Body)
 }
 
 // pprofKey turns admin.pprof on when profiling (and stays out of the
