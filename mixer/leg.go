@@ -122,7 +122,7 @@ type LegStats struct {
 	ConcealedFrames  uint64        // frames filled in by loss concealment
 	JitterDepth      int           // jitter-buffer target depth, in frames
 	Resyncs          uint64        // play-out restarts after timestamp jumps
-	PacketsSent      uint64        // RTP packets sent to the leg
+	PacketsSent      uint64        // RTP packets sent to the leg (as of the previous mixer tick)
 	OctetsSent       uint64        // payload octets sent
 	RoundTrip        time.Duration // from the remote's reports on our SRs; 0 until known
 	RTCPSent         uint64
@@ -172,8 +172,6 @@ type Leg struct {
 	rtpRaw   syscall.RawConn // rtpConn's, for the poller
 	poll     *poller         // reads rtpConn; nil: rtpLoop does
 	sh       *sharedSet      // shared mode: the port's sockets (rtpConn is one of them)
-	shDst    netip.AddrPort  // shared mode: shUDP's address (l.txMu)
-	shUDP    *net.UDPAddr
 	// dtmfTimer ends a telephone-event without end packets (shared mode)
 	dtmfTimer *time.Timer
 	shStop    chan struct{} // shared mode: closed by Close, ends reportLoop
@@ -234,9 +232,8 @@ type Leg struct {
 
 	rxPkt rtp.Packet // reader-owned
 
-	txMu     sync.Mutex
-	txClosed bool
-	tx       txStats
+	tx         txStats // published by the clock's pull; l.mu
+	txReported uint64  // tx.packets at the previous RTCP report; l.mu
 
 	mx mixSlot // owned by the clock goroutine
 }
@@ -246,7 +243,6 @@ type txStats struct {
 	lastTS          uint32
 	lastAt          time.Time
 	errors          uint64
-	reported        uint64 // packets at the previous RTCP report
 }
 
 func newLeg(e *Engine, port int, rtpConn, rtcpConn *net.UDPConn) *Leg {
@@ -395,11 +391,9 @@ func (l *Leg) Muted() bool {
 
 // Stats returns a snapshot of the leg's statistics.
 func (l *Leg) Stats() LegStats {
-	l.txMu.Lock()
-	tx := l.tx
-	l.txMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	tx := l.tx
 	rate := float64(l.e.cfg.SampleRate)
 	return LegStats{
 		LocalSSRC:        l.ssrc,
@@ -458,8 +452,6 @@ func (l *Leg) Close() error {
 		l.sh.unroute(l, params)
 		close(l.shStop)
 	}
-	l.txMu.Lock()
-	l.txClosed = true
 	var errs []error
 	for _, c := range []*net.UDPConn{l.rtpConn, l.rtcpConn} {
 		if c != nil && l.sh == nil { // the shared sockets are the engine's
@@ -468,7 +460,6 @@ func (l *Leg) Close() error {
 			}
 		}
 	}
-	l.txMu.Unlock()
 	l.readers.Wait() // the sockets are released once the reads return
 	close(l.evDone)
 	l.e.release(l)

@@ -303,9 +303,9 @@ func TestRTCPReports(t *testing.T) {
 	raw, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.SenderReport{SSRC: 0xCAFE, NTPTime: srNTP}})
 	l.handleRTCP(raw, remote(30001), now)
 	// we have sent RTP → SR with the LSR/DLSR of theirs
-	l.txMu.Lock()
+	l.mu.Lock()
 	l.tx.packets, l.tx.octets, l.tx.lastTS, l.tx.lastAt = 50, 8000, 123456, now
-	l.txMu.Unlock()
+	l.mu.Unlock()
 	later := now.Add(500 * time.Millisecond)
 	pkts, _ = l.buildReport(later)
 	sr, ok := pkts[0].(*rtcp.SenderReport)

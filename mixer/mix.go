@@ -1,7 +1,9 @@
 package mixer
 
 import (
+	"errors"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -42,6 +44,8 @@ type mixSlot struct {
 	pt   uint8
 
 	sentLast bool // the previous tick sent a packet (else the next one has the marker)
+
+	txs txStats // what send sent; published to Leg.tx by the next pull
 
 	rxIn, rxDropped int // packets the leg received and dropped since the last pull
 	rxStrangers     int // of them refused for their source (admit.go)
@@ -111,7 +115,6 @@ type mixer struct {
 	rxIn, rxDrop int          // packets received and dropped, published by this tick
 	rxStranger   int          // of the dropped, refused for their source
 	out          [2]sendBatch // shared mode: this worker's packets per family
-	sendErrs     int          // shared mode: packets sendmmsg refused
 }
 
 // mixRoom runs one tick of one room: pull a frame from every leg, gate,
@@ -245,6 +248,7 @@ func (l *Leg) pull(s *mixSlot) (bool, frameKind) {
 	defer l.mu.Unlock()
 	s.rxIn, s.rxDropped = l.takeCounts()
 	s.rxStrangers = l.takeStrangers()
+	l.tx.packets, l.tx.octets, l.tx.lastTS, l.tx.lastAt, l.tx.errors = s.txs.packets, s.txs.octets, s.txs.lastTS, s.txs.lastAt, s.txs.errors
 	if !l.started || l.closed {
 		s.send, s.cueOn = false, false
 		clear(s.in)
@@ -324,26 +328,30 @@ func (m *mixer) send(l *Leg, s *mixSlot, payload []byte) {
 	n, err := s.hdr.MarshalTo(s.tx)
 	if err == nil {
 		n += copy(s.tx[n:], payload)
-		l.txMu.Lock()
+		// No lock: the clock owns the slot, pull publishes s.txs to the
+		// leg, and a leg closed since pull at worst refuses this write.
 		pkt, serr := l.sealRTP(s.tx[:n])
-		if !l.txClosed && serr == nil {
+		if serr == nil {
 			var err error
 			if l.sh != nil {
 				err = m.writeShared(l, pkt, s.dst)
 			} else {
 				err = m.write(l, pkt, s.dst)
 			}
-			if err == nil {
-				l.tx.packets++
-				l.tx.octets += uint64(len(payload))
-				l.tx.lastTS = s.hdr.Timestamp
-				l.tx.lastAt = m.now
+			switch {
+			case err == nil:
+				s.txs.packets++
+				s.txs.octets += uint64(len(payload))
+				s.txs.lastTS = s.hdr.Timestamp
+				s.txs.lastAt = m.now
 				m.sent++
-			} else if l.tx.errors++; l.tx.errors == 1 {
-				l.log.Info("RTP send failed", "to", s.dst, "err", err)
+			case errors.Is(err, net.ErrClosed):
+			default:
+				if s.txs.errors++; s.txs.errors == 1 {
+					l.log.Info("RTP send failed", "to", s.dst, "err", err)
+				}
 			}
 		}
-		l.txMu.Unlock()
 	}
 	s.hdr.SequenceNumber++
 	s.hdr.Timestamp += uint32(m.frame)

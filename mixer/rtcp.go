@@ -119,18 +119,15 @@ func (l *Leg) readBlocks(rs []rtcp.ReceptionReport, now time.Time) {
 // with a reception report block once RTP was received, plus SDES CNAME.
 // It closes the statistics interval and feeds the jitter and loss metrics.
 func (l *Leg) buildReport(now time.Time) ([]rtcp.Packet, netip.AddrPort) {
-	l.txMu.Lock()
-	tx := l.tx
-	sent := l.tx.packets != l.tx.reported
-	l.tx.reported = l.tx.packets
-	l.txMu.Unlock()
-
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	dst := l.rtcpDst()
 	if !dst.IsValid() || l.closed {
 		return nil, dst
 	}
+	tx := l.tx
+	sent := tx.packets != l.txReported
+	l.txReported = tx.packets
 	rate := float64(l.e.cfg.SampleRate)
 	var reports []rtcp.ReceptionReport
 	if l.haveSSRC && l.stats.started {

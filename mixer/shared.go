@@ -11,33 +11,23 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 )
 
 // Shared mode (rtp.mode: shared, Config.Shared): for deployments behind an
 // SBC or media proxy whose media comes from the exact address in each SDP.
 // Every leg of a family uses one port: GOMAXPROCS UDP sockets bound to it
 // with SO_REUSEPORT (the kernel spreads the sources over them), each read
-// by one goroutine with recvmmsg (ReadBatch). A datagram goes to the leg
+// by one goroutine with recvmmsg (mmsg_linux.go: no allocation per datagram). A datagram goes to the leg
 // whose SDP RTP address (or RTCP address: a=rtcp, else RTP port+1) is
 // exactly its source; any other source is a stranger: dropped and counted
 // (rtp_stranger), never latched. The clock's workers send their tick's
-// packets with sendmmsg (WriteBatch), one batch per worker and family.
+// packets with sendmmsg, one batch per worker and family.
 
 // ErrSourceInUse is returned by Start and Update in shared mode when
 // another leg already receives from the leg's SDP address.
 var ErrSourceInUse = errors.New("mixer: media source address in use by another leg")
 
 const sharedBatch = 64 // datagrams per recvmmsg/sendmmsg
-
-// batchConn is what ipv4.PacketConn and ipv6.PacketConn have in common
-// (their Message types are one type).
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
 
 type sharedRoute struct {
 	l    *Leg
@@ -49,9 +39,9 @@ type sharedSet struct {
 	port  int
 	v6    bool
 	conns []*net.UDPConn // on port: RTP (and muxed RTCP)
-	batch []batchConn    // conns', for the senders
+	batch []*batchSock   // conns', for the senders
 	rtcp  []*net.UDPConn // on port+1: RTCP
-	rx    []batchConn    // every socket, one reader each
+	rx    []*batchSock   // every socket, one reader each
 	next  atomic.Uint32  // round-robin socket for senders
 
 	mu     sync.RWMutex
@@ -86,9 +76,11 @@ func openShared(ip netip.Addr, port, n int) (*sharedSet, error) {
 		// one socket carries the packets of many legs: a deeper queue
 		_ = c.SetReadBuffer(4 << 20)
 		_ = c.SetWriteBuffer(4 << 20)
-		var b batchConn = ipv4.NewPacketConn(c)
-		if s.v6 {
-			b = ipv6.NewPacketConn(c)
+		b, err := newBatchSock(c, s.v6)
+		if err != nil {
+			_ = c.Close()
+			s.close()
+			return nil, err
 		}
 		s.rx = append(s.rx, b)
 		if p == port {
@@ -171,16 +163,13 @@ func (s *sharedSet) lookup(src netip.AddrPort) (sharedRoute, bool) {
 	return r, ok
 }
 
-// read is one socket's reader: recvmmsg, then each datagram to its leg.
+// readShared is one socket's reader: recvmmsg, then each datagram to its leg.
 func (e *Engine) readShared(s *sharedSet, i int) {
 	defer e.wg.Done()
-	c := s.rx[i]
-	ms := make([]ipv4.Message, sharedBatch)
-	for j := range ms {
-		ms[j].Buffers = [][]byte{make([]byte, 2048)}
-	}
+	sock := s.rx[i]
+	r := newBatchReader(sharedBatch, 2048)
 	for {
-		n, err := c.ReadBatch(ms, 0)
+		n, err := r.read(sock)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -190,27 +179,21 @@ func (e *Engine) readShared(s *sharedSet, i int) {
 			continue
 		}
 		now := time.Now()
-		for j := range ms[:n] {
-			m := &ms[j]
-			ua, _ := m.Addr.(*net.UDPAddr)
-			if ua == nil {
-				continue
-			}
-			src := unmap(ua.AddrPort())
-			r, ok := s.lookup(src)
+		for j := range n {
+			b, src := r.msg(j)
+			rt, ok := s.lookup(src)
 			if !ok {
 				s.strangers.Add(1)
 				add(e.m.stranger, 1)
 				add(e.m.dropped, 1)
 				continue
 			}
-			b := m.Buffers[0][:m.N]
-			if r.rtcp {
-				r.l.handleRTCP(b, src, now)
+			if rt.rtcp {
+				rt.l.handleRTCP(b, src, now)
 				continue
 			}
-			if r.l.ingest(b, src, now) {
-				r.l.armDTMF()
+			if rt.l.ingest(b, src, now) {
+				rt.l.armDTMF()
 			}
 		}
 	}
@@ -260,32 +243,23 @@ func (l *Leg) armDTMF() {
 // sendBatch collects one worker's packets of one family for sendmmsg.
 type sendBatch struct {
 	set *sharedSet
-	ms  []ipv4.Message
-	n   int
+	w   *batchWriter
 }
 
 // writeShared queues pkt (valid until the leg's next tick) for dst in the
-// worker's batch; l.txMu held.
+// worker's batch of the leg's family.
 func (m *mixer) writeShared(l *Leg, pkt []byte, dst netip.AddrPort) error {
-	if l.shDst != dst {
-		l.shDst, l.shUDP = dst, net.UDPAddrFromAddrPort(dst) // on a change only
-	}
 	f := 0
 	if l.sh.v6 {
 		f = 1
 	}
 	b := &m.out[f]
-	if b.ms == nil {
-		b.ms = make([]ipv4.Message, sharedBatch)
-		for i := range b.ms {
-			b.ms[i].Buffers = make([][]byte, 1)
-		}
+	if b.w == nil {
+		b.w = newBatchWriter(sharedBatch)
 	}
 	b.set = l.sh
-	b.ms[b.n].Buffers[0] = pkt
-	b.ms[b.n].Addr = l.shUDP
-	b.n++
-	if b.n == len(b.ms) {
+	b.w.add(pkt, dst, l.sh.v6)
+	if b.w.full() {
 		m.flushBatch(b)
 	}
 	return nil
@@ -294,26 +268,18 @@ func (m *mixer) writeShared(l *Leg, pkt []byte, dst netip.AddrPort) error {
 // flush sends what the worker's batches hold.
 func (m *mixer) flush() {
 	for f := range m.out {
-		if m.out[f].n > 0 {
-			m.flushBatch(&m.out[f])
+		if b := &m.out[f]; b.w != nil && b.w.n > 0 {
+			m.flushBatch(b)
 		}
 	}
 }
 
+// flushBatch sends a batch on the next socket of its port; datagrams the
+// kernel refused are taken off the tick's sent count.
 func (m *mixer) flushBatch(b *sendBatch) {
-	c := b.set.batch[int(b.set.next.Add(1))%len(b.set.batch)]
-	for off := 0; off < b.n; {
-		n, err := c.WriteBatch(b.ms[off:b.n], 0)
-		if err != nil || n <= 0 {
-			m.sendErrs += b.n - off
-			break
-		}
-		off += n
-	}
-	for i := range b.ms[:b.n] {
-		b.ms[i].Buffers[0], b.ms[i].Addr = nil, nil
-	}
-	b.n = 0
+	sock := b.set.batch[int(b.set.next.Add(1))%len(b.set.batch)]
+	failed, _ := b.w.flush(sock)
+	m.sent -= failed
 }
 
 // reportLoop sends a leg's RTCP reports every RTCPInterval (randomised

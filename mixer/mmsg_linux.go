@@ -1,0 +1,204 @@
+package mixer
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Batched datagram I/O for shared mode: recvmmsg and sendmmsg on
+// preallocated headers, iovecs and socket addresses, so a datagram costs
+// no allocation (x/net's ReadBatch allocates a *net.UDPAddr per datagram
+// and its WriteBatch marshals every address through a pool).
+
+// mmsghdr is struct mmsghdr: a msghdr and the length received or sent
+// (Go pads it as C does: 64 bytes on 64-bit, 32 on 32-bit systems).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+}
+
+// batchSock is one shared socket and its raw connection.
+type batchSock struct {
+	c  *net.UDPConn
+	rc syscall.RawConn
+	v6 bool
+}
+
+func newBatchSock(c *net.UDPConn, v6 bool) (*batchSock, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("mixer: shared socket: %w", err)
+	}
+	return &batchSock{c: c, rc: rc, v6: v6}, nil
+}
+
+// batchReader is one reader goroutine's recvmmsg state.
+type batchReader struct {
+	hdrs  []mmsghdr
+	names []unix.RawSockaddrInet6 // large enough for either family
+	iovs  []unix.Iovec
+	bufs  [][]byte
+	n     int
+	errno syscall.Errno
+	recv  func(fd uintptr) bool // r.recvmmsg, bound once
+}
+
+func newBatchReader(size, bufLen int) *batchReader {
+	r := &batchReader{hdrs: make([]mmsghdr, size), names: make([]unix.RawSockaddrInet6, size),
+		iovs: make([]unix.Iovec, size), bufs: make([][]byte, size)}
+	for i := range r.hdrs {
+		r.bufs[i] = make([]byte, bufLen)
+		r.iovs[i].Base = &r.bufs[i][0]
+		r.iovs[i].SetLen(bufLen)
+		h := &r.hdrs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+	}
+	r.recv = r.recvmmsg
+	return r
+}
+
+func (r *batchReader) recvmmsg(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false // wait until readable
+		}
+		r.n, r.errno = int(n), e
+		return true
+	}
+}
+
+// read blocks until at least one datagram arrived on s and returns how many
+// (up to the reader's size); msg gives each.
+func (r *batchReader) read(s *batchSock) (int, error) {
+	for i := range r.hdrs {
+		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		r.hdrs[i].n = 0
+	}
+	r.n, r.errno = 0, 0
+	if err := s.rc.Read(r.recv); err != nil {
+		return 0, err
+	}
+	if r.errno != 0 {
+		return 0, fmt.Errorf("recvmmsg: %w", r.errno)
+	}
+	return r.n, nil
+}
+
+// msg is the i-th datagram of the last read and its source address
+// (IPv4-mapped addresses unmapped; invalid for an unknown family).
+func (r *batchReader) msg(i int) ([]byte, netip.AddrPort) {
+	b := r.bufs[i][:r.hdrs[i].n]
+	sa := &r.names[i]
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return b, netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), netPort(&sa4.Port))
+	case unix.AF_INET6:
+		return b, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), netPort(&sa.Port))
+	}
+	return b, netip.AddrPort{}
+}
+
+// netPort reads a port kept in network byte order.
+func netPort(p *uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+func setNetPort(p *uint16, port uint16) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+// batchWriter is one clock worker's sendmmsg queue for one family.
+type batchWriter struct {
+	hdrs  []mmsghdr
+	names []unix.RawSockaddrInet6
+	iovs  []unix.Iovec
+	n     int // queued
+	off   int // first not yet sent, during flush
+	sent  int
+	errno syscall.Errno
+	send  func(fd uintptr) bool // w.sendmmsg, bound once
+}
+
+func newBatchWriter(size int) *batchWriter {
+	w := &batchWriter{hdrs: make([]mmsghdr, size), names: make([]unix.RawSockaddrInet6, size), iovs: make([]unix.Iovec, size)}
+	for i := range w.hdrs {
+		h := &w.hdrs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&w.names[i]))
+		h.Iov = &w.iovs[i]
+		h.SetIovlen(1)
+	}
+	w.send = w.sendmmsg
+	return w
+}
+
+// full reports whether the queue must be flushed before the next add.
+func (w *batchWriter) full() bool { return w.n == len(w.hdrs) }
+
+// add queues pkt (which must stay valid until flush) for dst, in the
+// address format of a socket of family v6.
+func (w *batchWriter) add(pkt []byte, dst netip.AddrPort, v6 bool) {
+	i := w.n
+	sa := &w.names[i]
+	h := &w.hdrs[i].hdr
+	if v6 {
+		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.Addr().As16()}
+		setNetPort(&sa.Port, dst.Port())
+		h.Namelen = unix.SizeofSockaddrInet6
+	} else {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.Addr().Unmap().As4()}
+		setNetPort(&sa4.Port, dst.Port())
+		h.Namelen = unix.SizeofSockaddrInet4
+	}
+	w.iovs[i].Base = unsafe.SliceData(pkt)
+	w.iovs[i].SetLen(len(pkt))
+	w.n++
+}
+
+func (w *batchWriter) sendmmsg(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdrs[w.off])), uintptr(w.n-w.off), unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		// EAGAIN (the socket's buffer is full) is not waited for: the
+		// tick must go on, the rest of the batch is dropped
+		w.sent, w.errno = int(n), e
+		return true
+	}
+}
+
+// flush sends the queue on s and empties it; it returns the datagrams the
+// kernel refused (dropped) and the first error.
+func (w *batchWriter) flush(s *batchSock) (failed int, err error) {
+	for w.off = 0; w.off < w.n; {
+		w.sent, w.errno = 0, 0
+		if err = s.rc.Write(w.send); err == nil && w.errno != 0 {
+			err = fmt.Errorf("sendmmsg: %w", w.errno)
+		}
+		if err != nil || w.sent <= 0 {
+			failed = w.n - w.off
+			break
+		}
+		w.off += w.sent
+	}
+	for i := range w.iovs[:w.n] {
+		w.iovs[i].Base = nil // the packets belong to their legs
+	}
+	w.n, w.off = 0, 0
+	return failed, err
+}
