@@ -189,15 +189,16 @@ type Leg struct {
 	shUDP    *net.UDPAddr
 	// dtmfTimer ends a telephone-event without end packets (shared mode)
 	dtmfTimer *time.Timer
+	ssrc      uint32
+	log       *slog.Logger
+	epoch     time.Time
+
 	// report sends the RTCP reports of a muxed or shared-mode leg
 	// (report.go); stopped, never fired, for the others (rtcpLoop).
 	report *time.Timer
 	// repMu serialises reports with Close: one is sent under it only while
 	// the leg is open, so none follows the BYE.
 	repMu sync.Mutex
-	ssrc      uint32
-	log       *slog.Logger
-	epoch     time.Time
 
 	handlers Handlers // set by Start, read-only afterwards
 	events   chan legEvent
