@@ -168,15 +168,16 @@ type LegStats struct {
 // the new RTP source's IP address (others stay dropped).
 //
 // RTCP multiplexing (RFC 5761, LegParams.RTCPMux): once a leg was started
-// or updated with RTCPMux it is muxed for the rest of its life (RFC 5761
-// §5.1.1, RFC 8035: multiplexing, once negotiated, stays). In per-call mode
-// its RTCP socket (Port()+1) is closed then, so the leg holds one socket;
-// the port pair stays reserved in the engine until Close. A later Update
+// or updated with RTCPMux it is muxed for the rest of its life. In per-call
+// mode its RTCP socket (Port()+1) is closed then, so the leg holds one
+// socket; the port pair stays reserved in the engine until Close (the port
+// is not bound again: another process may have taken it). A later Update
 // without RTCPMux changes only where reports go (the remote's RTCP address,
-// as without mux); they still leave from the RTP port, and RTCP is still
-// received there, which is what the focus then answers (a=rtcp with the
-// RTP port, RFC 3605). Reports of a muxed or shared-mode leg are sent by a
-// timer (report.go), not by a goroutine of the leg.
+// as without mux); they still leave from the RTP port and RTCP is still
+// received there, which the focus then announces with a=rtcp and the RTP
+// port (RFC 3605; RFC 8035 forbids a=rtcp-mux in an answer to an offer
+// without it). Reports of a muxed or shared-mode leg are sent by a timer
+// (report.go), not by a goroutine of the leg.
 type Leg struct {
 	e        *Engine
 	port     int
