@@ -44,8 +44,8 @@
 // RTCP multiplexing (RFC 5761, LegParams.RTCPMux, from a=rtcp-mux): RTCP
 // goes both ways over the RTP socket (received RTCP, PT 192–223, is told
 // apart in the RTP reader), so a muxed leg closes its RTCP socket at Start
-// or at the Update that muxes it and holds one socket and no goroutine of
-// its own for media (its port pair stays reserved until Close). Its
+// or at the Update that muxes it and holds one socket and no RTCP
+// goroutine (its port pair stays reserved until Close). Its
 // reports come from a runtime timer that re-arms itself (report.go), as in
 // shared mode; Close stops it before the RTCP BYE, so the BYE is the last
 // RTCP sent. Only a leg without multiplexing keeps a goroutine on its RTCP
