@@ -367,7 +367,7 @@ func (l *Leg) setParams(p LegParams) {
 		l.rtcpLatched = false
 		l.rtcpFollow = netip.Addr{}
 	}
-	if p.RemoteRTCP != l.params.RemoteRTCP {
+	if p.RemoteRTCP != l.params.RemoteRTCP || p.RTCPMux != l.params.RTCPMux { // RTCP may come from elsewhere now
 		l.rtcpLatched = false
 		l.rtcpFollow = netip.Addr{}
 	}

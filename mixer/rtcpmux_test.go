@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtcp"
 
 	"cusax.dev/bridge/internal/testwait"
+	"cusax.dev/bridge/mixer/audiotest"
 )
 
 // openSockets counts the process's socket descriptors (Linux); -1 elsewhere.
@@ -374,4 +375,50 @@ func TestReportsNeedNoGoroutine(t *testing.T) {
 	if g := grow(t, false, false); g < (perLeg+1)*n {
 		t.Errorf("%d legs without mux added only %d goroutines: the test cannot see an RTCP reader", n, g)
 	}
+}
+
+// TestUnmuxAfterMux: a re-INVITE that stops muxing leaves the leg muxed on
+// its side (the RTCP port stays closed): reports go to the remote's RTCP
+// port (its RTP port + 1, the RTCP latch on its RTP port dropped), still
+// from the RTP port, and the remote's RTCP from its RTCP port to the leg's
+// RTP port is taken.
+func TestUnmuxAfterMux(t *testing.T) {
+	lo, hi := freeRange(t, 2)
+	e := newTestEngine(t, func(c *Config) { c.PortMin, c.PortMax, c.RTCPInterval = lo, hi, 20*time.Millisecond })
+	ph, err := audiotest.NewPhone(audiotest.PhoneConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ph.Close()
+	l, err := e.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	legAddr := netip.AddrPortFrom(loopback, uint16(l.Port()))
+	if err := l.Start("r", LegParams{Remote: ph.Addr(), Codec: PCMU(), RTCPMux: true}, Handlers{}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: ph.SSRC()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ph.Conn().WriteToUDPAddrPort(raw, legAddr); err != nil { // RTCP latches to the phone's RTP port
+		t.Fatal(err)
+	}
+	testwait.Until(t, 5*time.Second, "muxed RTCP counted", func() bool { return l.Stats().RTCPReceived == 1 })
+	if err := l.Update(LegParams{Remote: ph.Addr(), Codec: PCMU()}); err != nil {
+		t.Fatal(err)
+	}
+	if !l.RTCPMuxed() {
+		t.Fatal("unmuxed")
+	}
+	if err := canBind(l.Port() + 1); err != nil {
+		t.Fatalf("RTCP port bound again: %v", err)
+	}
+	testwait.Until(t, 5*time.Second, "a report at the phone's RTCP port", func() bool { return len(ph.RTCP()) > 0 })
+	if err := ph.SendRTCP(legAddr); err != nil {
+		t.Fatal(err)
+	}
+	testwait.Until(t, 5*time.Second, "RTCP from the phone's RTCP port counted", func() bool { return l.Stats().RTCPReceived == 2 })
 }
