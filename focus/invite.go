@@ -632,6 +632,7 @@ func (f *Focus) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.local.Version++
 	local, current := c.local, c.neg
 	c.mu.Unlock()
+	local.RTCPMuxed = c.leg.RTCPMuxed() // its RTCP port is gone: keep RTCP on the RTP port
 	var body []byte
 	if off != nil {
 		var err error

@@ -26,8 +26,13 @@ import (
 //     recvonly → sendonly, inactive → inactive). An RFC 2543 hold
 //     (c=0.0.0.0 or ::) counts as "the offerer does not receive".
 //   - a=rtcp-mux offered (RFC 5761) is answered with a=rtcp-mux; the leg
-//     then sends RTCP from its RTP port to the RTP destination. The focus's
-//     own offers do not propose it.
+//     then sends RTCP from its RTP port to the RTP destination and closes
+//     its RTCP port. The focus's own offers propose it too, with a=rtcp
+//     naming the port RTCP uses if the answer declines (RFC 5761 §5.1.1).
+//     Once a call's leg is muxed it stays so (its RTCP port is gone): a
+//     later offer without a=rtcp-mux is answered with a=rtcp and the RTP
+//     port (RFC 3605), not a=rtcp-mux (RFC 8035: only in answer to an offer
+//     of it), and the focus's re-offers name the RTP port in a=rtcp.
 //   - The connection address family must be one the focus serves: its
 //     advertised address's, or the second family's when media binds both
 //     (rtp.bind_ip with two addresses); the answer is in the offer's
@@ -74,6 +79,10 @@ type localMedia struct {
 	Port      int        // RTP port of the call's leg
 	SessionID uint64     // o= sess-id, fixed for the call
 	Version   uint64     // o= sess-version, +1 for every new SDP
+
+	// RTCPMuxed: the leg's RTCP is on its RTP port for good
+	// (mixer.Leg.RTCPMuxed), whatever this exchange negotiates.
+	RTCPMuxed bool
 }
 
 // negotiated is the outcome of one offer/answer exchange.
@@ -492,8 +501,11 @@ func (o offer) answer(local localMedia) ([]byte, error) {
 			}
 			withCrypto(md, sdesCrypto{tag: o.n.SRTP.tag, suite: o.n.SRTP.suite, key: local.SRTPKey})
 		}
-		if o.n.RTCPMux {
+		switch {
+		case o.n.RTCPMux:
 			md = md.WithPropertyAttribute("rtcp-mux")
+		case local.RTCPMuxed: // RTCP stays on the RTP port
+			md = md.WithValueAttribute("rtcp", strconv.Itoa(local.Port))
 		}
 		ans.MediaDescriptions = append(ans.MediaDescriptions, md)
 	}
@@ -514,10 +526,16 @@ func rejectedFormats(f []string) []string {
 }
 
 // createOffer returns the focus's offer for a late-offer INVITE (or a
-// re-INVITE without SDP): every supported codec, telephone-event 0-15.
+// re-INVITE without SDP): every supported codec, telephone-event 0-15, and
+// RTCP multiplexing with a=rtcp for an answer that declines it.
 func createOffer(local localMedia, dir mixer.Direction) []byte {
 	sd := session(local)
 	md := audioMedia(local.Port, mixer.Codecs(), offerDTMFPT, defaultEvents, dir)
+	rtcpPort := local.Port + 1
+	if local.RTCPMuxed {
+		rtcpPort = local.Port
+	}
+	md = md.WithValueAttribute("rtcp", strconv.Itoa(rtcpPort)).WithPropertyAttribute("rtcp-mux")
 	if local.SRTP == SRTPRequired && len(local.SRTPKey) == mixer.SRTPKeyLen {
 		withCrypto(md, sdesCrypto{tag: 1, suite: mixer.SuiteAES128SHA1_80, key: local.SRTPKey})
 	}

@@ -1,5 +1,6 @@
 // Package mixer is the bridge's media engine: it owns the RTP/RTCP port
-// pairs of SIP legs (even port P for RTP, P+1 for RTCP), the receive path
+// pairs of SIP legs (even port P for RTP, P+1 for RTCP; P alone with
+// RTCP multiplexing), the receive path
 // (symmetric-RTP latching, jitter buffer with loss concealment, G.711,
 // RFC 4733 DTMF), RTCP reports, and the one clock that mixes every room
 // each Ptime: talkers hear the sum minus themselves, everyone else one
@@ -37,10 +38,21 @@
 // shared counter: a leg counts under its own lock and the clock publishes
 // rtp_packets_total once per tick (Close the rest). With Config.BindIPAlt
 // the engine binds legs of both address families (AllocateFor picks the
-// peer's; ErrFamily when it binds none). With LegParams.RTCPMux (RFC 5761)
-// reports go over the RTP socket. Known limits: a large room's gate and
-// sum run on one core; every leg still binds its RTCP port and runs its
-// RTCP goroutine (the report timer), muxed or not.
+// peer's; ErrFamily when it binds none). Known limit: a large room's gate
+// and sum run on one core.
+//
+// RTCP multiplexing (RFC 5761, LegParams.RTCPMux, from a=rtcp-mux): RTCP
+// goes both ways over the RTP socket (received RTCP, PT 192–223, is told
+// apart in the RTP reader), so a muxed leg closes its RTCP socket at Start
+// or at the Update that muxes it and holds one socket and no RTCP
+// goroutine (its port pair stays reserved until Close). Its
+// reports come from a runtime timer that re-arms itself (report.go), as in
+// shared mode; Close stops it before the RTCP BYE, so the BYE is the last
+// RTCP sent. Only a leg without multiplexing keeps a goroutine on its RTCP
+// socket (rtcpLoop, whose read deadline times its reports). Once muxed a
+// leg stays muxed: an Update without RTCPMux sends the reports to the
+// remote's RTCP address, still from the RTP port (see Leg). Every leg
+// still has one goroutine that runs its Handlers (dispatch).
 //
 // Config.Shared (rtp.mode: shared, shared.go) is a second socket strategy
 // behind the same Leg: every leg of a family on one port (GOMAXPROCS

@@ -345,7 +345,6 @@ func (e *Engine) allocateShared(ip netip.Addr) (*Leg, error) {
 	}
 	l := newLeg(e, s.port, nil, nil)
 	l.sh, l.rtpConn, l.rtcpConn = s, s.conns[0], s.rtcp[0]
-	l.shStop = make(chan struct{})
 	e.inUse++
 	if e.m.ports != nil {
 		e.m.ports.Set(float64(e.inUse))

@@ -34,7 +34,9 @@ type LegParams struct {
 	Direction Direction
 	// RTCPMux multiplexes RTCP on the RTP port (RFC 5761, negotiated by
 	// a=rtcp-mux): reports go from the RTP socket to the RTP destination.
-	// RTCP arriving on the RTP port is accepted either way.
+	// RTCP arriving on the RTP port is accepted either way. A leg started
+	// or updated with RTCPMux stays muxed (see Leg.RTCPMuxed): in per-call
+	// mode its RTCP port is closed for good.
 	RTCPMux bool
 	// SRTP, when set, encrypts and authenticates the leg's RTP and RTCP
 	// (SDES keys, RFC 4568; srtp.go). nil: plain RTP.
@@ -164,6 +166,18 @@ type LegStats struct {
 // old RTP address (rtcp-mux), the RTCP latch moves along; otherwise RTCP is
 // sent to the new RTP port + 1 and re-latches to the first RTCP packet from
 // the new RTP source's IP address (others stay dropped).
+//
+// RTCP multiplexing (RFC 5761, LegParams.RTCPMux): once a leg was started
+// or updated with RTCPMux it is muxed for the rest of its life. In per-call
+// mode its RTCP socket (Port()+1) is closed then, so the leg holds one
+// socket; the port pair stays reserved in the engine until Close (the port
+// is not bound again: another process may have taken it). A later Update
+// without RTCPMux changes only where reports go (the remote's RTCP address,
+// as without mux); they still leave from the RTP port and RTCP is still
+// received there, which the focus then announces with a=rtcp and the RTP
+// port (RFC 3605; RFC 8035 forbids a=rtcp-mux in an answer to an offer
+// without it). Reports of a muxed or shared-mode leg are sent by a timer
+// (report.go), not by a goroutine of the leg.
 type Leg struct {
 	e        *Engine
 	port     int
@@ -174,10 +188,16 @@ type Leg struct {
 	sh       *sharedSet      // shared mode: the port's sockets (rtpConn is one of them)
 	// dtmfTimer ends a telephone-event without end packets (shared mode)
 	dtmfTimer *time.Timer
-	shStop    chan struct{} // shared mode: closed by Close, ends reportLoop
 	ssrc      uint32
 	log       *slog.Logger
 	epoch     time.Time
+
+	// report sends the RTCP reports of a muxed or shared-mode leg
+	// (report.go); stopped, never fired, for the others (rtcpLoop).
+	report *time.Timer
+	// repMu serialises reports with Close: one is sent under it only while
+	// the leg is open, so none follows the BYE.
+	repMu sync.Mutex
 
 	handlers Handlers // set by Start, read-only afterwards
 	events   chan legEvent
@@ -208,6 +228,7 @@ type Leg struct {
 	rtcpLatched bool
 	rtcpAddr    netip.AddrPort
 	rtcpFollow  netip.Addr  // after a re-latch: RTCP latches to this IP only
+	muxed       bool        // RTCP on the RTP port for good (RTCPMux seen; see Leg)
 	src         sourceState // who may send, and whether anyone was heard (admit.go)
 	sec         secure      // SRTP contexts (srtp.go)
 	haveSSRC    bool
@@ -265,12 +286,15 @@ func newLeg(e *Engine, port int, rtpConn, rtcpConn *net.UDPConn) *Leg {
 	}
 	l.dtmfTimer = time.AfterFunc(time.Hour, l.flushDTMF)
 	l.dtmfTimer.Stop()
+	l.report = time.AfterFunc(time.Hour, l.reportTick)
+	l.report.Stop()
 	l.log = e.log.With("rtp_port", port, "ssrc", l.ssrc)
 	l.mx.hdr.SSRC = l.ssrc
 	return l
 }
 
-// Port is the local RTP port (RTCP is Port()+1), for the SDP answer.
+// Port is the local RTP port, for the SDP answer. RTCP is Port()+1, or
+// Port() once the leg is muxed (RTCPMuxed).
 func (l *Leg) Port() int { return l.port }
 
 // LocalSSRC is the SSRC of the RTP the bridge sends to this leg.
@@ -318,13 +342,15 @@ func (l *Leg) Start(room string, p LegParams, h Handlers) error {
 		l.e.wg.Add(1)
 		go l.rtpLoop()
 	}
-	l.readers.Add(1)
-	l.e.wg.Add(2)
-	if l.sh != nil {
-		go l.reportLoop() // the shared readers receive its RTCP
+	if l.muxed || l.sh != nil { // the RTP readers (or shared ones) receive its RTCP
+		l.releaseRTCP()
+		l.report.Reset(l.rtcpInterval())
 	} else {
-		go l.rtcpLoop()
+		l.readers.Add(1)
+		l.e.wg.Add(1)
+		go l.rtcpLoop(l.rtcpConn)
 	}
+	l.e.wg.Add(1)
 	go l.dispatch()
 	return nil
 }
@@ -337,7 +363,7 @@ func (l *Leg) setParams(p LegParams) {
 		l.rtcpLatched = false
 		l.rtcpFollow = netip.Addr{}
 	}
-	if p.RemoteRTCP != l.params.RemoteRTCP {
+	if p.RemoteRTCP != l.params.RemoteRTCP || p.RTCPMux != l.params.RTCPMux { // RTCP may come from elsewhere now
 		l.rtcpLatched = false
 		l.rtcpFollow = netip.Addr{}
 	}
@@ -347,12 +373,15 @@ func (l *Leg) setParams(p LegParams) {
 		}
 	}
 	l.params = p
+	l.muxed = l.muxed || p.RTCPMux
 	l.kind = p.Codec.kind()
 	l.resetSource(time.Now())
 }
 
 // Update applies a re-negotiation: a new remote address (which also drops
-// the latch), codec, telephone-event payload type or direction (hold).
+// the latch), codec, telephone-event payload type or direction (hold). An
+// Update with RTCPMux on a leg that was not muxed releases its RTCP port;
+// one without RTCPMux on a muxed leg keeps RTCP on the RTP port (see Leg).
 func (l *Leg) Update(p LegParams) error {
 	if err := p.validate(); err != nil {
 		return err
@@ -370,8 +399,23 @@ func (l *Leg) Update(p LegParams) error {
 			return err
 		}
 	}
+	wasMuxed := l.muxed
 	l.setParams(p.normalized())
+	if l.muxed && !wasMuxed && l.sh == nil {
+		l.releaseRTCP() // rtcpLoop ends: the timer takes the reports over
+		l.report.Reset(l.rtcpInterval())
+	}
 	return nil
+}
+
+// RTCPMuxed reports whether the leg's RTCP is on its RTP port for good: it
+// was started or updated with LegParams.RTCPMux (in per-call mode its RTCP
+// port is closed). The signalling then keeps RTCP on the RTP port in later
+// offers and answers.
+func (l *Leg) RTCPMuxed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.muxed
 }
 
 // SetMuted removes (true) or restores (false) the leg's audio in every
@@ -421,8 +465,9 @@ func (l *Leg) Stats() LegStats {
 	}
 }
 
-// Close leaves the room, sends an RTCP BYE, closes both sockets and frees
-// the port pair before returning. It waits only for the socket readers (not
+// Close leaves the room, stops the reports, sends an RTCP BYE (the last
+// RTCP the leg sends), closes its sockets and frees the port pair before
+// returning. It waits only for the socket readers (not
 // for a running handler), so a handler may call it. Close is idempotent.
 func (l *Leg) Close() error {
 	l.mu.Lock()
@@ -440,6 +485,7 @@ func (l *Leg) Close() error {
 	add(l.e.m.dropped, dropped)
 	add(l.e.m.stranger, strangers)
 
+	l.stopReports()
 	if started {
 		l.e.leave(l, room)
 		l.sendBye()
@@ -450,7 +496,6 @@ func (l *Leg) Close() error {
 	l.dtmfTimer.Stop()
 	if l.sh != nil {
 		l.sh.unroute(l, params)
-		close(l.shStop)
 	}
 	var errs []error
 	for _, c := range []*net.UDPConn{l.rtpConn, l.rtcpConn} {

@@ -10,16 +10,18 @@ import (
 	"github.com/pion/rtcp"
 )
 
-// rtcpLoop reads the RTCP socket and, using the read deadline as its timer,
-// sends a report every RTCPInterval (randomised ×0.5–1.5, RFC 3550 §6.2).
-func (l *Leg) rtcpLoop() {
+// rtcpLoop reads the RTCP socket of a leg without RTCP multiplexing and,
+// using the read deadline as its timer, sends a report every RTCPInterval
+// (randomised ×0.5–1.5, RFC 3550 §6.2). It ends when conn is closed: by
+// Close, or by an Update that muxes RTCP (the report timer takes over).
+func (l *Leg) rtcpLoop(conn *net.UDPConn) {
 	defer l.e.wg.Done()
 	defer l.readers.Done()
 	buf := make([]byte, 1500)
 	next := time.Now().Add(l.rtcpInterval())
 	for {
-		_ = l.rtcpConn.SetReadDeadline(next)
-		n, src, err := l.rtcpConn.ReadFromUDPAddrPort(buf)
+		_ = conn.SetReadDeadline(next)
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
 		now := time.Now()
 		if err != nil {
 			var ne net.Error
@@ -35,7 +37,7 @@ func (l *Leg) rtcpLoop() {
 			l.handleRTCP(buf[:n], src, now)
 		}
 		if !now.Before(next) {
-			l.sendReport(now)
+			l.reportIfOpen(now)
 			next = now.Add(l.rtcpInterval())
 		}
 	}
@@ -191,7 +193,7 @@ func (l *Leg) writeRTCP(pkts []rtcp.Packet, dst netip.AddrPort) {
 	}
 	l.mu.Lock()
 	conn := l.rtcpConn
-	if l.params.RTCPMux {
+	if l.muxed {
 		conn = l.rtpConn // RFC 5761: from the RTP port
 	}
 	l.mu.Unlock()

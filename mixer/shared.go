@@ -281,21 +281,3 @@ func (m *mixer) flushBatch(b *sendBatch) {
 	failed, _ := b.w.flush(sock)
 	m.sent -= failed
 }
-
-// reportLoop sends a leg's RTCP reports every RTCPInterval (randomised
-// ×0.5–1.5) in shared mode, where the shared readers receive its RTCP.
-func (l *Leg) reportLoop() {
-	defer l.e.wg.Done()
-	defer l.readers.Done()
-	t := time.NewTimer(l.rtcpInterval())
-	defer t.Stop()
-	for {
-		select {
-		case <-l.shStop:
-			return
-		case now := <-t.C:
-			l.sendReport(now)
-			t.Reset(l.rtcpInterval())
-		}
-	}
-}
