@@ -592,7 +592,9 @@ log:
 				profiles.Go(func() {
 					save(ctx, o.Logger, base+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), filepath.Join(o.ProfileDir, "cpu.pprof"))
 				})
-				profiles.Go(func() { save(ctx, o.Logger, base+"/debug/pprof/trace?seconds=3", filepath.Join(o.ProfileDir, "trace.out")) })
+				profiles.Go(func() {
+					save(ctx, o.Logger, base+"/debug/pprof/trace?seconds=3", filepath.Join(o.ProfileDir, "trace.out"))
+				})
 			}
 		},
 		func() { c1, _ = cpuTime(pid); w1 = runDelay(pid); s1, e1 = fetchMetrics(ctx, base+"/metrics") })
