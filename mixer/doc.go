@@ -60,8 +60,10 @@
 // the leg whose SDP address is exactly their source (no latching; others
 // dropped and counted as strangers; two legs may not share a source:
 // ErrSourceInUse), received with recvmmsg and sent with sendmmsg, one
-// batch per tick worker and family. The send path allocates nothing; the
-// receive path allocates the source address x/net's ReadBatch parses.
+// batch per tick worker and family, on preallocated headers and socket
+// addresses (mmsg_linux.go): neither path allocates per datagram. The
+// clock sends without a per-leg lock: what it sent reaches the leg's
+// statistics at the leg's next pull, one tick later.
 //
 // Directions are the bridge's own, typed (Send: it sends the mix; Recv: the
 // leg's audio enters the mix); the signalling translates SDP's words into
