@@ -37,6 +37,16 @@ func newBatchSock(c *net.UDPConn, v6 bool) (*batchSock, error) {
 	return &batchSock{c: c, rc: rc, v6: v6}, nil
 }
 
+// linkHeaders points each header at its socket address and its one iovec.
+func linkHeaders(hdrs []mmsghdr, names []unix.RawSockaddrInet6, iovs []unix.Iovec) {
+	for i := range hdrs {
+		h := &hdrs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&names[i]))
+		h.Iov = &iovs[i]
+		h.SetIovlen(1)
+	}
+}
+
 // batchReader is one reader goroutine's recvmmsg state.
 type batchReader struct {
 	hdrs  []mmsghdr
@@ -51,14 +61,11 @@ type batchReader struct {
 func newBatchReader(size, bufLen int) *batchReader {
 	r := &batchReader{hdrs: make([]mmsghdr, size), names: make([]unix.RawSockaddrInet6, size),
 		iovs: make([]unix.Iovec, size), bufs: make([][]byte, size)}
-	for i := range r.hdrs {
+	linkHeaders(r.hdrs, r.names, r.iovs)
+	for i := range r.bufs {
 		r.bufs[i] = make([]byte, bufLen)
 		r.iovs[i].Base = &r.bufs[i][0]
 		r.iovs[i].SetLen(bufLen)
-		h := &r.hdrs[i].hdr
-		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
-		h.Iov = &r.iovs[i]
-		h.SetIovlen(1)
 	}
 	r.recv = r.recvmmsg
 	return r
@@ -135,12 +142,7 @@ type batchWriter struct {
 
 func newBatchWriter(size int) *batchWriter {
 	w := &batchWriter{hdrs: make([]mmsghdr, size), names: make([]unix.RawSockaddrInet6, size), iovs: make([]unix.Iovec, size)}
-	for i := range w.hdrs {
-		h := &w.hdrs[i].hdr
-		h.Name = (*byte)(unsafe.Pointer(&w.names[i]))
-		h.Iov = &w.iovs[i]
-		h.SetIovlen(1)
-	}
+	linkHeaders(w.hdrs, w.names, w.iovs)
 	w.send = w.sendmmsg
 	return w
 }
