@@ -391,6 +391,18 @@ func (e *Engine) startPollers() {
 	}
 }
 
+// drainPollers reads what every poller's sockets hold, on the clock (see
+// poller): with one P the poller goroutine and the clock otherwise race
+// for each packet, and the clock often wins.
+func (e *Engine) drainPollers() {
+	e.mu.Lock()
+	ps := e.pollers
+	e.mu.Unlock()
+	for _, p := range ps {
+		p.drain()
+	}
+}
+
 // pollerFor is the poller of a port-pair index; nil when legs read alone.
 func (e *Engine) pollerFor(idx int) *poller {
 	e.mu.Lock()
@@ -521,6 +533,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		skipped, late, due := schedule(next, now, ptime)
 		add(e.m.skipped, skipped)
 		observe(e.m.lateness, late.Seconds())
+		if len(e.workers) == 0 {
+			e.drainPollers()
+		}
 		e.tick(now, skipped)
 		observe(e.m.tick, time.Since(now).Seconds())
 		next = due

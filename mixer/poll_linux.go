@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -23,7 +24,13 @@ import (
 // every ready socket; what remains is reported again by the next round.
 //
 // The engine runs one poller per GOMAXPROCS; a leg belongs to the poller
-// of its port-pair index. A pending RFC 4733 event arms a per-leg timer
+// of its port-pair index. With one P (GOMAXPROCS=1) the clock also drains
+// every poller at the start of a tick (drain), so that a packet that
+// arrived before the tick is in its jitter buffer when the tick pulls,
+// however the scheduler ordered the two goroutines: without it, under
+// load, packets were read a tick late often enough to grow every jitter
+// buffer to its maximum. mu makes the poller goroutine and the clock take
+// turns over the scratch state. A pending RFC 4733 event arms a per-leg timer
 // (dtmfTimeout) kept by the poller, which uses the epoll file's read
 // deadline to wake for it.
 type poller struct {
@@ -34,7 +41,8 @@ type poller struct {
 	legs   []atomic.Pointer[Leg] // by port-pair index
 	closed atomic.Bool
 
-	// owned by the poller goroutine
+	// owned by whoever holds mu: the poller goroutine, or the clock in drain
+	mu     sync.Mutex
 	events []unix.EpollEvent
 	ready  int
 	buf    []byte
@@ -98,14 +106,45 @@ func (p *poller) close() {
 }
 
 // wait collects ready sockets; false parks until the epoll fd is readable.
+// It returns true (done) with p.mu held.
 func (p *poller) wait(uintptr) bool {
+	p.mu.Lock()
 	n, err := unix.EpollWait(p.epfd, p.events, 0)
 	if err != nil || n <= 0 {
 		p.ready = 0
-		return err != nil && err != unix.EINTR && err != unix.EAGAIN
+		if err != nil && err != unix.EINTR && err != unix.EAGAIN {
+			return true
+		}
+		p.mu.Unlock()
+		return false
 	}
 	p.ready = n
 	return true
+}
+
+// drainRounds bounds drain: each round reads at most one datagram from
+// every ready socket.
+const drainRounds = 4
+
+// drain reads, on the caller's goroutine and without blocking, what the
+// sockets hold now; it does nothing while the poller goroutine is reading.
+func (p *poller) drain() {
+	if !p.mu.TryLock() {
+		return
+	}
+	defer p.mu.Unlock()
+	for range drainRounds {
+		n, err := unix.EpollWait(p.epfd, p.events, 0)
+		if err != nil || n <= 0 {
+			return
+		}
+		now := time.Now()
+		for i := range n {
+			if l := p.legs[p.events[i].Fd].Load(); l != nil {
+				p.readLeg(l, now)
+			}
+		}
+	}
 }
 
 // read takes one datagram from a ready socket, without blocking.
@@ -122,18 +161,23 @@ func (p *poller) run() {
 	defer p.e.wg.Done()
 	deadline := time.Time{}
 	for {
-		if next := p.nextTimeout(); !next.Equal(deadline) {
+		p.mu.Lock()
+		next := p.nextTimeout()
+		p.mu.Unlock()
+		if !next.Equal(deadline) {
 			deadline = next
 			_ = p.file.SetReadDeadline(deadline)
 		}
-		err := p.rc.Read(p.waitFn)
+		err := p.rc.Read(p.waitFn) // nil: p.mu held
 		now := time.Now()
 		if err != nil {
 			if p.closed.Load() {
 				return
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				p.mu.Lock()
 				p.expire(now)
+				p.mu.Unlock()
 				continue
 			}
 			p.e.log.Debug("RTP poll failed", "err", err)
@@ -148,6 +192,7 @@ func (p *poller) run() {
 		if len(p.armed) > 0 {
 			p.expire(now)
 		}
+		p.mu.Unlock()
 		// Under load a socket is always ready and the poller would never
 		// park: yield after every round, or a clock tick that came due
 		// waits for the scheduler's 10 ms preemption (GOMAXPROCS=1).

@@ -19,5 +19,6 @@ func (*poller) add(*Leg, int) error { return errors.ErrUnsupported }
 func (*poller) remove(*Leg, int)    {}
 func (*poller) close()              {}
 func (*poller) run()                {}
+func (*poller) drain()              {}
 
 var _ syscall.RawConn // the leg keeps a RawConn on every system
