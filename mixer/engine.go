@@ -391,6 +391,10 @@ func (e *Engine) startPollers() {
 	}
 }
 
+// drainRounds bounds a drain: each round reads at most one datagram from
+// every ready socket (pollers) or one batch (shared sockets).
+const drainRounds = 4
+
 // drainPollers reads what every poller's sockets hold, on the clock (see
 // poller): with one P the poller goroutine and the clock otherwise race
 // for each packet, and the clock often wins.
@@ -535,6 +539,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		observe(e.m.lateness, late.Seconds())
 		if len(e.workers) == 0 {
 			e.drainPollers()
+			e.drainShared()
 		}
 		e.tick(now, skipped)
 		observe(e.m.tick, time.Since(now).Seconds())

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -47,8 +48,11 @@ func linkHeaders(hdrs []mmsghdr, names []unix.RawSockaddrInet6, iovs []unix.Iove
 	}
 }
 
-// batchReader is one reader goroutine's recvmmsg state.
+// batchReader is one shared socket's recvmmsg state. Its reader goroutine
+// and the clock (drain) take turns through mu: read and drain return with
+// it held, and the caller unlocks once it has handled the datagrams.
 type batchReader struct {
+	mu    sync.Mutex
 	hdrs  []mmsghdr
 	names []unix.RawSockaddrInet6 // large enough for either family
 	iovs  []unix.Iovec
@@ -56,6 +60,7 @@ type batchReader struct {
 	n     int
 	errno syscall.Errno
 	recv  func(fd uintptr) bool // r.recvmmsg, bound once
+	tryFd func(fd uintptr)      // r.tryRecvmmsg for Control, bound once
 }
 
 func newBatchReader(size, bufLen int) *batchReader {
@@ -68,38 +73,73 @@ func newBatchReader(size, bufLen int) *batchReader {
 		r.iovs[i].SetLen(bufLen)
 	}
 	r.recv = r.recvmmsg
+	r.tryFd = func(fd uintptr) { r.tryRecvmmsg(fd) }
 	return r
 }
 
+// recvmmsg reads without blocking; it takes r.mu first and keeps it when
+// it is done (true).
 func (r *batchReader) recvmmsg(fd uintptr) bool {
+	r.mu.Lock()
+	if !r.tryRecvmmsg(fd) || r.n == 0 && r.errno == 0 {
+		r.mu.Unlock()
+		return false // wait until readable
+	}
+	return true
+}
+
+// tryRecvmmsg reads what the socket holds without blocking; r.n is 0 when
+// nothing was there. r.mu held.
+func (r *batchReader) tryRecvmmsg(fd uintptr) bool {
+	r.reset()
 	for {
 		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), unix.MSG_DONTWAIT, 0, 0)
 		switch e {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			return false // wait until readable
+			return true
 		}
 		r.n, r.errno = int(n), e
 		return true
 	}
 }
 
-// read blocks until at least one datagram arrived on s and returns how many
-// (up to the reader's size); msg gives each.
-func (r *batchReader) read(s *batchSock) (int, error) {
+func (r *batchReader) reset() {
 	for i := range r.hdrs {
 		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
 		r.hdrs[i].n = 0
 	}
 	r.n, r.errno = 0, 0
+}
+
+// read blocks until at least one datagram arrived on s and returns how many
+// (up to the reader's size) with r.mu held; msg gives each. On an error
+// r.mu is not held.
+func (r *batchReader) read(s *batchSock) (int, error) {
 	if err := s.rc.Read(r.recv); err != nil {
 		return 0, err
 	}
 	if r.errno != 0 {
+		r.mu.Unlock()
 		return 0, fmt.Errorf("recvmmsg: %w", r.errno)
 	}
 	return r.n, nil
+}
+
+// drain reads what s holds now without blocking and returns how many
+// datagrams with r.mu held (ok); not ok (and nothing held) while the
+// reader goroutine is reading.
+func (r *batchReader) drain(s *batchSock) (n int, ok bool) {
+	if !r.mu.TryLock() {
+		return 0, false
+	}
+	// Control, not Read: the reader goroutine may be parked in Read,
+	// holding the descriptor's read lock until a datagram comes
+	if err := s.rc.Control(r.tryFd); err != nil || r.errno != 0 {
+		r.n = 0
+	}
+	return r.n, true
 }
 
 // msg is the i-th datagram of the last read and its source address
@@ -146,6 +186,9 @@ func newBatchWriter(size int) *batchWriter {
 	w.send = w.sendmmsg
 	return w
 }
+
+// queued is the number of datagrams waiting for flush.
+func (w *batchWriter) queued() int { return w.n }
 
 // full reports whether the queue must be flushed before the next add.
 func (w *batchWriter) full() bool { return w.n == len(w.hdrs) }

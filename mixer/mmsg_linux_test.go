@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"cusax.dev/bridge/internal/testwait"
 )
 
 // TestBatchIORoundTrip: datagrams queued by a batchWriter arrive intact,
@@ -63,6 +65,7 @@ func TestBatchIORoundTrip(t *testing.T) {
 						}
 						got++
 					}
+					r.mu.Unlock()
 				}
 			}
 			round()
@@ -96,4 +99,47 @@ func TestBatchWriterAddressFormats(t *testing.T) {
 	if n, _, err := c.ReadFromUDPAddrPort(buf); err != nil || string(buf[:n]) != "x" {
 		t.Fatalf("read %q, %v", buf[:n], err)
 	}
+}
+
+// TestBatchReaderDrain: drain takes what is queued without blocking (none:
+// 0), and stands aside while the reader holds the socket.
+func TestBatchReaderDrain(t *testing.T) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := newBatchSock(c, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newBatchReader(4, 64)
+	if n, ok := r.drain(s); !ok || n != 0 {
+		t.Fatalf("empty socket: drain %d, %v", n, ok)
+	}
+	r.mu.Unlock()
+	to := c.LocalAddr().(*net.UDPAddr)
+	for _, m := range []string{"a", "b"} {
+		if _, err := c.WriteToUDP([]byte(m), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := ""
+	testwait.Until(t, 5*time.Second, "both datagrams drained", func() bool {
+		n, ok := r.drain(s)
+		if !ok {
+			t.Fatal("drain refused with nobody reading")
+		}
+		for j := range n {
+			b, _ := r.msg(j)
+			got += string(b)
+		}
+		r.mu.Unlock()
+		return got == "ab"
+	})
+	r.mu.Lock() // as the reader goroutine does while it handles a batch
+	if _, ok := r.drain(s); ok {
+		t.Fatal("drain took the socket from its reader")
+	}
+	r.mu.Unlock()
 }

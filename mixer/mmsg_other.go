@@ -5,6 +5,7 @@ package mixer
 import (
 	"net"
 	"net/netip"
+	"sync"
 )
 
 // Shared mode runs on Linux only (config refuses it elsewhere); these
@@ -18,6 +19,7 @@ type batchSock struct {
 func newBatchSock(c *net.UDPConn, v6 bool) (*batchSock, error) { return &batchSock{c: c, v6: v6}, nil }
 
 type batchReader struct {
+	mu  sync.Mutex
 	buf []byte
 	n   int
 	src netip.AddrPort
@@ -30,9 +32,12 @@ func (r *batchReader) read(s *batchSock) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	r.mu.Lock()
 	r.n, r.src = n, unmap(src)
 	return 1, nil
 }
+
+func (r *batchReader) drain(*batchSock) (int, bool) { return 0, false }
 
 func (r *batchReader) msg(int) ([]byte, netip.AddrPort) { return r.buf[:r.n], r.src }
 
@@ -44,6 +49,8 @@ type batchWriter struct {
 func newBatchWriter(size int) *batchWriter {
 	return &batchWriter{pkts: make([][]byte, 0, size), dsts: make([]netip.AddrPort, 0, size)}
 }
+
+func (w *batchWriter) queued() int { return len(w.pkts) }
 
 func (w *batchWriter) full() bool { return len(w.pkts) == cap(w.pkts) }
 

@@ -53,6 +53,7 @@ type poller struct {
 	armed  map[*Leg]time.Time
 	waitFn func(fd uintptr) bool // method values, made once (no allocation per call)
 	readFn func(fd uintptr) bool
+	peekFn func(fd uintptr)
 }
 
 func newPoller(e *Engine, pairs int) (*poller, error) {
@@ -73,6 +74,7 @@ func newPoller(e *Engine, pairs int) (*poller, error) {
 	p := &poller{e: e, epfd: epfd, file: f, rc: rc, legs: make([]atomic.Pointer[Leg], pairs),
 		events: make([]unix.EpollEvent, 256), buf: make([]byte, 2048), armed: map[*Leg]time.Time{}}
 	p.waitFn = p.wait
+	p.peekFn = p.peek
 	p.readFn = p.read
 	return p, nil
 }
@@ -122,9 +124,14 @@ func (p *poller) wait(uintptr) bool {
 	return true
 }
 
-// drainRounds bounds drain: each round reads at most one datagram from
-// every ready socket.
-const drainRounds = 4
+// peek collects ready sockets without waiting; p.mu held.
+func (p *poller) peek(uintptr) {
+	n, err := unix.EpollWait(p.epfd, p.events, 0)
+	if err != nil || n < 0 {
+		n = 0
+	}
+	p.ready = n
+}
 
 // drain reads, on the caller's goroutine and without blocking, what the
 // sockets hold now; it does nothing while the poller goroutine is reading.
@@ -134,12 +141,13 @@ func (p *poller) drain() {
 	}
 	defer p.mu.Unlock()
 	for range drainRounds {
-		n, err := unix.EpollWait(p.epfd, p.events, 0)
-		if err != nil || n <= 0 {
+		// Control keeps epfd open meanwhile (Read would wait behind the
+		// poller goroutine parked in it)
+		if err := p.rc.Control(p.peekFn); err != nil || p.ready <= 0 {
 			return
 		}
 		now := time.Now()
-		for i := range n {
+		for i := range p.ready {
 			if l := p.legs[p.events[i].Fd].Load(); l != nil {
 				p.readLeg(l, now)
 			}

@@ -42,7 +42,9 @@ type sharedSet struct {
 	batch []*batchSock   // conns', for the senders
 	rtcp  []*net.UDPConn // on port+1: RTCP
 	rx    []*batchSock   // every socket, one reader each
-	next  atomic.Uint32  // round-robin socket for senders
+	// readers[i] reads rx[i] (its goroutine, or the clock's drain)
+	readers []*batchReader
+	next    atomic.Uint32 // round-robin socket for senders
 
 	mu     sync.RWMutex
 	routes map[netip.AddrPort]sharedRoute
@@ -83,6 +85,7 @@ func openShared(ip netip.Addr, port, n int) (*sharedSet, error) {
 			return nil, err
 		}
 		s.rx = append(s.rx, b)
+		s.readers = append(s.readers, newBatchReader(sharedBatch, 2048))
 		if p == port {
 			s.conns, s.batch = append(s.conns, c), append(s.batch, b)
 		} else {
@@ -166,8 +169,7 @@ func (s *sharedSet) lookup(src netip.AddrPort) (sharedRoute, bool) {
 // readShared is one socket's reader: recvmmsg, then each datagram to its leg.
 func (e *Engine) readShared(s *sharedSet, i int) {
 	defer e.wg.Done()
-	sock := s.rx[i]
-	r := newBatchReader(sharedBatch, 2048)
+	sock, r := s.rx[i], s.readers[i]
 	for {
 		n, err := r.read(sock)
 		if err != nil {
@@ -178,23 +180,56 @@ func (e *Engine) readShared(s *sharedSet, i int) {
 			time.Sleep(time.Millisecond) // no busy loop on a persistent error
 			continue
 		}
-		now := time.Now()
-		for j := range n {
-			b, src := r.msg(j)
-			rt, ok := s.lookup(src)
-			if !ok {
-				s.strangers.Add(1)
-				add(e.m.stranger, 1)
-				add(e.m.dropped, 1)
-				continue
+		e.routeShared(s, r, n)
+		r.mu.Unlock()
+	}
+}
+
+// drainShared reads, on the clock before a tick (one P, like the pollers'
+// drain), what the shared sockets hold; a socket whose reader is busy is
+// left to it.
+func (e *Engine) drainShared() {
+	e.mu.Lock()
+	sets := e.shared
+	e.mu.Unlock()
+	for _, s := range sets {
+		if s == nil {
+			continue
+		}
+		for i, r := range s.readers {
+			for range drainRounds {
+				n, ok := r.drain(s.rx[i])
+				if !ok {
+					break
+				}
+				e.routeShared(s, r, n)
+				r.mu.Unlock()
+				if n < sharedBatch {
+					break
+				}
 			}
-			if rt.rtcp {
-				rt.l.handleRTCP(b, src, now)
-				continue
-			}
-			if rt.l.ingest(b, src, now) {
-				rt.l.armDTMF()
-			}
+		}
+	}
+}
+
+// routeShared hands the n datagrams r holds to their legs; r.mu held.
+func (e *Engine) routeShared(s *sharedSet, r *batchReader, n int) {
+	now := time.Now()
+	for j := range n {
+		b, src := r.msg(j)
+		rt, ok := s.lookup(src)
+		if !ok {
+			s.strangers.Add(1)
+			add(e.m.stranger, 1)
+			add(e.m.dropped, 1)
+			continue
+		}
+		if rt.rtcp {
+			rt.l.handleRTCP(b, src, now)
+			continue
+		}
+		if rt.l.ingest(b, src, now) {
+			rt.l.armDTMF()
 		}
 	}
 }
@@ -268,7 +303,7 @@ func (m *mixer) writeShared(l *Leg, pkt []byte, dst netip.AddrPort) error {
 // flush sends what the worker's batches hold.
 func (m *mixer) flush() {
 	for f := range m.out {
-		if b := &m.out[f]; b.w != nil && b.w.n > 0 {
+		if b := &m.out[f]; b.w != nil && b.w.queued() > 0 {
 			m.flushBatch(b)
 		}
 	}
