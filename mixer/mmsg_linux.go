@@ -39,7 +39,7 @@ func newBatchSock(c *net.UDPConn, v6 bool) (*batchSock, error) {
 }
 
 // linkHeaders points each header at its socket address and its one iovec.
-func linkHeaders(hdrs []mmsghdr, names []unix.RawSockaddrInet6, iovs []unix.Iovec) {
+func linkHeaders(hdrs []mmsghdr, names []unix.RawSockaddrAny, iovs []unix.Iovec) {
 	for i := range hdrs {
 		h := &hdrs[i].hdr
 		h.Name = (*byte)(unsafe.Pointer(&names[i]))
@@ -54,7 +54,7 @@ func linkHeaders(hdrs []mmsghdr, names []unix.RawSockaddrInet6, iovs []unix.Iove
 type batchReader struct {
 	mu    sync.Mutex
 	hdrs  []mmsghdr
-	names []unix.RawSockaddrInet6 // large enough for either family
+	names []unix.RawSockaddrAny
 	iovs  []unix.Iovec
 	bufs  [][]byte
 	n     int
@@ -64,7 +64,7 @@ type batchReader struct {
 }
 
 func newBatchReader(size, bufLen int) *batchReader {
-	r := &batchReader{hdrs: make([]mmsghdr, size), names: make([]unix.RawSockaddrInet6, size),
+	r := &batchReader{hdrs: make([]mmsghdr, size), names: make([]unix.RawSockaddrAny, size),
 		iovs: make([]unix.Iovec, size), bufs: make([][]byte, size)}
 	linkHeaders(r.hdrs, r.names, r.iovs)
 	for i := range r.bufs {
@@ -107,7 +107,7 @@ func (r *batchReader) tryRecvmmsg(fd uintptr) bool {
 
 func (r *batchReader) reset() {
 	for i := range r.hdrs {
-		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		r.hdrs[i].hdr.Namelen = unix.SizeofSockaddrAny
 		r.hdrs[i].n = 0
 	}
 	r.n, r.errno = 0, 0
@@ -145,24 +145,11 @@ func (r *batchReader) drain(s *batchSock) (n int, ok bool) {
 // msg is the i-th datagram of the last read and its source address
 // (IPv4-mapped addresses unmapped; invalid for an unknown family).
 func (r *batchReader) msg(i int) ([]byte, netip.AddrPort) {
-	b := r.bufs[i][:r.hdrs[i].n]
-	sa := &r.names[i]
-	switch sa.Family {
-	case unix.AF_INET:
-		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return b, netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), netPort(&sa4.Port))
-	case unix.AF_INET6:
-		return b, netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), netPort(&sa.Port))
-	}
-	return b, netip.AddrPort{}
+	src, _ := sockaddr(&r.names[i])
+	return r.bufs[i][:r.hdrs[i].n], src
 }
 
-// netPort reads a port kept in network byte order.
-func netPort(p *uint16) uint16 {
-	b := (*[2]byte)(unsafe.Pointer(p))
-	return uint16(b[0])<<8 | uint16(b[1])
-}
-
+// setNetPort writes a port in network byte order.
 func setNetPort(p *uint16, port uint16) {
 	b := (*[2]byte)(unsafe.Pointer(p))
 	b[0], b[1] = byte(port>>8), byte(port)
@@ -171,7 +158,7 @@ func setNetPort(p *uint16, port uint16) {
 // batchWriter is one clock worker's sendmmsg queue for one family.
 type batchWriter struct {
 	hdrs  []mmsghdr
-	names []unix.RawSockaddrInet6
+	names []unix.RawSockaddrAny
 	iovs  []unix.Iovec
 	n     int // queued
 	off   int // first not yet sent, during flush
@@ -181,7 +168,7 @@ type batchWriter struct {
 }
 
 func newBatchWriter(size int) *batchWriter {
-	w := &batchWriter{hdrs: make([]mmsghdr, size), names: make([]unix.RawSockaddrInet6, size), iovs: make([]unix.Iovec, size)}
+	w := &batchWriter{hdrs: make([]mmsghdr, size), names: make([]unix.RawSockaddrAny, size), iovs: make([]unix.Iovec, size)}
 	linkHeaders(w.hdrs, w.names, w.iovs)
 	w.send = w.sendmmsg
 	return w
@@ -200,8 +187,9 @@ func (w *batchWriter) add(pkt []byte, dst netip.AddrPort, v6 bool) {
 	sa := &w.names[i]
 	h := &w.hdrs[i].hdr
 	if v6 {
-		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.Addr().As16()}
-		setNetPort(&sa.Port, dst.Port())
+		sa6 := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
+		*sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.Addr().As16()}
+		setNetPort(&sa6.Port, dst.Port())
 		h.Namelen = unix.SizeofSockaddrInet6
 	} else {
 		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
