@@ -42,6 +42,8 @@ type caller struct {
 	tone             []byte // its PCMU tone frame (talkers)
 	phase            int    // tick offset of its tone cycle
 
+	src     netip.Addr                  // its own source address (distinct-address mode), else invalid
+	oob     []byte                      // IP_PKTINFO naming src, for sendmmsg
 	dst     atomic.Pointer[net.UDPAddr] // where its RTP goes; nil until answered
 	bufs    [][]byte                    // {pkt[:]} for ipv4.Message
 	pkt     [12 + frame]byte
@@ -109,23 +111,37 @@ type media struct {
 	callers []*caller
 	bySock  [][]*caller
 	byPort  []atomic.Pointer[caller] // by the source port of the target's stream
+	// distinct: each caller sends from its own 127/8 address through the
+	// wildcard sockets of listenLoopbackAny, and what comes back is
+	// credited by its destination address (IP_PKTINFO)
+	distinct bool
 
 	winStart, winEnd atomic.Int64 // the measurement window, unix nanoseconds
 	silence          [frame]byte
 
 	sendErrors, stray, genLate atomic.Uint64
+	credited                   atomic.Uint64 // packets credited to a caller
 	sentInWindow               atomic.Uint64
 	wg                         sync.WaitGroup
 }
 
-// newMedia binds sockets on ip for callers (each caller's sock field says which).
-func newMedia(ip netip.Addr, sockets int, callers []*caller) (*media, error) {
-	m := &media{callers: callers, byPort: make([]atomic.Pointer[caller], 65536), bySock: make([][]*caller, sockets)}
+// newMedia binds sockets on ip for callers (each caller's sock field says
+// which). With distinct, each caller gets its own source address (see
+// media.distinct) if the system allows it; the caller then needs as many
+// sockets as callers (newMedia with distinct=false and sockets=len(callers)).
+func newMedia(ip netip.Addr, sockets int, callers []*caller, distinct bool) (*media, error) {
+	m := &media{callers: callers, byPort: make([]atomic.Pointer[caller], 65536), bySock: make([][]*caller, sockets), distinct: distinct}
 	for i := range m.silence {
 		m.silence[i] = 0xFF // PCMU zero
 	}
 	for range sockets {
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+		var c *net.UDPConn
+		var err error
+		if distinct {
+			c, err = listenLoopbackAny()
+		} else {
+			c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+		}
 		if err != nil {
 			m.close()
 			return nil, fmt.Errorf("loadtest: bind media socket: %w", err)
@@ -133,7 +149,14 @@ func newMedia(ip netip.Addr, sockets int, callers []*caller) (*media, error) {
 		_ = c.SetReadBuffer(4 << 20)
 		_ = c.SetWriteBuffer(4 << 20)
 		m.conns = append(m.conns, c)
-		m.pcs = append(m.pcs, ipv4.NewPacketConn(c))
+		pc := ipv4.NewPacketConn(c)
+		if distinct {
+			if err := pc.SetControlMessage(ipv4.FlagDst, true); err != nil {
+				m.close()
+				return nil, fmt.Errorf("loadtest: IP_PKTINFO: %w", err)
+			}
+		}
+		m.pcs = append(m.pcs, pc)
 	}
 	for _, c := range callers {
 		c.bufs = [][]byte{c.pkt[:]}
@@ -143,13 +166,41 @@ func newMedia(ip netip.Addr, sockets int, callers []*caller) (*media, error) {
 		c.ts = rand.Uint32()
 		binary.BigEndian.PutUint32(c.pkt[8:], rand.Uint32())
 		m.bySock[c.sock] = append(m.bySock[c.sock], c)
+		if distinct {
+			c.src = callerAddr(c.id)
+			c.oob = (&ipv4.ControlMessage{Src: c.src.AsSlice()}).Marshal()
+		}
 	}
 	return m, nil
 }
 
-// addr is the media address of socket i (for the SDP offer).
-func (m *media) addr(i int) netip.AddrPort {
-	return m.conns[i].LocalAddr().(*net.UDPAddr).AddrPort()
+// callerAddr is caller id's own address in distinct-address mode:
+// 127.1.0.1 and up (id < 16,646,144).
+func callerAddr(id int) netip.Addr {
+	n := id + 1
+	return netip.AddrFrom4([4]byte{127, byte(1 + n>>16), byte(n >> 8), byte(n)})
+}
+
+// callerOf inverts callerAddr; -1 for any other address.
+func callerOf(a netip.Addr) int {
+	a = a.Unmap()
+	if !a.Is4() {
+		return -1
+	}
+	b := a.As4()
+	if b[0] != 127 || b[1] == 0 {
+		return -1
+	}
+	return (int(b[1])-1)<<16 | int(b[2])<<8 | int(b[3]) - 1
+}
+
+// addr is c's media address (for the SDP offer).
+func (m *media) addr(c *caller) netip.AddrPort {
+	p := m.conns[c.sock].LocalAddr().(*net.UDPAddr).AddrPort()
+	if m.distinct {
+		return netip.AddrPortFrom(c.src, p.Port())
+	}
+	return p
 }
 
 // activate starts c's stream to dst; the target's packets from dst's port are c's.
@@ -228,7 +279,7 @@ func (m *media) send(ctx context.Context) {
 				copy(c.pkt[12:], payload)
 				c.seq++
 				c.ts += frame
-				ms = append(ms, ipv4.Message{Buffers: c.bufs, Addr: dst})
+				ms = append(ms, ipv4.Message{Buffers: c.bufs, OOB: c.oob, Addr: dst})
 			}
 			sent += len(ms)
 			msgs[s] = ms
@@ -259,7 +310,11 @@ func (m *media) read(i int) {
 	msgs := make([]ipv4.Message, batchSize)
 	for j := range msgs {
 		msgs[j].Buffers = [][]byte{make([]byte, 1500)}
+		if m.distinct {
+			msgs[j].OOB = ipv4.NewControlMessage(ipv4.FlagDst)
+		}
 	}
+	var cm ipv4.ControlMessage
 	pc := m.pcs[i]
 	for {
 		n, err := pc.ReadBatch(msgs, 0)
@@ -278,7 +333,17 @@ func (m *media) read(i int) {
 				continue
 			}
 			c := m.byPort[ua.Port].Load()
-			if len(m.bySock[i]) == 1 { // a socket per caller (shared mode: one source port for all)
+			switch {
+			case m.distinct: // by the caller's own address
+				c = nil
+				if cm.Parse(msgs[j].OOB[:msgs[j].NN]) == nil && cm.Dst != nil {
+					if a, ok := netip.AddrFromSlice(cm.Dst); ok {
+						if id := callerOf(a); id >= 0 && id < len(m.callers) {
+							c = m.callers[id]
+						}
+					}
+				}
+			case len(m.bySock[i]) == 1: // a socket per caller (shared mode: one source port for all)
 				c = m.bySock[i][0]
 			}
 			b := msgs[j].Buffers[0][:msgs[j].N]
@@ -286,6 +351,7 @@ func (m *media) read(i int) {
 				m.stray.Add(1)
 				continue
 			}
+			m.credited.Add(1)
 			m.receive(c, b, in, now)
 		}
 	}

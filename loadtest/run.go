@@ -46,8 +46,13 @@ type Options struct {
 	Sockets int
 	// Mode is the bridge's rtp.mode (per_call or shared; empty: its
 	// default). Shared routes media by the exact SDP address, so every
-	// caller gets its own socket (Sockets defaults to Calls).
+	// caller needs its own address: on Linux its own 127/8 address through
+	// a few wildcard sockets bound to the loopback device (IP_PKTINFO);
+	// where that is refused, its own socket (Sockets defaults to Calls).
 	Mode string
+	// DistinctAddrs says the generator gave each caller its own 127/8
+	// address (set by Run in shared mode).
+	DistinctAddrs bool
 	// Binary is the bridge executable (run as `serve` and `loadtest reflect`).
 	Binary string
 	// TargetCPUs pins the bridge and the reflector (taskset -c); empty: no pinning.
@@ -78,7 +83,15 @@ func (o *Options) defaults() error {
 		o.Sample = 8
 	}
 	if o.Sockets == 0 && o.Mode == "shared" {
-		o.Sockets = o.Calls
+		if c, err := listenLoopbackAny(); err == nil {
+			_ = c.Close()
+			o.DistinctAddrs = true
+		} else {
+			o.Sockets = o.Calls
+			if o.Logger != nil {
+				o.Logger.Warn("generator: a socket per caller (no wildcard socket on the loopback device)", "err", err)
+			}
+		}
 	}
 	if o.Sockets == 0 {
 		o.Sockets = (o.Calls + 249) / 250
@@ -442,7 +455,7 @@ func runFloor(ctx context.Context, o Options) (*Target, error) {
 		return nil, fmt.Errorf("reflector did not report %d ports: %v", o.Calls, err)
 	}
 	callers := plan(o, false)
-	m, err := newMedia(netip.MustParseAddr("127.0.0.1"), o.Sockets, callers)
+	m, err := newMedia(netip.MustParseAddr("127.0.0.1"), o.Sockets, callers, false) // the reflector's ports tell legs apart
 	if err != nil {
 		return nil, err
 	}
@@ -562,7 +575,7 @@ log:
 	}
 	callers := plan(o, true)
 	ip := netip.MustParseAddr("127.0.0.1")
-	m, err := newMedia(ip, o.Sockets, callers)
+	m, err := newMedia(ip, o.Sockets, callers, o.DistinctAddrs)
 	if err != nil {
 		return nil, err
 	}
@@ -654,7 +667,7 @@ func storm(ctx context.Context, o Options, d *dialer, m *media) ([]*sipgo.Dialog
 			cctx, cancel := context.WithTimeout(ctx, 32*time.Second)
 			defer cancel()
 			t0 := time.Now()
-			sess, dst, err := d.call(cctx, c.id, "room"+strconv.Itoa(c.room), m.addr(c.sock))
+			sess, dst, err := d.call(cctx, c.id, "room"+strconv.Itoa(c.room), m.addr(c))
 			dt := time.Since(t0)
 			mu.Lock()
 			defer mu.Unlock()

@@ -36,7 +36,7 @@ func runLoadtest(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "media before the window opens")
 	fs.Float64Var(&o.Rate, "rate", 250, "INVITEs per second in the join storm (0: as fast as possible)")
 	fs.IntVar(&o.Sample, "sample", 8, "callers whose audio is checked")
-	fs.IntVar(&o.Sockets, "sockets", 0, "generator media sockets (0: one per 250 callers; one per caller with -rtp-mode shared)")
+	fs.IntVar(&o.Sockets, "sockets", 0, "generator media sockets (0: one per 250 callers; with -rtp-mode shared each caller has its own 127/8 address, or its own socket where the loopback device cannot be bound)")
 	fs.StringVar(&o.Mode, "rtp-mode", "", "the bridge's rtp.mode: per_call or shared (empty: its default)")
 	fs.StringVar(&o.TargetCPUs, "cpus", "", "pin the bridge and the reflector with taskset -c CPUS (empty: no pinning)")
 	fs.BoolVar(&o.Floor, "floor", true, "also measure the bare RTP reflector (the I/O floor)")
