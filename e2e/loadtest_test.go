@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +55,37 @@ func TestLoadtestSmoke(t *testing.T) {
 	}
 	if b.Mixer == nil || b.Mixer.Ticks < 100 || b.Mixer.PacketsOut < 1000 {
 		t.Errorf("mixer figures from /metrics: %+v (errors %v)", b.Mixer, b.Errors)
+	}
+}
+
+// TestLoadtestSmokeShared runs the benchmark small against rtp.mode:
+// shared: the generator gives every caller its own 127/8 address on a few
+// sockets bound to the loopback device (Linux), the bridge routes each
+// caller's media by that exact address, every call is answered and the
+// sampled listeners hear their rooms.
+func TestLoadtestSmokeShared(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	log := &syncWriter{w: &bytes.Buffer{}}
+	rep, err := loadtest.Run(ctx, loadtest.Options{
+		Calls: 24, PerRoom: 6, Talkers: 2, Duration: 3 * time.Second, Warmup: time.Second,
+		Rate: 100, Sample: 4, Binary: bridgeBin, Mode: "shared", BridgeLog: log,
+	})
+	if err != nil {
+		t.Fatalf("loadtest: %v\nbridge log:\n%s", err, log.String())
+	}
+	if runtime.GOOS == "linux" && (!rep.DistinctAddrs || rep.GenSockets != 1) {
+		t.Errorf("generator: %d sockets, distinct addresses %v; want 1 socket with an address per caller", rep.GenSockets, rep.DistinctAddrs)
+	}
+	b := rep.Bridge
+	if b.Setup.Answered != 24 || len(b.Setup.Failed) != 0 {
+		t.Errorf("setup: %d answered, failures %v", b.Setup.Answered, b.Setup.Failed)
+	}
+	if b.Delivered < 0.5 || b.Delivered > 1.01 {
+		t.Errorf("delivered %.3f of the expected packets", b.Delivered)
+	}
+	if b.Audio.Listeners < 2 || b.Audio.Passed != b.Audio.Listeners {
+		t.Errorf("audio %d/%d: %v", b.Audio.Passed, b.Audio.Listeners, b.Audio.Failures)
 	}
 }
 

@@ -206,6 +206,10 @@ type Report struct {
 	Bridge     *Target   `json:"bridge,omitempty"`
 	Ratio      float64   `json:"cpu_ratio_bridge_floor,omitempty"`
 	GenCPU     float64   `json:"generator_cpu_cores"`
+	// GenSockets is the generator's media sockets; DistinctAddrs says each
+	// caller had its own 127/8 address on them (shared mode).
+	GenSockets    int  `json:"generator_sockets"`
+	DistinctAddrs bool `json:"generator_distinct_addrs"`
 }
 
 // Run measures the floor (when asked) and then the bridge.
@@ -215,7 +219,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep := &Report{Started: time.Now().UTC(), Cores: machineCores(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		TargetCPUs: o.TargetCPUs, LoadBefore: loadAvg(), Calls: o.Calls, PerRoom: o.PerRoom, Talkers: o.Talkers,
-		Duration: o.Duration.Seconds()}
+		Duration: o.Duration.Seconds(), GenSockets: o.Sockets, DistinctAddrs: o.DistinctAddrs}
 	genStart, _ := cpuTime(0)
 	wallStart := time.Now()
 	if o.Floor {
