@@ -10,26 +10,7 @@ import (
 // the caller's goroutine, and stands aside while the poller goroutine holds
 // the poller.
 func TestPollerDrain(t *testing.T) {
-	lo, hi := freeRange(t, 4)
-	e, err := New(Config{BindIP: loopback, PortMin: lo, PortMax: hi})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	phone, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer phone.Close()
-	l, err := e.Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	src := phone.LocalAddr().(*net.UDPAddr).AddrPort()
-	if err := l.Start("r", LegParams{Remote: src, Codec: PCMU()}, Handlers{}); err != nil {
-		t.Fatal(err)
-	}
+	e, l, phone := pollerLeg(t, LegParams{Codec: PCMU()}, Handlers{})
 	if l.poll == nil {
 		t.Fatal("leg reads without the poller on Linux")
 	}

@@ -15,26 +15,8 @@ import (
 // Linux) must end the event and report the digit; then RTP keeps flowing
 // into the leg, and a closed leg's socket is read no more.
 func TestPollerDTMFTimeout(t *testing.T) {
-	lo, hi := freeRange(t, 4)
-	e, err := New(Config{BindIP: loopback, PortMin: lo, PortMax: hi})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	phone, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer phone.Close()
-	l, err := e.Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
 	digits := make(chan rune, 4)
-	src := phone.LocalAddr().(*net.UDPAddr).AddrPort()
-	if err := l.Start("r", LegParams{Remote: src, Codec: PCMU(), DTMFPayloadType: 101}, Handlers{DTMF: func(d rune) { digits <- d }}); err != nil {
-		t.Fatal(err)
-	}
+	e, l, phone := pollerLeg(t, LegParams{Codec: PCMU(), DTMFPayloadType: 101}, Handlers{DTMF: func(d rune) { digits <- d }})
 	if runtime.GOOS == "linux" && l.poll == nil {
 		t.Fatal("leg reads without the poller on Linux")
 	}
@@ -71,6 +53,32 @@ func TestPollerDTMFTimeout(t *testing.T) {
 	if l.poll != nil && l.poll.legs[e.pairIndex(l.Port())].Load() != nil {
 		t.Fatal("closed leg still registered with its poller")
 	}
+}
+
+// pollerLeg is a started leg of a new engine (closed with the test) and
+// the UDP socket of its phone, whose address is the leg's remote.
+func pollerLeg(t *testing.T, p LegParams, h Handlers) (*Engine, *Leg, *net.UDPConn) {
+	t.Helper()
+	lo, hi := freeRange(t, 4)
+	e, err := New(Config{BindIP: loopback, PortMin: lo, PortMax: hi})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	phone, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { phone.Close() })
+	l, err := e.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Remote = phone.LocalAddr().(*net.UDPAddr).AddrPort()
+	if err := l.Start("r", p, h); err != nil {
+		t.Fatal(err)
+	}
+	return e, l, phone
 }
 
 // TestAllocateFor: a dual-stack engine binds a leg in its peer's family
