@@ -48,6 +48,9 @@ type sharedSet struct {
 
 	mu     sync.RWMutex
 	routes map[netip.AddrPort]sharedRoute
+	// rtcpWant is the leg whose RTCP comes from an address, routed there
+	// whenever no RTP route holds it (at most one entry per leg)
+	rtcpWant map[netip.AddrPort]*Leg
 
 	strangers atomic.Uint64
 }
@@ -65,7 +68,7 @@ func openShared(ip netip.Addr, port, n int) (*sharedSet, error) {
 	if ip.Is6() {
 		network = "udp6"
 	}
-	s := &sharedSet{port: port, v6: ip.Is6(), routes: make(map[netip.AddrPort]sharedRoute)}
+	s := &sharedSet{port: port, v6: ip.Is6(), routes: make(map[netip.AddrPort]sharedRoute), rtcpWant: make(map[netip.AddrPort]*Leg)}
 	for i := range 2 * max(1, n) {
 		p := port + i%2
 		addr := netip.AddrPortFrom(ip, uint16(p)).String()
@@ -124,7 +127,8 @@ func sharedKeys(p LegParams) (rtpKey, rtcpKey netip.AddrPort) {
 // ErrSourceInUse (and nothing changed) when another leg receives RTP from
 // p's RTP address. An RTP route displaces another leg's RTCP route (a
 // caller on port X+1 beside one on X whose RTCP would come from X+1); an
-// RTCP address another leg holds is not routed to l.
+// RTCP address another leg holds is not routed to l. A displaced RTCP
+// route comes back when the address is free again (rtcpWant).
 func (s *sharedSet) route(l *Leg, old, p LegParams) error {
 	or, oc := sharedKeys(old)
 	nr, nc := sharedKeys(p)
@@ -133,18 +137,42 @@ func (s *sharedSet) route(l *Leg, old, p LegParams) error {
 	if r, ok := s.routes[nr]; nr.IsValid() && ok && r.l != l && !r.rtcp {
 		return fmt.Errorf("%w: %v", ErrSourceInUse, nr)
 	}
-	for _, k := range []netip.AddrPort{or, oc} {
-		if r, ok := s.routes[k]; ok && r.l == l {
-			delete(s.routes, k)
-		}
-	}
+	s.drop(l, or, oc)
 	if nr.IsValid() {
 		s.routes[nr] = sharedRoute{l: l}
+	}
+	if w, ok := s.rtcpWant[nc]; nc.IsValid() && (!ok || w == l) {
+		s.rtcpWant[nc] = l
 	}
 	if r, ok := s.routes[nc]; nc.IsValid() && (!ok || r.l == l) {
 		s.routes[nc] = sharedRoute{l: l, rtcp: true}
 	}
+	s.restore(or, oc)
 	return nil
+}
+
+// drop removes l's routes and RTCP wish at keys; s.mu held.
+func (s *sharedSet) drop(l *Leg, keys ...netip.AddrPort) {
+	for _, k := range keys {
+		if r, ok := s.routes[k]; ok && r.l == l {
+			delete(s.routes, k)
+		}
+		if s.rtcpWant[k] == l {
+			delete(s.rtcpWant, k)
+		}
+	}
+}
+
+// restore gives freed keys back to the leg whose RTCP comes from them;
+// s.mu held.
+func (s *sharedSet) restore(keys ...netip.AddrPort) {
+	for _, k := range keys {
+		if _, taken := s.routes[k]; !taken && k.IsValid() {
+			if w, ok := s.rtcpWant[k]; ok {
+				s.routes[k] = sharedRoute{l: w, rtcp: true}
+			}
+		}
+	}
 }
 
 // unroute removes every route of l.
@@ -152,11 +180,8 @@ func (s *sharedSet) unroute(l *Leg, p LegParams) {
 	r, c := sharedKeys(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, k := range []netip.AddrPort{r, c} {
-		if x, ok := s.routes[k]; ok && x.l == l {
-			delete(s.routes, k)
-		}
-	}
+	s.drop(l, r, c)
+	s.restore(r, c)
 }
 
 func (s *sharedSet) lookup(src netip.AddrPort) (sharedRoute, bool) {

@@ -159,3 +159,49 @@ func TestSharedSendAllocs(t *testing.T) {
 		t.Errorf("%v allocations per batch of 10 packets", n)
 	}
 }
+
+// TestSharedRTCPRouteRestored: a caller whose RTP port is another's RTCP
+// port takes that address over; when it leaves (or moves), the other
+// caller's RTCP is routed to it again.
+func TestSharedRTCPRouteRestored(t *testing.T) {
+	s := &sharedSet{routes: map[netip.AddrPort]sharedRoute{}, rtcpWant: map[netip.AddrPort]*Leg{}}
+	a, b := &Leg{}, &Leg{}
+	at := func(port uint16) netip.AddrPort { return netip.AddrPortFrom(loopback, port) }
+	pa := LegParams{Remote: at(4000)}
+	pb := LegParams{Remote: at(4001)}
+	want := func(port uint16, l *Leg, rtcp bool) {
+		t.Helper()
+		r, ok := s.lookup(at(port))
+		if !ok || r.l != l || r.rtcp != rtcp {
+			t.Fatalf("route %d: %+v %v, want leg %p rtcp %v", port, r, ok, l, rtcp)
+		}
+	}
+	if err := s.route(a, LegParams{}, pa); err != nil {
+		t.Fatal(err)
+	}
+	want(4001, a, true)
+	if err := s.route(b, LegParams{}, pb); err != nil {
+		t.Fatal(err)
+	}
+	want(4001, b, false) // b's RTP displaced a's RTCP
+	want(4002, b, true)
+	// b moves away: 4001 is a's RTCP source again
+	if err := s.route(b, pb, LegParams{Remote: at(5000)}); err != nil {
+		t.Fatal(err)
+	}
+	want(4001, a, true)
+	if _, ok := s.lookup(at(4002)); ok {
+		t.Fatal("b's old RTCP route kept")
+	}
+	// back, then gone for good
+	if err := s.route(b, LegParams{Remote: at(5000)}, pb); err != nil {
+		t.Fatal(err)
+	}
+	want(4001, b, false)
+	s.unroute(b, pb)
+	want(4001, a, true)
+	s.unroute(a, pa)
+	if len(s.routes) != 0 || len(s.rtcpWant) != 0 {
+		t.Fatalf("left behind: routes %v, wants %v", s.routes, s.rtcpWant)
+	}
+}
