@@ -177,8 +177,8 @@ func (m *mixer) prepShared(r *room, legs []*Leg) {
 		if !s.send || !s.dst.IsValid() || s.kind == kindNone {
 			continue
 		}
-		if s.contrib {
-			r.encodes++ // its own mix-minus
+		if s.contrib || s.cueOn {
+			r.encodes++ // its own mix (minus its frame, plus its prompt)
 			continue
 		}
 		if !r.encValid[s.kind] {
@@ -206,7 +206,9 @@ func (m *mixer) fanOut(r *room, legs []*Leg, shared bool) {
 		var payload []byte
 		if s.cueOn {
 			payload = withPrompt(s, sum)
-			r.encodes++
+			if !shared { // prepShared counted it: chunks run concurrently
+				r.encodes++
+			}
 		} else if s.contrib {
 			out := s.out[:len(sum)]
 			in := s.in[:len(sum)]

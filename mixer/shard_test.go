@@ -231,3 +231,46 @@ func TestSplitFanOut(t *testing.T) {
 		t.Errorf("%v allocations per tick with a split fan-out", got)
 	}
 }
+
+// TestSplitFanOutPrompt: prompts playing to listeners in different chunks
+// of a split fan-out are mixed into their own packets only, while the
+// chunks run concurrently (under -race, no shared counter is written).
+func TestSplitFanOutPrompt(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	cp := newCapture()
+	e, all := shardedEngine(t, 1, 300, cp.write)
+	big := all[0]
+	prompt := make([]int16, 10*e.frame)
+	for i := range prompt {
+		prompt[i] = 600
+	}
+	cued := map[*Leg]bool{big[10]: true, big[200]: true}
+	for l := range cued {
+		l.Play(prompt)
+	}
+	now := time.Now()
+	for range 2 {
+		feed(big[0], e.frame, 1000)
+		feed(big[299], e.frame, 2000)
+		e.tick(now, 0)
+		now = now.Add(20 * time.Millisecond)
+	}
+	for _, i := range []int{10, 11, 200, 201} {
+		p, ok := cp.last(big[i])
+		if !ok {
+			t.Fatalf("leg %d: nothing sent", i)
+		}
+		got := make([]int16, len(p.Payload))
+		kindPCMU.decode(got, p.Payload)
+		want := 3000
+		if cued[big[i]] {
+			want += 600
+		}
+		if d := int(got[0]) - want; d*33 > want || -d*33 > want {
+			t.Errorf("leg %d hears %d, want ≈%d", i, got[0], want)
+		}
+	}
+	if r := e.rooms["0"]; !r.deferred || r.encodes != 2+1+2 {
+		t.Errorf("big room: split %v, %d encodings, want 5 (two talkers, one shared, two prompts)", r.deferred, r.encodes)
+	}
+}
