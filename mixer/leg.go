@@ -186,7 +186,7 @@ type Leg struct {
 	rtpRaw   syscall.RawConn // rtpConn's, for the poller
 	poll     *poller         // reads rtpConn; nil: rtpLoop does
 	sh       *sharedSet      // shared mode: the port's sockets (rtpConn is one of them)
-	// dtmfTimer ends a telephone-event without end packets (shared mode)
+	// dtmfTimer ends a telephone-event without end packets (receive)
 	dtmfTimer *time.Timer
 	ssrc      uint32
 	log       *slog.Logger
@@ -630,32 +630,27 @@ func (l *Leg) rtpLoop() {
 	defer l.e.wg.Done()
 	defer l.readers.Done()
 	buf := make([]byte, 2048)
-	armed := false
 	for {
 		n, src, err := l.rtpConn.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			var ne net.Error
-			switch {
-			case errors.Is(err, net.ErrClosed):
+			if errors.Is(err, net.ErrClosed) {
 				return
-			case errors.As(err, &ne) && ne.Timeout():
-				l.flushDTMF()
-				_ = l.rtpConn.SetReadDeadline(time.Time{})
-				armed = false
-			default:
-				l.log.Debug("RTP read failed", "err", err)
-				time.Sleep(time.Millisecond) // no busy loop on a persistent error
 			}
+			l.log.Debug("RTP read failed", "err", err)
+			time.Sleep(time.Millisecond) // no busy loop on a persistent error
 			continue
 		}
-		now := time.Now()
-		if l.ingest(buf[:n], src, now) {
-			_ = l.rtpConn.SetReadDeadline(now.Add(dtmfTimeout))
-			armed = true
-		} else if armed {
-			_ = l.rtpConn.SetReadDeadline(time.Time{})
-			armed = false
-		}
+		l.receive(buf[:n], src, time.Now())
+	}
+}
+
+// receive is what every RTP reader (rtpLoop, the pollers, the shared
+// readers) does with a datagram: ingest it, and while a telephone-event is
+// pending keep its timer at dtmfTimeout, which ends the event when its end
+// packets never come (flushDTMF; a no-op once the event has ended).
+func (l *Leg) receive(b []byte, src netip.AddrPort, now time.Time) {
+	if l.ingest(b, src, now) {
+		l.dtmfTimer.Reset(dtmfTimeout)
 	}
 }
 

@@ -30,9 +30,7 @@ import (
 // however the scheduler ordered the two goroutines: without it, under
 // load, packets were read a tick late often enough to grow every jitter
 // buffer to its maximum. mu makes the poller goroutine and the clock take
-// turns over the scratch state. A pending RFC 4733 event arms a per-leg timer
-// (dtmfTimeout) kept by the poller, which uses the epoll file's read
-// deadline to wake for it.
+// turns over the scratch state.
 type poller struct {
 	e      *Engine
 	epfd   int
@@ -50,7 +48,6 @@ type poller struct {
 	rlen   uint32
 	rn     int
 	rerr   syscall.Errno
-	armed  map[*Leg]time.Time
 	waitFn func(fd uintptr) bool // method values, made once (no allocation per call)
 	readFn func(fd uintptr) bool
 	peekFn func(fd uintptr)
@@ -72,7 +69,7 @@ func newPoller(e *Engine, pairs int) (*poller, error) {
 		return nil, err
 	}
 	p := &poller{e: e, epfd: epfd, file: f, rc: rc, legs: make([]atomic.Pointer[Leg], pairs),
-		events: make([]unix.EpollEvent, 256), buf: make([]byte, 2048), armed: map[*Leg]time.Time{}}
+		events: make([]unix.EpollEvent, 256), buf: make([]byte, 2048)}
 	p.waitFn = p.wait
 	p.peekFn = p.peek
 	p.readFn = p.read
@@ -167,26 +164,12 @@ func (p *poller) read(fd uintptr) bool {
 // run is the poller goroutine; it returns when the engine closes.
 func (p *poller) run() {
 	defer p.e.wg.Done()
-	deadline := time.Time{}
 	for {
-		p.mu.Lock()
-		next := p.nextTimeout()
-		p.mu.Unlock()
-		if !next.Equal(deadline) {
-			deadline = next
-			_ = p.file.SetReadDeadline(deadline)
-		}
 		err := p.rc.Read(p.waitFn) // nil: p.mu held
 		now := time.Now()
 		if err != nil {
 			if p.closed.Load() {
 				return
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				p.mu.Lock()
-				p.expire(now)
-				p.mu.Unlock()
-				continue
 			}
 			p.e.log.Debug("RTP poll failed", "err", err)
 			time.Sleep(time.Millisecond) // no busy loop on a persistent error
@@ -196,9 +179,6 @@ func (p *poller) run() {
 			if l := p.legs[p.events[i].Fd].Load(); l != nil {
 				p.readLeg(l, now)
 			}
-		}
-		if len(p.armed) > 0 {
-			p.expire(now)
 		}
 		p.mu.Unlock()
 		// Under load a socket is always ready and the poller would never
@@ -217,32 +197,7 @@ func (p *poller) readLeg(l *Leg, now time.Time) {
 	if !ok {
 		return
 	}
-	if l.ingest(p.buf[:p.rn], src, now) {
-		p.armed[l] = now.Add(dtmfTimeout)
-	} else if len(p.armed) > 0 {
-		delete(p.armed, l)
-	}
-}
-
-// nextTimeout is the earliest armed telephone-event timer (zero: none).
-func (p *poller) nextTimeout() time.Time {
-	var t time.Time
-	for _, at := range p.armed {
-		if t.IsZero() || at.Before(t) {
-			t = at
-		}
-	}
-	return t
-}
-
-// expire ends the telephone-events whose end packets never came.
-func (p *poller) expire(now time.Time) {
-	for l, at := range p.armed {
-		if !now.Before(at) {
-			delete(p.armed, l)
-			l.flushDTMF()
-		}
-	}
+	l.receive(p.buf[:p.rn], src, now)
 }
 
 // sockaddr converts a kernel socket address without allocating.

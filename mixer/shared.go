@@ -253,9 +253,7 @@ func (e *Engine) routeShared(s *sharedSet, r *batchReader, n int) {
 			rt.l.handleRTCP(b, src, now)
 			continue
 		}
-		if rt.l.ingest(b, src, now) {
-			rt.l.armDTMF()
-		}
+		rt.l.receive(b, src, now)
 	}
 }
 
@@ -292,12 +290,6 @@ func (e *Engine) sharedFor(ip netip.Addr) (*sharedSet, error) {
 		go e.readShared(s, i)
 	}
 	return s, nil
-}
-
-// armDTMF ends a pending telephone-event after dtmfTimeout without its
-// end packets (the shared readers have no per-leg read deadline).
-func (l *Leg) armDTMF() {
-	l.dtmfTimer.Reset(dtmfTimeout)
 }
 
 // sendBatch collects one worker's packets of one family for sendmmsg.
