@@ -79,24 +79,14 @@ func (f *Focus) assertedIdentity(req *sip.Request) (identity, bool) {
 		return identity{}, false
 	}
 	pai := parsePAI(headerValues(req, "P-Asserted-Identity", ""))
-	if pai == "" {
+	if pai == "" || !f.fromTrustedPeer(req) {
 		return identity{}, false
 	}
-	src, err := netip.ParseAddrPort(req.Source())
-	if err != nil {
-		return identity{}, false
+	id := identity{aor: pai, authenticated: true}
+	if from := req.From(); from != nil {
+		id.fromMatches = f.reg.SameIdentity(aor(from.Address), pai)
 	}
-	a := src.Addr().Unmap()
-	for _, p := range f.cfg.TrustedPeers {
-		if p.Contains(a) {
-			id := identity{aor: pai, authenticated: true}
-			if from := req.From(); from != nil {
-				id.fromMatches = f.reg.SameIdentity(aor(from.Address), pai)
-			}
-			return id, true
-		}
-	}
-	return identity{}, false
+	return id, true
 }
 
 // sourceIP is the IP address a request came from (its transport source,
