@@ -117,7 +117,7 @@ func parsePin(s string) ([]byte, error) {
 	return b, nil
 }
 
-// Provision fetches the document at c.Provision with HTTP Basic (the
+// ProvisionFrom fetches the document at c.Provision with HTTP Basic (the
 // account name from c.User or the --jid's localpart, the password from the
 // password file) and fills every setting that is still empty: explicit
 // flags and settings-file keys win. Errors wrap ErrAuth (401) or

@@ -199,7 +199,7 @@ func TestEmbeddedXMPPWithSlixmpp(t *testing.T) {
 	if len(findEvents(evs, "failed_auth")) == 0 || len(findEvents(evs, "bound")) != 0 {
 		t.Fatalf("wrong password: %+v", evs)
 	}
-	if v := e.Metric("cusax_xmpp_server_events_total", "event", "auth_failed"); v < 1 {
+	if v := e.Metric("cusax_xmpp_server_events_total", `event="auth_failed"`); v < 1 {
 		t.Fatalf("auth_failed metric %v", v)
 	}
 
@@ -226,13 +226,20 @@ func TestEmbeddedXMPPWithSlixmpp(t *testing.T) {
 	// Removing the AOR TEL is not possible either.
 	evs = slixmpp(t, e.C2SAddr, "alice@"+e.Host, "s3cret-alice", "SCRAM-SHA-1", "--vcard-set",
 		`<vCard xmlns="vcard-temp"><FN>Alice A</FN><TEL><HOME/><NUMBER>+15550100</NUMBER></TEL><TEL><VOICE/><NUMBER>sip:mallory@evil.example</NUMBER></TEL></vCard>`)
-	checkVCard(findEvents(evs, "vcard")[1].XML)
+	if vcards := findEvents(evs, "vcard"); len(vcards) < 2 {
+		t.Fatalf("vcard after the second update: %+v", evs)
+	} else {
+		checkVCard(vcards[1].XML)
+	}
 
 	// Restart: the account, its password and its vCard survive.
-	e.Stop()
-	e.Start()
+	embeddedBridge{e}.Restart(t)
 	evs = slixmpp(t, e.C2SAddr, "alice@"+e.Host, "s3cret-alice", "SCRAM-SHA-256")
-	checkVCard(findEvents(evs, "vcard")[0].XML)
+	if vcards := findEvents(evs, "vcard"); len(vcards) < 1 {
+		t.Fatalf("no vcard after the restart: %+v", evs)
+	} else {
+		checkVCard(vcards[0].XML)
+	}
 	if len(findEvents(evs, "bound")) != 1 {
 		t.Fatalf("login after restart: %+v", evs)
 	}
