@@ -28,19 +28,22 @@ type Identities struct {
 
 // Participant is a participant as the API shows it.
 type Participant struct {
-	ID          string     `json:"id"`
-	Name        string     `json:"name"`
-	Nick        string     `json:"nick"`
-	Identities  Identities `json:"identities"`
-	Level       string     `json:"level"`
-	Muted       bool       `json:"muted"`
-	MutedBy     string     `json:"muted_by,omitempty"`
-	Role        string     `json:"role"`
-	Affiliation string     `json:"affiliation"`
-	Binding     string     `json:"binding"`
-	Speaking    bool       `json:"speaking"`
-	OnHold      bool       `json:"on_hold,omitempty"`
-	JoinedAt    time.Time  `json:"joined_at"`
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Nick       string     `json:"nick"`
+	Identities Identities `json:"identities"`
+	// JIDHint is the JID an unbound caller named (Call-Info), unverified:
+	// never one of its Identities, so nothing acts on it by mistake.
+	JIDHint     string    `json:"jid_hint,omitempty"`
+	Level       string    `json:"level"`
+	Muted       bool      `json:"muted"`
+	MutedBy     string    `json:"muted_by,omitempty"`
+	Role        string    `json:"role"`
+	Affiliation string    `json:"affiliation"`
+	Binding     string    `json:"binding"`
+	Speaking    bool      `json:"speaking"`
+	OnHold      bool      `json:"on_hold,omitempty"`
+	JoinedAt    time.Time `json:"joined_at"`
 }
 
 // participantView is the one place the API maps the core's participant:
@@ -59,7 +62,7 @@ func participantView(p conference.Participant) Participant {
 		v.Binding = BindingVerified
 	case p.JIDHint != "":
 		v.Binding = BindingUnverified
-		v.Identities.XMPP = "xmpp:" + p.JIDHint
+		v.JIDHint = "xmpp:" + p.JIDHint
 	}
 	if v.Name == "" {
 		v.Name = p.Nick

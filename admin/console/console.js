@@ -173,7 +173,7 @@ function render() {
     const c = tr.cells;
     c[0].textContent = p.name;
     c[1].firstChild.textContent = LEVELS[p.level] || p.level;
-    c[2].textContent = [p.identities.sip, p.identities.xmpp].filter(Boolean).join(" ");
+    c[2].textContent = [p.identities.sip, p.identities.xmpp, p.jid_hint && p.jid_hint + " (unverified)"].filter(Boolean).join(" ");
     c[3].textContent = p.role;
     c[4].textContent = p.muted ? "muted" + (p.muted_by ? " by " + p.muted_by : "") : "no";
     c[4].className = "muted muted-" + (p.muted ? "yes" : "no");
