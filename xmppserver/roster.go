@@ -226,6 +226,11 @@ func (s *Server) subscription(c *c2s, e *elem, typ string, contact jid.JID) {
 		}
 		s.route(out, contact)
 	case "subscribed":
+		// RFC 6121 §3.1.5: an approval the contact never asked for (no
+		// pending subscribe in its roster) is ignored
+		if !s.askedBy(ctx, contact.Localpart(), me) {
+			return
+		}
 		_ = s.cfg.Store.DeletePendingSubscription(ctx, c.user, other)
 		changed := false
 		s.update(ctx, c.user, other, true, func(it *store.RosterItem) bool {
@@ -243,7 +248,7 @@ func (s *Server) subscription(c *c2s, e *elem, typ string, contact jid.JID) {
 		if !changed {
 			return
 		}
-		s.update(ctx, contact.Localpart(), me, true, func(it *store.RosterItem) bool {
+		s.update(ctx, contact.Localpart(), me, false, func(it *store.RosterItem) bool {
 			it.Ask = false
 			switch it.Subscription {
 			case "none":
@@ -313,4 +318,20 @@ func (s *Server) subscription(c *c2s, e *elem, typ string, contact jid.JID) {
 			s.route(el("presence").set("type", "unavailable").set("from", r.jid.String()).set("to", other), contact)
 		}
 	}
+}
+
+// askedBy reports whether user's roster holds a subscription request of
+// its own to jid, not yet answered (Ask).
+func (s *Server) askedBy(ctx context.Context, user, jid string) bool {
+	items, err := s.cfg.Store.Roster(ctx, user)
+	if err != nil {
+		s.log.Warn("read roster", "user", user, "err", err)
+		return false
+	}
+	for _, it := range items {
+		if it.JID == jid {
+			return it.Ask
+		}
+	}
+	return false
 }

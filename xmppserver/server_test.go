@@ -309,3 +309,22 @@ func TestVCardTELs(t *testing.T) {
 		}
 	}
 }
+
+// An approval nobody asked for is ignored (RFC 6121 §3.1.5): Mallory's
+// unsolicited "subscribed" puts nothing into Bob's roster or hers.
+func TestUnsolicitedSubscribedIgnored(t *testing.T) {
+	r := newRig(t, nil)
+	r.add("mallory", "pm")
+	r.add("bob", "pb")
+	mallory := r.login("mallory", "pm")
+	mallory.send(`<presence to='bob@localhost' type='subscribed'/>`)
+	// stanzas of one stream are handled in order: once this answer is
+	// back, the presence before it has been handled
+	mallory.send(`<iq type='get' id='sync'><query xmlns='jabber:iq:roster'/></iq>`)
+	mallory.next("roster", func(e *elem) bool { return e.Name.Local == "iq" && e.attr("id") == "sync" })
+	for _, user := range []string{"bob", "mallory"} {
+		if items, err := r.st.Roster(context.Background(), user); err != nil || len(items) != 0 {
+			t.Fatalf("%s's roster after an unsolicited approval: %+v %v", user, items, err)
+		}
+	}
+}
