@@ -154,6 +154,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	s.log.Info("xmpp c2s listening", "addr", ln.Addr().String(), "host", s.host.String())
 	var err error
+	backoff := acceptBackoffMin
 	for {
 		var conn net.Conn
 		conn, err = ln.Accept()
@@ -162,18 +163,26 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				err = nil
 				break
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				break
 			}
-			break
+			// EMFILE, ENFILE, ECONNABORTED …: a flood must not end the
+			// service; wait and try again (like the SIP listener's guard)
+			s.count("accept_failed")
+			s.log.Warn("xmpp accept failed; retrying", "err", err, "after", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, acceptBackoffMax)
+			continue
 		}
+		backoff = acceptBackoffMin
 		src := sourceOf(conn.RemoteAddr())
 		if ok, why := s.conns.acquire(src); !ok {
 			s.count("conn_refused_" + why)
 			s.log.Info("xmpp connection refused: limit", "source", src, "limit", why)
-			go refuse(conn, "policy-violation", "too many connections")
+			refuse(conn, "policy-violation", "too many connections") // inline: no goroutine per refused connection
 			continue
 		}
 		wg.Add(1)
@@ -204,11 +213,19 @@ func sourceOf(a net.Addr) string {
 	return h
 }
 
-// refuse writes a stream header and a stream error on a fresh connection
-// and closes it.
+// acceptBackoffMin and acceptBackoffMax bound the pause after a failed
+// accept before the next try.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// refuse writes a stream error to a connection the server will not serve
+// and closes it. The write goes to a fresh socket's empty buffer; the short
+// deadline keeps the accept loop from ever waiting on it.
 func refuse(conn net.Conn, cond, text string) {
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(50 * time.Millisecond))
 	var b bytes.Buffer
 	b.WriteString(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' id='refused'>`)
 	writeStreamError(&b, cond, text)

@@ -6,7 +6,10 @@ import (
 	"encoding/base64"
 	"io"
 	"net"
+	"os"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -326,5 +329,48 @@ func TestUnsolicitedSubscribedIgnored(t *testing.T) {
 		if items, err := r.st.Roster(context.Background(), user); err != nil || len(items) != 0 {
 			t.Fatalf("%s's roster after an unsolicited approval: %+v %v", user, items, err)
 		}
+	}
+}
+
+// flakyListener fails its first n accepts the way a descriptor shortage
+// does (EMFILE), then accepts.
+type flakyListener struct {
+	net.Listener
+	fails atomic.Int32
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// A failing accept (file descriptors exhausted) is retried: Serve neither
+// returns nor stops serving.
+func TestServeSurvivesAcceptErrors(t *testing.T) {
+	r := newRig(t, nil)
+	r.add("alice", "pa")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky := &flakyListener{Listener: ln}
+	flaky.fails.Store(5)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.srv.Serve(ctx, flaky) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve after cancel: %v", err)
+		}
+	}()
+	r.addr = ln.Addr().String()
+	alice := r.login("alice", "pa") // only after the five failures
+	alice.send(`<iq type='get' id='r0'><query xmlns='jabber:iq:roster'/></iq>`)
+	alice.next("roster", kind("iq"))
+	if n := flaky.fails.Load(); n >= 0 {
+		t.Fatalf("%d failures left unconsumed", n+1)
 	}
 }
