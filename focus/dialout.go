@@ -15,8 +15,12 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"cusax.dev/bridge/conference"
+	"cusax.dev/bridge/metrics"
 	"cusax.dev/bridge/mixer"
 )
+
+// DefaultMaxDialOuts is Config.MaxDialOuts' default.
+const DefaultMaxDialOuts = 16
 
 // dialOut calls target into room (RFC 4579 §5.5, REFER without method): a
 // mixer leg first, then an INVITE from the conference URI with the isfocus
@@ -39,8 +43,16 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 	if f.stopping() {
 		return 503, "Service Unavailable"
 	}
+	select {
+	case f.dialing <- struct{}{}:
+	default:
+		log.Warn("dial-out refused: too many unanswered", "max", cap(f.dialing))
+		f.m.Refuse(metrics.RefuseDialOutLimit)
+		return 503, "Service Unavailable"
+	}
 	leg, err := f.media.Allocate()
 	if err != nil {
+		<-f.dialing
 		log.Warn("dial-out: no RTP port", "err", err)
 		return 503, "Service Unavailable"
 	}
@@ -48,6 +60,7 @@ func (f *Focus) dialOut(room string, target sip.Uri, rep *referReport) (int, str
 		SRTP: f.cfg.SRTP, SRTPKey: newSRTPKey(f.cfg.SRTP)}
 	d := f.dialOutDialog(room, target)
 	res, canceled := f.inviteOut(d, createOffer(local, mixer.SendRecv), rep, log)
+	<-f.dialing // answered or given up: the call is an ordinary one now
 	if res == nil || !res.IsSuccess() {
 		_ = leg.Close()
 		if canceled {

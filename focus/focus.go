@@ -126,6 +126,10 @@ type Config struct {
 	// DialTimeout bounds a dial-out INVITE (REFER without method) waiting
 	// for its final answer; then it is canceled. Default 60 s.
 	DialTimeout time.Duration
+	// MaxDialOuts bounds the dial-outs whose INVITE is unanswered at one
+	// time (REFERs and the control surfaces' requests together); another
+	// is refused with 503 (dial_out_limit). Default DefaultMaxDialOuts.
+	MaxDialOuts int
 
 	// RTPTimeout hangs up a call whose leg received neither RTP nor RTCP
 	// for this long since the later of its answer, its last re-INVITE and
@@ -176,6 +180,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DialTimeout <= 0 {
 		c.DialTimeout = 60 * time.Second
+	}
+	if c.MaxDialOuts <= 0 {
+		c.MaxDialOuts = DefaultMaxDialOuts
 	}
 	if c.TCPMaxPerSource == 0 {
 		c.TCPMaxPerSource = DefaultTCPMaxPerSource
@@ -251,8 +258,12 @@ type Focus struct {
 	subs  *subTable
 	// abandoned are the dial-outs canceled without an answer (dialout.go).
 	abandoned abandonedDialOuts
-	auth      *digest.Server
-	guard     *digest.Guard // auth with failure limits per user and source
+	// dialing holds a token per dial-out INVITE not yet answered
+	// (Config.MaxDialOuts): each ties up an RTP port pair, a goroutine and
+	// a transaction for up to DialTimeout.
+	dialing chan struct{}
+	auth    *digest.Server
+	guard   *digest.Guard // auth with failure limits per user and source
 	// render publishes conference state (RFC 4575).
 	render confstate.Renderer
 
@@ -311,14 +322,15 @@ func New(cfg Config, reg *conference.Registry, media *mixer.Engine) (*Focus, err
 	}
 	f := &Focus{
 		cfg: cfg, log: cfg.Logger, m: cfg.Metrics, reg: reg, media: media,
-		accept: []string{"application/sdp", "application/conference-info+xml"},
-		calls:  newCallTable(),
-		subs:   newSubTable(),
-		render: confstate.Renderer{SIPDomain: strings.ToLower(cfg.Domain), MUCDomain: cfg.MUCDomain},
-		ready:  make(chan struct{}),
-		life:   context.Background(), // until Run derives the real one
-		ports:  map[string]int{},
-		hosts:  map[string]bool{},
+		accept:  []string{"application/sdp", "application/conference-info+xml"},
+		calls:   newCallTable(),
+		dialing: make(chan struct{}, cfg.MaxDialOuts),
+		subs:    newSubTable(),
+		render:  confstate.Renderer{SIPDomain: strings.ToLower(cfg.Domain), MUCDomain: cfg.MUCDomain},
+		ready:   make(chan struct{}),
+		life:    context.Background(), // until Run derives the real one
+		ports:   map[string]int{},
+		hosts:   map[string]bool{},
 	}
 	f.subs.limits = cfg.Subscriptions
 	for _, l := range cfg.Listen {

@@ -21,12 +21,13 @@ const (
 	RefusePINLocked       = "pin_locked"        // DTMF PIN: attempts locked out
 	RefuseRoomQuota       = "room_quota"        // room creation over a quota
 	RefuseStanzaTooBig    = "stanza_too_big"    // an outgoing stanza over the cap, not sent
+	RefuseDialOutLimit    = "dial_out_limit"    // a dial-out refused: as many INVITEs out as allowed
 )
 
 var refusalReasons = []string{RefuseAuthThrottled, RefuseTCPPerSource, RefuseTCPTotal, RefuseTCPIdle,
 	RefuseFDReserve, RefuseSubParticipant, RefuseSubSource, RefuseSubGlobal, RefuseRouteSet,
 	RefuseContactWildcard, RefuseRTPStranger, RefuseRTPUnheard, RefusePINLocked, RefuseRoomQuota,
-	RefuseStanzaTooBig}
+	RefuseStanzaTooBig, RefuseDialOutLimit}
 
 // Security holds the metrics of the limits against hostile peers.
 type Security struct {
