@@ -73,14 +73,7 @@ func participantView(p conference.Participant) Participant {
 	if p.JID != "" {
 		v.Identities.XMPP = "xmpp:" + p.BareJID()
 	}
-	switch l := p.Level(); {
-	case l.Audio && l.Text:
-		v.Level = LevelBoth
-	case l.Audio:
-		v.Level = LevelAudio
-	default:
-		v.Level = LevelText
-	}
+	v.Level = p.Level().Name()
 	if p.Audio != nil {
 		v.OnHold = p.Audio.OnHold
 	}

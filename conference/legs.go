@@ -118,6 +118,18 @@ func (l Level) Status() string {
 	return s
 }
 
+// Name is the level as one word for machines (the admin API's level, the
+// XMPP who-is-on-the-call form): "both", "audio" or "text".
+func (l Level) Name() string {
+	switch {
+	case l.Audio && l.Text:
+		return "both"
+	case l.Audio:
+		return "audio"
+	}
+	return "text"
+}
+
 // clip bounds s to max bytes at a rune boundary.
 func clip(s string, max int) string {
 	if len(s) <= max {

@@ -192,13 +192,9 @@ func (s *Service) onCommand(ctx context.Context, st *stanza, room string, q *nod
 				continue
 			}
 			callers++
-			level := "audio"
-			if p.Text {
-				level = "both"
-			}
 			form.add(el("item",
 				field("name", "", "", p.Nick),
-				field("level", "", "", level),
+				field("level", "", "", p.Level().Name()),
 				field("muted", "", "", boolValue(p.Muted))))
 		}
 		reply("completed", note("info", strconv.Itoa(callers)+" caller(s) on the phone."), form)

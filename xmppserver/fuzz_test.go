@@ -47,7 +47,9 @@ func FuzzReadElem(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-parse of %q: %v", out, err)
 		}
-		_ = e2.String()
+		if again := e2.String(); again != out {
+			t.Fatalf("rendering not stable: %q, then %q", out, again)
+		}
 	})
 }
 
