@@ -48,7 +48,9 @@ func TestJoinLockBothSides(t *testing.T) {
 	sipJoin(t, reg, "team", "sip:b@x", "B")
 }
 
-func TestMuteAllSparesActorAndAdmins(t *testing.T) {
+// TestMuteAllByChatModerator: a chat moderator mutes every caller (not the
+// chat-only participant); the API unmutes them.
+func TestMuteAllByChatModerator(t *testing.T) {
 	ctx := context.Background()
 	reg, s := newReg(t, Options{Rooms: []RoomSpec{{Name: "team", Moderators: []string{"xmpp:boss@x"}}}})
 	a := sipJoin(t, reg, "team", "sip:a@x", "A")
@@ -186,5 +188,45 @@ func TestDTMFModeratorMenu(t *testing.T) {
 	evs = expectKinds(t, s, DTMF, DTMF, JoinLockChanged, CueRequested)
 	if evs[2].Locked || evs[3].Cue != CueUnlocked {
 		t.Fatalf("*7 again: %+v", evs)
+	}
+}
+
+// TestMuteAllSparesCallingModeratorAndAdmin: a moderator on the phone who
+// mutes everyone is not muted itself, and an admin's call is spared (a
+// moderator may not mute an admin); the API, which outranks both, mutes
+// the admin too.
+func TestMuteAllSparesCallingModeratorAndAdmin(t *testing.T) {
+	ctx := context.Background()
+	reg, s := newReg(t, Options{Rooms: []RoomSpec{{Name: "team", Moderators: []string{"sip:mod@x"}}}})
+	if err := reg.SetAffiliation(ctx, "team", "sip:adm@x", AffiliationAdmin, Actor{API: true}, OriginAPI, ""); err != nil {
+		t.Fatal(err)
+	}
+	join := func(aor string) Participant {
+		t.Helper()
+		res, err := reg.Join(ctx, "team", JoinRequest{AOR: aor, DisplayName: aor, Audio: &Audio{AOR: aor, CallID: aor}, Origin: OriginSIP, Authenticated: true})
+		if err != nil {
+			t.Fatalf("join %s: %v", aor, err)
+		}
+		return res.Participant
+	}
+	mod, adm, a := join("sip:mod@x"), join("sip:adm@x"), join("sip:a@x")
+	if mod.Role != RoleModerator {
+		t.Fatalf("the listed caller is %s", mod.Role)
+	}
+	drainEvents(s)
+	n, err := reg.MuteAll(ctx, "team", true, Actor{ParticipantID: mod.ID}, OriginDTMF, "")
+	if err != nil || n != 1 {
+		t.Fatalf("mute all by the calling moderator: %d %v, want 1", n, err)
+	}
+	for _, p := range []Participant{mod, adm} {
+		if q, _ := reg.Participant("team", p.ID); q.Muted {
+			t.Errorf("%s was muted by the moderator's mute-all", q.AOR)
+		}
+	}
+	if q, _ := reg.Participant("team", a.ID); !q.Muted {
+		t.Error("the plain caller was not muted")
+	}
+	if n, err := reg.MuteAll(ctx, "team", true, Actor{API: true}, OriginAPI, ""); err != nil || n != 2 {
+		t.Fatalf("mute all by the API: %d %v, want 2 (the moderator and the admin)", n, err)
 	}
 }
