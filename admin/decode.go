@@ -141,8 +141,8 @@ func DecodeCreateRoom(r io.Reader, limit int64) (CreateRoom, *Problem) {
 			return v, p
 		}
 	}
-	if v.PIN != nil && (len(*v.PIN) > 32 || strings.Trim(*v.PIN, "0123456789") != "") {
-		return v, fieldProblem(http.StatusUnprocessableEntity, "pin", `field "pin" must be up to 32 digits`)
+	if v.PIN != nil && *v.PIN != "" && !conference.ValidPIN(*v.PIN) {
+		return v, fieldProblem(http.StatusUnprocessableEntity, "pin", `field "pin" must be 2 to 16 digits`)
 	}
 	for _, m := range v.Moderators {
 		if !validIdentity(m) {

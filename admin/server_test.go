@@ -178,6 +178,8 @@ func TestRoomLifecycle(t *testing.T) {
 		{`{"name":"x","max_participants":-1}`, "max_participants", 422},
 		{`{"name":"x","max_participants":"ten"}`, "max_participants", 422},
 		{`{"name":"x","pin":"12a"}`, "pin", 422},
+		{`{"name":"x","pin":"1"}`, "pin", 422},
+		{`{"name":"x","pin":"` + strings.Repeat("1", 22) + `"}`, "pin", 422}, // could never be keyed in
 		{`{"name":"x","moderators":["alice"]}`, "moderators", 422},
 		{`{"name":"x","colour":"red"}`, "colour", 422},
 		{`{"name":"x","subject":"` + strings.Repeat("s", 2000) + `"}`, "", 413},

@@ -132,7 +132,7 @@ func (r *Registry) Create(ctx context.Context, spec RoomSpec, actor Actor, origi
 	switch {
 	case !ValidName(spec.Name):
 		return ErrInvalidName
-	case len(spec.Subject) > MaxText || len(spec.PIN) > MaxShort || spec.MaxParticipants < 0 || len(spec.Moderators) > 256:
+	case len(spec.Subject) > MaxText || spec.PIN != "" && !ValidPIN(spec.PIN) || spec.MaxParticipants < 0 || len(spec.Moderators) > 256:
 		return ErrBadRequest
 	}
 	for _, m := range spec.Moderators {

@@ -3,6 +3,7 @@ package conference
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -114,6 +115,13 @@ func TestCreateAndBans(t *testing.T) {
 	spec := RoomSpec{Name: "new", Subject: "Hello", Moderators: []string{"sip:m@x"}, PIN: "12", MaxParticipants: 5}
 	if err := reg.Create(ctx, spec, Actor{JID: "x@y"}, OriginXMPP); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("non-API create: %v", err)
+	}
+	for _, pin := range []string{"1", "12a", strings.Repeat("1", 22)} {
+		bad := spec
+		bad.Name, bad.PIN = "badpin", pin
+		if err := reg.Create(ctx, bad, api, OriginAPI); !errors.Is(err, ErrBadRequest) {
+			t.Fatalf("create with PIN %q: %v", pin, err)
+		}
 	}
 	if err := reg.Create(ctx, spec, api, OriginAPI); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,13 @@ var roomNameRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 // ValidName reports whether name is a valid room name: 1–64 of a-z 0-9 . _ -.
 func ValidName(name string) bool { return roomNameRE.MatchString(name) }
 
+// pinRE: a moderator PIN is 2–16 digits, short enough to key in after
+// DTMFModeratorPIN within the DTMF buffer.
+var pinRE = regexp.MustCompile(`^[0-9]{2,16}$`)
+
+// ValidPIN reports whether pin is a valid moderator PIN: 2–16 digits.
+func ValidPIN(pin string) bool { return pinRE.MatchString(pin) }
+
 // NormalizeName folds a SIP user part or JID localpart to a room name and
 // reports whether the result is valid.
 func NormalizeName(s string) (string, bool) {

@@ -267,7 +267,7 @@ func (e *FieldError) Error() string {
 
 var (
 	roomNameRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
-	pinRE      = regexp.MustCompile(`^[0-9]{2,16}$`)
+	pinRE      = regexp.MustCompile(`^[0-9]{2,16}$`) // the core's rule, conference.ValidPIN
 )
 
 // ValidRoomName reports whether s is a valid room name: 1–64 of
