@@ -274,10 +274,7 @@ func (s *Server) patchRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	if _, err := s.reg.Conference(ctx, room); err != nil {
-		writeProblem(w, coreProblem(err, "room"))
-		return
-	}
+	// an unknown room: SetSubject, SetJoinLock or SnapshotSeq says so
 	if v.Subject != nil {
 		if err := s.reg.SetSubject(ctx, room, *v.Subject, apiActor, conference.OriginAPI); err != nil {
 			writeProblem(w, coreProblem(err, "room"))

@@ -216,6 +216,11 @@ func TestRoomLifecycle(t *testing.T) {
 	if code, body := r.do("PATCH", "/api/v1/rooms/board", `{}`); code != 422 {
 		t.Fatalf("empty patch: %d %s", code, body)
 	}
+	for _, patch := range []string{`{"locked":true}`, `{"subject":"x"}`} {
+		if code, body := r.do("PATCH", "/api/v1/rooms/nope", patch); code != 404 {
+			t.Fatalf("patch %s of an unknown room: %d %s", patch, code, body)
+		}
+	}
 	if code, _ := r.do("GET", "/api/v1/rooms/nope", ""); code != 404 {
 		t.Fatalf("unknown room: %d", code)
 	}
