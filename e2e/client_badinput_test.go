@@ -36,8 +36,9 @@ func runClientOnce(t *testing.T, stdin string, args ...string) (int, string, str
 			t.Fatal(err)
 		}
 		return code, out.String(), errb.String()
-	case <-time.After(40 * time.Second):
+	case <-time.After(60 * time.Second): // beyond SIP's Timer B (32 s) for a focus that never answers
 		_ = cmd.Process.Kill()
+		<-done // the output copiers are done: the buffers may be read
 		t.Fatalf("client hung; stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
 		return 0, "", ""
 	}
